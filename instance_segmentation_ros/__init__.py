@@ -1,0 +1,1 @@
+"""Mask R-CNN instance segmentation for ROS 2 camera images."""

@@ -1,0 +1,37 @@
+"""ament_python / pip set-up for instance_segmentation_ros."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'instance_segmentation_ros'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
+    package_data={PACKAGE: ['data/*']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz')),
+    ],
+    python_requires='>=3.10',
+    install_requires=['setuptools', 'numpy', 'pyyaml'],
+    zip_safe=False,
+    maintainer='instance_segmentation_ros maintainers',
+    maintainer_email='maintainers@instance-segmentation-ros.dev',
+    description='Mask R-CNN instance segmentation for ROS 2 camera images.',
+    license='MIT',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'segmentation_node = instance_segmentation_ros.segmentation_node:main',
+            'webcam_publisher = instance_segmentation_ros.webcam_publisher:main',
+            'folder_player = instance_segmentation_ros.folder_player:main',
+            'instance-segmentation = instance_segmentation_ros.cli:main',
+            'instance_segmentation = instance_segmentation_ros.cli:main',
+        ],
+    },
+)
