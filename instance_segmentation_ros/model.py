@@ -1,0 +1,266 @@
+"""Loading and running Mask R-CNN models of the TensorFlow detection model zoos.
+
+Four export formats are recognised from what is on disk and in the serving signature, and
+all of them are turned into the same `RawDetections`, so nothing downstream needs to know
+which family a model came from:
+
+- TF2 Object Detection API SavedModel (`serving_default`, input `input_tensor`);
+- TF1 Object Detection API SavedModel (`serving_default`, input `inputs`);
+- TF1 Object Detection API frozen graph (`image_tensor:0`, a `.pb` GraphDef);
+- TF Model Garden export (`serving_default`, input `inputs`, boxes in pixels + `image_info`).
+
+A zoo folder as downloaded (holding `frozen_inference_graph.pb` and/or `saved_model/`) is
+accepted too; the frozen graph is preferred when both are there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TF2_OD_API = 'tf2_od_api_saved_model'
+TF1_OD_API = 'tf1_od_api_saved_model'
+TF1_FROZEN_GRAPH = 'tf1_od_api_frozen_graph'
+MODEL_GARDEN = 'model_garden_saved_model'
+
+FROZEN_GRAPH_NAME = 'frozen_inference_graph.pb'
+_OD_API_OUTPUTS = ('detection_boxes', 'detection_scores', 'detection_classes', 'num_detections',
+                   'detection_masks')
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found, loaded or run; the message says what to fix."""
+
+
+@dataclass
+class RawDetections:
+    """What a model found in one image, before any threshold or filter.
+
+    boxes are normalised [ymin, xmin, ymax, xmax] (the Object Detection API convention that
+    the mask pasting relies on), classes are 1-based ids, scores are sorted descending and
+    masks are box-relative probabilities of shape [N, m, m].
+    """
+
+    boxes: np.ndarray
+    classes: np.ndarray
+    scores: np.ndarray
+    masks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model is on disk and which format it is in (decided before loading)."""
+
+    path: Path
+    kind: str  # 'saved_model' or 'frozen_graph'
+
+
+def locate_model(model_path: str | os.PathLike) -> ModelSource:
+    """Find the SavedModel folder or frozen graph file that `model_path` refers to."""
+    if not str(model_path).strip():
+        raise ModelError('model_path is empty: give a SavedModel folder, a frozen graph .pb '
+                         'or a zoo model folder')
+    path = Path(model_path).expanduser()
+    if not path.exists():
+        raise ModelError(f'model_path {str(path)!r} does not exist')
+    if path.is_file():
+        if path.suffix != '.pb':
+            raise ModelError(f'model_path {str(path)!r} is a file but not a .pb frozen graph')
+        if path.name == 'saved_model.pb':
+            return ModelSource(path.parent, 'saved_model')
+        return ModelSource(path, 'frozen_graph')
+    if (path / FROZEN_GRAPH_NAME).is_file():
+        return ModelSource(path / FROZEN_GRAPH_NAME, 'frozen_graph')
+    for folder in (path, path / 'saved_model'):
+        if (folder / 'saved_model.pb').is_file():
+            return ModelSource(folder, 'saved_model')
+    raise ModelError(
+        f'model_path {str(path)!r} is not a model: expected a SavedModel folder '
+        f'(saved_model.pb), a frozen graph .pb, or a zoo folder holding saved_model/ or '
+        f'{FROZEN_GRAPH_NAME}')
+
+
+def configure_tensorflow(intra_op_threads: int = 0, inter_op_threads: int = 0):
+    """Import TensorFlow quietly, grow GPU memory on demand and set its thread pools.
+
+    Must run before any model is loaded: TensorFlow fixes these settings at first use.
+    """
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices('GPU'):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass  # already initialised by an earlier model in this process
+    try:
+        if intra_op_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        if inter_op_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+    except RuntimeError:
+        pass  # already initialised; the first setting stays
+    return tf
+
+
+def tensorflow_device(device: str) -> str | None:
+    """Map the `device` parameter (auto, cpu, gpu:N) to a TensorFlow device name."""
+    tf = configure_tensorflow()
+    text = device.strip().lower()
+    if text in ('', 'auto'):
+        return None
+    if text == 'cpu':
+        return '/CPU:0'
+    if text.startswith('gpu:') and text[4:].isdigit():
+        gpus = tf.config.list_physical_devices('GPU')
+        index = int(text[4:])
+        if index >= len(gpus):
+            raise ModelError(f'device {device!r} asked for, but TensorFlow sees {len(gpus)} GPUs')
+        return f'/GPU:{index}'
+    raise ModelError(f'device {device!r} is not one of auto, cpu, gpu:N')
+
+
+class SegmentationModel:
+    """A loaded Mask R-CNN: call `predict` with an RGB uint8 image."""
+
+    def __init__(self, model_path: str | os.PathLike, device: str = 'auto'):
+        self.source = locate_model(model_path)
+        self.name = _model_name(self.source.path)
+        tf = configure_tensorflow()
+        self._tf = tf
+        self._device = tensorflow_device(device)
+        started = time.perf_counter()
+        with tf.device(self._device) if self._device else nullcontext():
+            if self.source.kind == 'frozen_graph':
+                self._function, self.format = self._load_frozen_graph(), TF1_FROZEN_GRAPH
+                self._input_key = None
+            else:
+                self._function, self.format, self._input_key = self._load_saved_model()
+        self.load_seconds = time.perf_counter() - started
+
+    def predict(self, rgb: np.ndarray) -> RawDetections:
+        """Run the model on one RGB uint8 image of shape (H, W, 3)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ModelError(f'expected an RGB uint8 image (H, W, 3), got {rgb.dtype} '
+                             f'{rgb.shape}')
+        tf = self._tf
+        batch = tf.convert_to_tensor(np.ascontiguousarray(rgb)[np.newaxis])
+        with tf.device(self._device) if self._device else nullcontext():
+            if self._input_key is None:
+                outputs = self._function(batch)
+            else:
+                outputs = self._function(**{self._input_key: batch})
+        return self._to_detections({key: value.numpy() for key, value in outputs.items()},
+                                   rgb.shape[0], rgb.shape[1])
+
+    def warm_up(self, height: int = 480, width: int = 640) -> float:
+        """Run once on a blank image so the first real frame is not slowed by graph set-up."""
+        started = time.perf_counter()
+        self.predict(np.zeros((height, width, 3), np.uint8))
+        return time.perf_counter() - started
+
+    def _load_saved_model(self):
+        tf = self._tf
+        try:
+            loaded = tf.saved_model.load(str(self.source.path))
+        except Exception as error:  # TensorFlow raises many unrelated types here
+            raise ModelError(f'cannot load SavedModel {str(self.source.path)!r}: '
+                             f'{_first_line(error)}') from error
+        self._loaded = loaded  # the signature functions need their owner kept alive
+        signatures = getattr(loaded, 'signatures', {})
+        if 'serving_default' not in signatures:
+            raise ModelError(f'SavedModel {str(self.source.path)!r} has no serving_default '
+                             f'signature (it has: {", ".join(signatures) or "none"})')
+        function = signatures['serving_default']
+        inputs = list(function.structured_input_signature[1])
+        outputs = set(function.structured_outputs)
+        if inputs == ['input_tensor']:
+            model_format = TF2_OD_API
+        elif inputs == ['inputs'] and 'image_info' in outputs:
+            model_format = MODEL_GARDEN
+        elif inputs == ['inputs']:
+            model_format = TF1_OD_API
+        else:
+            raise ModelError(f'SavedModel {str(self.source.path)!r} takes {inputs}: expected an '
+                             f'Object Detection API or Model Garden detection export with one '
+                             f'image input named input_tensor or inputs')
+        _require_outputs(outputs, self.source.path)
+        return function, model_format, inputs[0]
+
+    def _load_frozen_graph(self):
+        tf = self._tf
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(self.source.path.read_bytes())
+        except Exception as error:  # protobuf's DecodeError or an OSError
+            raise ModelError(f'cannot parse frozen graph {str(self.source.path)!r}: '
+                             f'{_first_line(error)}') from error
+        node_names = {node.name for node in graph_def.node}
+        if 'image_tensor' not in node_names:
+            raise ModelError(f'frozen graph {str(self.source.path)!r} has no image_tensor input: '
+                             f'not an Object Detection API export')
+        _require_outputs(node_names, self.source.path)
+
+        def import_graph():
+            tf.compat.v1.import_graph_def(graph_def, name='')
+
+        try:
+            wrapped = tf.compat.v1.wrap_function(import_graph, [])
+            return wrapped.prune(
+                feeds='image_tensor:0',
+                fetches={name: f'{name}:0' for name in _OD_API_OUTPUTS})
+        except Exception as error:
+            raise ModelError(f'cannot import frozen graph {str(self.source.path)!r}: '
+                             f'{_first_line(error)}') from error
+
+    def _to_detections(self, outputs: dict, height: int, width: int) -> RawDetections:
+        count = int(np.asarray(outputs['num_detections']).reshape(-1)[0])
+        boxes = np.asarray(outputs['detection_boxes'], np.float32)[0, :count]
+        if self.format == MODEL_GARDEN:
+            # Pixels of the resized model input -> normalised coordinates of the input image.
+            _, _, scale, offset = np.asarray(outputs['image_info'], np.float32)[0]
+            boxes = (boxes + np.tile(offset, 2)) / np.tile(scale, 2) / np.array(
+                [height, width, height, width], np.float32)
+        scores = np.asarray(outputs['detection_scores'], np.float32)[0, :count]
+        order = np.argsort(-scores, kind='stable')
+        return RawDetections(
+            boxes=np.ascontiguousarray(boxes[order], np.float32),
+            classes=np.asarray(outputs['detection_classes'])[0, :count][order].astype(np.int32),
+            scores=scores[order],
+            masks=np.asarray(outputs['detection_masks'], np.float32)[0, :count][order])
+
+
+def load_model(model_path: str | os.PathLike, device: str = 'auto') -> SegmentationModel:
+    """Load a model from a path (see `locate_model` for what is accepted)."""
+    return SegmentationModel(model_path, device)
+
+
+def _require_outputs(available, path: Path):
+    missing = [name for name in _OD_API_OUTPUTS if name not in available]
+    if 'detection_masks' in missing and len(missing) == 1:
+        raise ModelError(f'model {str(path)!r} has no detection_masks output: it is a box '
+                         f'detector, not a Mask R-CNN')
+    if missing:
+        raise ModelError(f'model {str(path)!r} lacks the outputs {", ".join(missing)}: not an '
+                         f'Object Detection API or Model Garden Mask R-CNN export')
+
+
+def _model_name(path: Path) -> str:
+    """A readable name: the zoo folder's name rather than `saved_model`."""
+    for part in (path,) + tuple(path.parents):
+        if part.name not in ('saved_model', FROZEN_GRAPH_NAME, ''):
+            return part.name.removesuffix('.pb')
+    return str(path)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,50 @@
+"""Detections as JSON: COCO results entries and the per-frame `~/detections_json` object."""
+
+from __future__ import annotations
+
+import json
+
+from .labels import LabelMap
+from .postprocess import Instances, encode_rle
+
+
+def coco_detections(instances: Instances, label_map: LabelMap,
+                    image_id: int | None = None) -> list[dict]:
+    """One COCO results entry per instance (what `COCO.loadRes` reads).
+
+    `segmentation` is the instance's pixels in the label image, so the RLE and the
+    published mask agree exactly; `id` is the instance's value in the label image.
+    """
+    rles = encode_rle(instances.label_image, len(instances))
+    entries = []
+    for number, rle in enumerate(rles, start=1):
+        x0, y0, x1, y1 = (float(v) for v in instances.boxes[number - 1])
+        class_id = int(instances.classes[number - 1])
+        entry = {
+            'id': number,
+            'category_id': class_id,
+            'category_name': label_map.name(class_id),
+            'score': round(float(instances.scores[number - 1]), 5),
+            'bbox': [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)],
+            'area': int(instances.areas[number - 1]),
+            'segmentation': rle,
+        }
+        if image_id is not None:
+            entry['image_id'] = image_id
+        entries.append(entry)
+    return entries
+
+
+def frame_json(instances: Instances, label_map: LabelMap, stamp_sec: int, stamp_nanosec: int,
+               frame_id: str, model_name: str, inference_ms: float) -> str:
+    """The `~/detections_json` message text for one frame (DESIGN section 2)."""
+    height, width = instances.label_image.shape
+    return json.dumps({
+        'header': {'stamp': {'sec': int(stamp_sec), 'nanosec': int(stamp_nanosec)},
+                   'frame_id': frame_id},
+        'height': height,
+        'width': width,
+        'model': model_name,
+        'inference_ms': round(float(inference_ms), 3),
+        'detections': coco_detections(instances, label_map),
+    }, separators=(',', ':'))
