@@ -1,0 +1,35 @@
+"""vision_msgs/Detection2DArray output, used where the vision_msgs package is installed.
+
+vision_msgs has no PyPI wheel, so the import is optional; the node publishes this topic
+only when it succeeds, and `~/detections_json` carries the same content everywhere.
+"""
+
+from __future__ import annotations
+
+from .labels import LabelMap
+from .postprocess import Instances
+
+try:
+    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+except ImportError:  # not installable from PyPI: see DESIGN section 4
+    Detection2D = Detection2DArray = ObjectHypothesisWithPose = None
+
+AVAILABLE = Detection2DArray is not None
+
+
+def to_detection2d_array(instances: Instances, label_map: LabelMap, header):
+    """One Detection2D per instance: id = its value in the label image, bbox in pixels."""
+    message = Detection2DArray(header=header)
+    for number in range(1, len(instances) + 1):
+        x0, y0, x1, y1 = (float(v) for v in instances.boxes[number - 1])
+        detection = Detection2D(header=header, id=str(number))
+        detection.bbox.center.position.x = (x0 + x1) / 2.0
+        detection.bbox.center.position.y = (y0 + y1) / 2.0
+        detection.bbox.size_x = x1 - x0
+        detection.bbox.size_y = y1 - y0
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = label_map.name(instances.classes[number - 1])
+        hypothesis.hypothesis.score = float(instances.scores[number - 1])
+        detection.results.append(hypothesis)
+        message.detections.append(detection)
+    return message

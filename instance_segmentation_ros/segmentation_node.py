@@ -1,0 +1,329 @@
+"""segmentation_node: Mask R-CNN instance segmentation of a camera image topic.
+
+Subscribes `~/image`; publishes `~/masks` (mono8 instance labels), `~/detections_json`,
+`~/detections` (vision_msgs, where installed), `~/overlay` (bgr8) and `/diagnostics`.
+
+The subscription only drops each frame into a one-slot mailbox; a worker thread runs the
+model on the newest frame, so a slow model never builds a queue, and the executor stays free
+to answer parameter requests while the model runs. Every output carries the input header.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import cv2
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from . import detection_msgs
+from .frame_slot import LatestFrameSlot
+from .image_conversion import (
+    ImageConversionError,
+    fill_image_msg_from_buffer,
+    image_msg_to_bgr,
+    new_image_buffer,
+)
+from .labels import LabelMapError, load_label_map
+from .model import ModelError, SegmentationModel
+from .postprocess import MAX_INSTANCES, PostprocessSettings, postprocess
+from .render import render_overlay
+from .results import frame_json
+
+OUTPUT_QOS = QoSProfile(depth=5)
+DIAGNOSTICS_PERIOD_S = 1.0
+RELIABILITIES = ('best_effort', 'reliable')
+
+
+def _unit_interval(description: str) -> ParameterDescriptor:
+    return ParameterDescriptor(
+        description=description,
+        floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)])
+
+
+def _read_only(description: str) -> ParameterDescriptor:
+    return ParameterDescriptor(description=description, read_only=True)
+
+
+PARAMETERS = {
+    'model_path': ('', _read_only(
+        'SavedModel folder, frozen graph .pb, or zoo model folder holding either')),
+    'label_map_path': ('', _read_only(
+        '.pbtxt StringIntLabelMap or text file (one name per line); empty = COCO')),
+    'score_threshold': (0.5, _unit_interval('Minimum detection score kept')),
+    'mask_threshold': (0.5, _unit_interval('Mask probability above which a pixel is in')),
+    'classes': (Parameter.Type.STRING_ARRAY, ParameterDescriptor(
+        description='Class names or ids to keep; empty = all')),
+    'max_detections': (100, ParameterDescriptor(
+        description='Most instances kept per frame (the mask image is mono8)',
+        integer_range=[IntegerRange(from_value=1, to_value=MAX_INSTANCES, step=1)])),
+    'overlay_alpha': (0.5, _unit_interval('Opacity of the mask colours in the overlay')),
+    'input_reliability': ('best_effort', _read_only(
+        'QoS reliability of the image subscription: best_effort or reliable')),
+    'device': ('auto', _read_only('TensorFlow device: auto, cpu or gpu:N')),
+    'intra_op_threads': (0, ParameterDescriptor(
+        description='TensorFlow intra-op threads (0 = TensorFlow default)', read_only=True,
+        integer_range=[IntegerRange(from_value=0, to_value=256, step=1)])),
+    'inter_op_threads': (0, ParameterDescriptor(
+        description='TensorFlow inter-op threads (0 = TensorFlow default)', read_only=True,
+        integer_range=[IntegerRange(from_value=0, to_value=256, step=1)])),
+    'warmup': (True, _read_only('Run the model once at start-up so the first frame is fast')),
+}
+
+
+@dataclass
+class _Window:
+    """Counters over one diagnostics period."""
+
+    processed: int = 0
+    inference_s: float = 0.0
+    latency_s: float = 0.0
+    latency_max_s: float = 0.0
+
+    def add(self, inference_s: float, latency_s: float):
+        self.processed += 1
+        self.inference_s += inference_s
+        self.latency_s += latency_s
+        self.latency_max_s = max(self.latency_max_s, latency_s)
+
+
+class SegmentationNode(Node):
+    """Thin ROS adapter around the model, post-processing and rendering modules."""
+
+    def __init__(self, **kwargs):
+        super().__init__('segmentation_node', **kwargs)
+        declared = {name: self.declare_parameter(name, default, descriptor)
+                    for name, (default, descriptor) in PARAMETERS.items()}
+        # A string array is declared by type (an empty list would make it a byte array), so it
+        # has no value unless one was given: default it to [] = all classes.
+        if declared['classes'].type_ == Parameter.Type.NOT_SET:
+            self.set_parameters([Parameter('classes', Parameter.Type.STRING_ARRAY, [])])
+
+        reliability = self._param('input_reliability')
+        if reliability not in RELIABILITIES:
+            raise ValueError(f'input_reliability {reliability!r} is not one of '
+                             f'{", ".join(RELIABILITIES)}')
+        self.label_map = load_label_map(self._param('label_map_path'))
+        from .model import configure_tensorflow
+        configure_tensorflow(self._param('intra_op_threads'), self._param('inter_op_threads'))
+        self.model = SegmentationModel(self._param('model_path'), self._param('device'))
+        self.get_logger().info(
+            f'loaded {self.model.format} model {self.model.name!r} from '
+            f'{self.model.source.path} in {self.model.load_seconds:.1f} s')
+        if self._param('warmup'):
+            self.get_logger().info(f'warm-up run took {self.model.warm_up():.2f} s')
+
+        self._settings = self._settings_from({})
+        self._overlay_alpha = self._param('overlay_alpha')
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+
+        self._masks_pub = self.create_publisher(Image, '~/masks', OUTPUT_QOS)
+        self._json_pub = self.create_publisher(String, '~/detections_json', OUTPUT_QOS)
+        self._overlay_pub = self.create_publisher(Image, '~/overlay', OUTPUT_QOS)
+        self._detections_pub = (
+            self.create_publisher(detection_msgs.Detection2DArray, '~/detections', OUTPUT_QOS)
+            if detection_msgs.AVAILABLE else None)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        input_qos = QoSProfile(depth=1, history=qos_profile_sensor_data.history,
+                               durability=qos_profile_sensor_data.durability,
+                               reliability=ReliabilityPolicy.BEST_EFFORT
+                               if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE)
+        self._slot = LatestFrameSlot()
+        self.create_subscription(Image, '~/image', self._on_image, input_qos)
+
+        self._received = 0
+        self._processed = 0
+        self._rejected = {}
+        self._errors = 0
+        self._window = _Window()
+        self._window_lock = threading.Lock()
+        self._window_started = time.monotonic()
+        self._buffers = {}
+        self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
+        self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
+        self._worker.start()
+        self.get_logger().info(
+            f'segmenting {self.resolve_topic_name("~/image")} '
+            f'({reliability}); vision_msgs '
+            f'{"available" if detection_msgs.AVAILABLE else "not installed: ~/detections off"}')
+
+    def _param(self, name: str):
+        return self.get_parameter(name).value
+
+    # Parameters -----------------------------------------------------------------------
+
+    def _settings_from(self, changes: dict) -> PostprocessSettings:
+        """Settings from the current parameters overridden by `changes` (name -> value)."""
+        def value(name):
+            return changes[name] if name in changes else self._param(name)
+
+        return PostprocessSettings(
+            score_threshold=float(value('score_threshold')),
+            mask_threshold=float(value('mask_threshold')),
+            class_ids=self.label_map.resolve(value('classes') or []),
+            max_detections=int(value('max_detections')))
+
+    def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        """Reject values that the declared types and ranges let through but we cannot use."""
+        changes = {p.name: p.value for p in parameters}
+        if 'classes' in changes:
+            try:
+                self.label_map.resolve(changes['classes'] or [])
+            except LabelMapError as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters: list[Parameter]):
+        """Swap in new settings as one object: a frame never sees a mix of old and new."""
+        changes = {p.name: p.value for p in parameters}
+        self._settings = self._settings_from(changes)
+        if 'overlay_alpha' in changes:
+            self._overlay_alpha = float(changes['overlay_alpha'])
+
+    # Frames ---------------------------------------------------------------------------
+
+    def _on_image(self, message: Image):
+        self._received += 1
+        self._slot.put((message, time.monotonic()))
+
+    def _work(self):
+        while not self._slot.closed:
+            taken = self._slot.take(timeout=0.5)
+            if taken is None:
+                continue
+            (message, received), _ = taken
+            try:
+                self._process(message, received)
+            except ImageConversionError as error:
+                self._rejected[error.kind] = self._rejected.get(error.kind, 0) + 1
+                self.get_logger().warning(f'rejected an image: {error}',
+                                          throttle_duration_sec=5.0)
+            except Exception as error:  # one bad frame must never stop the node
+                if not rclpy.ok(context=self.context) or self._slot.closed:
+                    return
+                self._errors += 1
+                self.get_logger().error(f'failed to process a frame: {error!r}',
+                                        throttle_duration_sec=5.0)
+
+    def _process(self, message: Image, received: float):
+        settings, alpha = self._settings, self._overlay_alpha
+        bgr = image_msg_to_bgr(message)
+        height, width = bgr.shape[:2]
+        started = time.perf_counter()
+        detections = self.model.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        inference_s = time.perf_counter() - started
+
+        mask_msg = Image(header=message.header)
+        mask_data, mask_view = self._buffer('masks', height, width, 1)
+        instances = postprocess(detections, height, width, settings, label_image=mask_view)
+        if self._masks_pub.get_subscription_count():
+            fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
+            self._masks_pub.publish(mask_msg)
+        if self._json_pub.get_subscription_count():
+            stamp = message.header.stamp
+            self._json_pub.publish(String(data=frame_json(
+                instances, self.label_map, stamp.sec, stamp.nanosec, message.header.frame_id,
+                self.model.name, inference_s * 1000.0)))
+        if self._detections_pub is not None and self._detections_pub.get_subscription_count():
+            self._detections_pub.publish(detection_msgs.to_detection2d_array(
+                instances, self.label_map, message.header))
+        if self._overlay_pub.get_subscription_count():
+            overlay_data, overlay_view = self._buffer('overlay', height, width, 3)
+            render_overlay(bgr, instances, self.label_map, alpha, out=overlay_view)
+            overlay_msg = Image(header=message.header)
+            fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
+            self._overlay_pub.publish(overlay_msg)
+        with self._window_lock:
+            self._processed += 1
+            self._window.add(inference_s, time.monotonic() - received)
+
+    def _buffer(self, name: str, height: int, width: int, channels: int):
+        """A message buffer reused across frames of one size (publish copies it out)."""
+        key = (name, height, width)
+        if key not in self._buffers:
+            self._buffers = {k: v for k, v in self._buffers.items() if k[0] != name}
+            self._buffers[key] = new_image_buffer(height, width, channels)
+        return self._buffers[key]
+
+    # Diagnostics ----------------------------------------------------------------------
+
+    def _publish_diagnostics(self):
+        now = time.monotonic()
+        with self._window_lock:
+            window, self._window = self._window, _Window()
+            elapsed, self._window_started = now - self._window_started, now
+        count = max(window.processed, 1)
+        rejected = sum(self._rejected.values())
+        status = DiagnosticStatus(
+            name=f'{self.get_name()}: segmentation', hardware_id=self.model.name,
+            level=DiagnosticStatus.OK, message='ok')
+        if self._errors:
+            status.level, status.message = DiagnosticStatus.ERROR, 'frames failed to process'
+        elif rejected:
+            status.level, status.message = DiagnosticStatus.WARN, 'malformed images rejected'
+        elif self._received == 0:
+            status.message = 'waiting for images'
+        values = {
+            'rate_hz': f'{window.processed / max(elapsed, 1e-9):.2f}',
+            'inference_ms': f'{window.inference_s / count * 1000:.1f}',
+            'latency_ms': f'{window.latency_s / count * 1000:.1f}',
+            'latency_max_ms': f'{window.latency_max_s * 1000:.1f}',
+            'frames_received': str(self._received),
+            'frames_processed': str(self._processed),
+            'frames_dropped': str(self._slot.replaced),
+            'frames_rejected': str(rejected),
+            'frames_failed': str(self._errors),
+            'model': self.model.name,
+            'model_format': self.model.format,
+        }
+        values.update({f'rejected_{kind}': str(n) for kind, n in sorted(self._rejected.items())})
+        status.values = [KeyValue(key=key, value=value) for key, value in values.items()]
+        message = DiagnosticArray(status=[status])
+        message.header.stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(message)
+
+    def destroy_node(self):
+        """Stop the worker first, so that nothing publishes on a destroyed node."""
+        self._slot.close()
+        self._worker.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args=None):
+    """Run the node; exit status 1 with one error line when it cannot start."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SegmentationNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ModelError, LabelMapError, ValueError) as error:
+        rclpy.logging.get_logger('segmentation_node').error(str(error))
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
