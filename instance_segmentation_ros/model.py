@@ -131,10 +131,11 @@ def tensorflow_device(device: str) -> str | None:
 class SegmentationModel:
     """A loaded Mask R-CNN: call `predict` with an RGB uint8 image."""
 
-    def __init__(self, model_path: str | os.PathLike, device: str = 'auto'):
+    def __init__(self, model_path: str | os.PathLike, device: str = 'auto',
+                 intra_op_threads: int = 0, inter_op_threads: int = 0):
         self.source = locate_model(model_path)
         self.name = _model_name(self.source.path)
-        tf = configure_tensorflow()
+        tf = configure_tensorflow(intra_op_threads, inter_op_threads)
         self._tf = tf
         self._device = tensorflow_device(device)
         started = time.perf_counter()
@@ -238,9 +239,10 @@ class SegmentationModel:
             masks=np.asarray(outputs['detection_masks'], np.float32)[0, :count][order])
 
 
-def load_model(model_path: str | os.PathLike, device: str = 'auto') -> SegmentationModel:
+def load_model(model_path: str | os.PathLike, device: str = 'auto', **threads
+               ) -> SegmentationModel:
     """Load a model from a path (see `locate_model` for what is accepted)."""
-    return SegmentationModel(model_path, device)
+    return SegmentationModel(model_path, device, **threads)
 
 
 def _require_outputs(available, path: Path):

@@ -24,6 +24,7 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -119,9 +120,10 @@ class SegmentationNode(Node):
             raise ValueError(f'input_reliability {reliability!r} is not one of '
                              f'{", ".join(RELIABILITIES)}')
         self.label_map = load_label_map(self._param('label_map_path'))
-        from .model import configure_tensorflow
-        configure_tensorflow(self._param('intra_op_threads'), self._param('inter_op_threads'))
-        self.model = SegmentationModel(self._param('model_path'), self._param('device'))
+        self.model = SegmentationModel(
+            self._param('model_path'), self._param('device'),
+            intra_op_threads=self._param('intra_op_threads'),
+            inter_op_threads=self._param('inter_op_threads'))
         self.get_logger().info(
             f'loaded {self.model.format} model {self.model.name!r} from '
             f'{self.model.source.path} in {self.model.load_seconds:.1f} s')
@@ -308,7 +310,11 @@ class SegmentationNode(Node):
 
 def main(args=None):
     """Run the node; exit status 1 with one error line when it cannot start."""
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except RCLError as error:
+        print(f'segmentation_node: invalid ROS arguments: {error}', file=sys.stderr)
+        return 1
     node = None
     try:
         node = SegmentationNode()

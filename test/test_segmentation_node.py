@@ -1,0 +1,378 @@
+"""segmentation_node over real DDS, driven by tiny exported models of every format."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tiny_models
+from diagnostic_msgs.msg import DiagnosticArray
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import qos_profile_sensor_data
+from ros_helpers import (
+    Collector,
+    SpinningGraph,
+    start_process,
+    stop_process,
+    wait_for,
+    wait_future,
+)
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from instance_segmentation_ros import detection_msgs
+from instance_segmentation_ros.image_conversion import fill_image_msg, image_msg_to_bgr
+from instance_segmentation_ros.render import class_colour
+from instance_segmentation_ros.segmentation_node import SegmentationNode
+
+FORMATS = {
+    'tf2_od_api': lambda path: tiny_models.export_tf2_od_saved_model(path),
+    'tf1_frozen_graph': lambda path: tiny_models.export_tf1_frozen_graph(path + '.pb'),
+    'tf1_od_api': lambda path: tiny_models.export_tf1_saved_model(path),
+    'model_garden': lambda path: tiny_models.export_model_garden(path),
+}
+CLASS_NAMES = {1: 'person', 3: 'car'}
+
+
+@pytest.fixture(scope='module')
+def model_paths(tmp_path_factory):
+    root = tmp_path_factory.mktemp('models')
+    return {name: export(str(root / name)) for name, export in FORMATS.items()}
+
+
+@pytest.fixture(scope='module')
+def slow_model_path(tmp_path_factory):
+    """A model whose every call takes 0.4 s of real compute."""
+    return tiny_models.export_tf2_od_saved_model(
+        str(tmp_path_factory.mktemp('slow') / 'model'), compute_seconds=0.4)
+
+
+class Harness:
+    """A segmentation node plus a client node that feeds it and records its outputs."""
+
+    def __init__(self, model_path: str, extra_args=()):
+        args = ['--ros-args', '-p', f'model_path:={model_path}', *extra_args]
+        self.graph = SpinningGraph(args=args)
+        self.node = self.graph.add(SegmentationNode(context=self.graph.context))
+        self.client = self.graph.node('test_client')
+        self.masks, self.json, self.overlay, self.diagnostics = (Collector() for _ in range(4))
+        prefix = '/segmentation_node/'
+        self.client.create_subscription(Image, prefix + 'masks', self.masks, 10)
+        self.client.create_subscription(String, prefix + 'detections_json', self.json, 10)
+        self.client.create_subscription(Image, prefix + 'overlay', self.overlay, 10)
+        self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics, 10)
+        self.publisher = self.client.create_publisher(Image, prefix + 'image',
+                                                      qos_profile_sensor_data)
+        self.parameters = AsyncParameterClient(self.client, 'segmentation_node')
+        assert wait_for(lambda: self.publisher.get_subscription_count() > 0
+                        and self.node._json_pub.get_subscription_count() > 0)
+
+    def segment(self, message: Image, timeout: float = 10.0) -> dict:
+        """Publish until a result for this message's stamp arrives; returns its JSON."""
+        stamp = (message.header.stamp.sec, message.header.stamp.nanosec)
+
+        def result():
+            for text in list(self.json.messages):
+                data = json.loads(text.data)
+                if (data['header']['stamp']['sec'], data['header']['stamp']['nanosec']) == stamp:
+                    return data
+            return None
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and result() is None:
+            self.publisher.publish(message)
+            wait_for(lambda: result() is not None, timeout=0.5)
+        data = result()
+        assert data is not None, 'no detections_json for the published image'
+        return data
+
+    def set(self, *parameters: Parameter):
+        return wait_future(self.parameters.set_parameters(list(parameters))).results
+
+    def close(self):
+        self.graph.close()
+
+
+def scene_message(stamp_sec: int, encoding: str = 'bgr8', height=240, width=320, seed=0):
+    rgb, truth = tiny_models.draw_scene(height, width, seed=seed)
+    image = rgb[..., ::-1] if encoding == 'bgr8' else rgb
+    message = fill_image_msg(Image(), np.ascontiguousarray(image), encoding)
+    message.header.stamp.sec, message.header.stamp.nanosec = stamp_sec, 1234
+    message.header.frame_id = 'test_camera'
+    return message, rgb, truth
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
+
+
+def find_by_stamp(collector: Collector, sec: int):
+    matches = [m for m in collector.messages if m.header.stamp.sec == sec]
+    return matches[-1] if matches else None
+
+
+@pytest.fixture
+def harness(model_paths):
+    harness = Harness(model_paths['tf2_od_api'])
+    yield harness
+    harness.close()
+
+
+@pytest.mark.parametrize('model_format', list(FORMATS))
+def test_each_model_format_end_to_end(model_paths, model_format):
+    harness = Harness(model_paths[model_format])
+    try:
+        message, rgb, truth = scene_message(stamp_sec=100)
+        data = harness.segment(message)
+        assert wait_for(lambda: find_by_stamp(harness.masks, 100) is not None
+                        and find_by_stamp(harness.overlay, 100) is not None)
+        masks_msg = find_by_stamp(harness.masks, 100)
+        overlay_msg = find_by_stamp(harness.overlay, 100)
+    finally:
+        harness.close()
+
+    # Every output carries the input header.
+    for output in (masks_msg, overlay_msg):
+        assert output.header.stamp.sec == 100 and output.header.stamp.nanosec == 1234
+        assert output.header.frame_id == 'test_camera'
+    assert data['header'] == {'stamp': {'sec': 100, 'nanosec': 1234}, 'frame_id': 'test_camera'}
+    assert (data['height'], data['width']) == (240, 320)
+
+    # Two instances with the right classes; masks match the drawn shapes.
+    assert masks_msg.encoding == 'mono8'
+    labels = image_msg_to_bgr(masks_msg)[..., 0]
+    detections = data['detections']
+    assert [(d['id'], d['category_id'], d['category_name']) for d in detections] == [
+        (1, 1, 'person'), (2, 3, 'car')]
+    assert [d['score'] for d in detections] == pytest.approx([0.9, 0.8])
+    for detection in detections:
+        instance = labels == detection['id']
+        assert iou(instance, truth[detection['category_id']]) >= 0.9
+        # The RLE decodes to exactly the published label image's instance.
+        decoded = mask_utils.decode({'size': detection['segmentation']['size'],
+                                     'counts': detection['segmentation']['counts'].encode()})
+        assert np.array_equal(decoded.astype(bool), instance)
+        assert detection['area'] == int(instance.sum())
+        ys, xs = np.nonzero(truth[detection['category_id']])
+        x, y, w, h = detection['bbox']
+        assert abs(x - xs.min()) <= 1.5 and abs(y - ys.min()) <= 1.5
+        assert abs(x + w - xs.max() - 1) <= 1.5 and abs(y + h - ys.max() - 1) <= 1.5
+
+    # The overlay is the input, tinted with the class colour inside each mask.
+    assert overlay_msg.encoding == 'bgr8'
+    overlay = image_msg_to_bgr(overlay_msg).astype(int)
+    bgr = rgb[..., ::-1].astype(int)
+    for detection in detections:
+        inner = labels == detection['id']
+        colour = np.array(class_colour(detection['category_id']))
+        expected = 0.5 * bgr[inner] + 0.5 * colour
+        # Boxes and labels are drawn over some mask pixels; most must be the plain blend.
+        close = np.all(np.abs(overlay[inner] - expected) <= 2, axis=1)
+        assert close.mean() > 0.8
+    background = labels == 0
+    far = background.copy()
+    for detection in detections:
+        x, y, w, h = (int(v) for v in detection['bbox'])
+        far[max(y - 25, 0):y + h + 3, max(x - 3, 0):x + w + 3] = False
+    assert np.array_equal(overlay[far], bgr[far])
+
+
+def test_json_detections_load_in_pycocotools(harness):
+    message, _, truth = scene_message(stamp_sec=7)
+    data = harness.segment(message)
+    ground_truth = COCO()
+    ground_truth.dataset = {
+        'images': [{'id': 1, 'height': 240, 'width': 320}],
+        'categories': [{'id': i, 'name': n} for i, n in CLASS_NAMES.items()],
+        'annotations': [
+            {'id': k, 'image_id': 1, 'category_id': c, 'iscrowd': 0,
+             'area': int(truth[c].sum()),
+             'segmentation': mask_utils.encode(np.asfortranarray(truth[c].astype(np.uint8))),
+             'bbox': [0, 0, 1, 1]}
+            for k, c in enumerate(CLASS_NAMES, start=1)]}
+    for annotation in ground_truth.dataset['annotations']:
+        annotation['segmentation']['counts'] = annotation['segmentation']['counts'].decode()
+    ground_truth.createIndex()
+    results = ground_truth.loadRes([dict(d, image_id=1) for d in data['detections']])
+    assert len(results.getAnnIds()) == 2
+    for annotation in results.loadAnns(results.getAnnIds()):
+        assert iou(results.annToMask(annotation).astype(bool),
+                   truth[annotation['category_id']]) >= 0.9
+
+
+def test_bgr8_and_rgb8_give_the_same_detections(harness):
+    bgr_message, _, _ = scene_message(stamp_sec=11, encoding='bgr8')
+    rgb_message, _, _ = scene_message(stamp_sec=12, encoding='rgb8')
+    from_bgr = harness.segment(bgr_message)['detections']
+    from_rgb = harness.segment(rgb_message)['detections']
+    assert len(from_bgr) == 2
+    assert from_bgr == from_rgb
+
+
+def test_parameters_change_results_through_the_parameter_service(harness):
+    assert all(r.successful for r in harness.set(
+        Parameter('classes', Parameter.Type.STRING_ARRAY, ['car'])))
+    data = harness.segment(scene_message(stamp_sec=21)[0])
+    assert [d['category_name'] for d in data['detections']] == ['car']
+
+    assert all(r.successful for r in harness.set(
+        Parameter('classes', Parameter.Type.STRING_ARRAY, ['1']),
+        Parameter('score_threshold', Parameter.Type.DOUBLE, 0.95)))
+    assert harness.segment(scene_message(stamp_sec=22)[0])['detections'] == []
+
+    assert all(r.successful for r in harness.set(
+        Parameter('classes', Parameter.Type.STRING_ARRAY, []),
+        Parameter('score_threshold', Parameter.Type.DOUBLE, 0.85),
+        Parameter('max_detections', Parameter.Type.INTEGER, 1)))
+    data = harness.segment(scene_message(stamp_sec=23)[0])
+    assert [d['category_name'] for d in data['detections']] == ['person']
+
+
+@pytest.mark.parametrize('parameter, reason_words', [
+    (Parameter('classes', Parameter.Type.STRING_ARRAY, ['unicorn']), ['unicorn', 'person']),
+    (Parameter('score_threshold', Parameter.Type.DOUBLE, 1.5), ['score_threshold']),
+    (Parameter('max_detections', Parameter.Type.INTEGER, 0), ['max_detections']),
+    (Parameter('max_detections', Parameter.Type.INTEGER, 256), ['max_detections']),
+    (Parameter('mask_threshold', Parameter.Type.STRING, 'high'), ['wrong parameter type']),
+    (Parameter('model_path', Parameter.Type.STRING, '/elsewhere'), ['read-only']),
+])
+def test_invalid_parameters_are_rejected_and_change_nothing(harness, parameter, reason_words):
+    (result,) = harness.set(parameter)
+    assert not result.successful
+    reason = result.reason.lower()
+    assert any(word.lower() in reason for word in reason_words), result.reason
+    data = harness.segment(scene_message(stamp_sec=30)[0])
+    assert [d['category_name'] for d in data['detections']] == ['person', 'car']
+
+
+def test_malformed_images_are_rejected_and_the_node_keeps_working(harness):
+    bad = Image(height=240, width=320, encoding='bgr8', step=960)
+    bad.data = bytes(100)
+    unknown = Image(height=2, width=2, encoding='weird16', step=4)
+    unknown.data = bytes(8)
+    for message in (bad, unknown) * 3:
+        harness.publisher.publish(message)
+        time.sleep(0.05)
+    data = harness.segment(scene_message(stamp_sec=40)[0])
+    assert len(data['detections']) == 2
+
+    def rejected():
+        for array in harness.diagnostics.messages:
+            values = {kv.key: kv.value for kv in array.status[0].values}
+            if int(values.get('frames_rejected', 0)) >= 2:
+                return values
+        return None
+
+    assert wait_for(lambda: rejected() is not None, timeout=5)
+    values = rejected()
+    assert int(values['rejected_data_length']) >= 1 and int(values['rejected_encoding']) >= 1
+
+
+def test_diagnostics_report_rate_latency_and_drops(harness):
+    harness.segment(scene_message(stamp_sec=50)[0])
+    assert wait_for(lambda: len(harness.diagnostics) >= 2, timeout=5)
+    status = harness.diagnostics.last.status[0]
+    keys = {kv.key for kv in status.values}
+    assert {'rate_hz', 'inference_ms', 'latency_ms', 'frames_dropped',
+            'frames_received', 'frames_processed'} <= keys
+    assert 'segmentation' in status.name
+
+
+def test_slow_model_processes_newest_frame_and_answers_parameters_meanwhile(slow_model_path):
+    harness = Harness(slow_model_path)
+    try:
+        messages = [scene_message(stamp_sec=1000 + i)[0] for i in range(30)]
+        started = time.monotonic()
+        for message in messages:  # 30 frames at 30 Hz into a 0.4 s model
+            harness.publisher.publish(message)
+            time.sleep(1 / 30)
+        # While the model runs, the parameter service answers at once.
+        asked = time.monotonic()
+        values = wait_future(harness.parameters.get_parameters(['score_threshold']), timeout=5)
+        assert time.monotonic() - asked < 0.3
+        assert values.values[0].double_value == 0.5
+        assert wait_for(lambda: any(json.loads(m.data)['header']['stamp']['sec'] == 1029
+                                    for m in harness.json.messages), timeout=5)
+        elapsed = time.monotonic() - started
+        stamps = [json.loads(m.data)['header']['stamp']['sec'] for m in harness.json.messages]
+    finally:
+        harness.close()
+    # Far fewer results than frames (no queue), in order, the last frame among them,
+    # and the last result came soon after the last frame instead of after 30 x 0.4 s.
+    assert stamps == sorted(stamps)
+    assert len(stamps) <= elapsed / 0.4 + 1
+    assert elapsed < 30 * 0.4 / 2
+
+
+@pytest.mark.skipif(not detection_msgs.AVAILABLE,
+                    reason='vision_msgs is not installed (no PyPI wheel); ~/detections is off')
+def test_detection2d_array(harness):
+    collector = Collector()
+    harness.client.create_subscription(detection_msgs.Detection2DArray,
+                                       '/segmentation_node/detections', collector, 10)
+    assert wait_for(lambda: harness.node._detections_pub.get_subscription_count() > 0)
+    message, _, _ = scene_message(stamp_sec=60)
+    harness.segment(message)
+    assert wait_for(lambda: find_by_stamp(collector, 60) is not None)
+    array = find_by_stamp(collector, 60)
+    assert array.header.frame_id == 'test_camera'
+    assert [d.id for d in array.detections] == ['1', '2']
+    assert [d.results[0].hypothesis.class_id for d in array.detections] == ['person', 'car']
+    assert array.detections[0].results[0].hypothesis.score == pytest.approx(0.9)
+
+
+def console_script(name: str) -> str:
+    """The installed console script, preferring the one beside this interpreter."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name)
+
+
+def test_console_script_with_ros_args_answers(model_paths):
+    process = start_process([console_script('segmentation_node'), '--ros-args',
+                             '-p', f'model_path:={model_paths["tf1_frozen_graph"]}',
+                             '-p', 'classes:=[car]', '-r', '__ns:=/robot',
+                             '-r', '~/image:=/robot/camera/image_raw'])
+    graph = SpinningGraph()
+    try:
+        client = graph.node('script_client')
+        results = Collector()
+        client.create_subscription(String, '/robot/segmentation_node/detections_json',
+                                   results, 10)
+        publisher = client.create_publisher(Image, '/robot/camera/image_raw',
+                                            qos_profile_sensor_data)
+        message, _, _ = scene_message(stamp_sec=70)
+        deadline = time.monotonic() + 60
+        while not len(results) and time.monotonic() < deadline and process.poll() is None:
+            publisher.publish(message)
+            time.sleep(0.2)
+        assert len(results), 'the node process produced no result'
+        data = json.loads(results.last.data)
+        assert [d['category_name'] for d in data['detections']] == ['car']
+    finally:
+        graph.close()
+        code, output = stop_process(process)
+    assert code == 0, output
+    assert 'Traceback' not in output
+
+
+@pytest.mark.parametrize('model_path, words', [
+    ('/no/such/model', ['does not exist']),
+    ("''", ['model_path is empty']),
+])
+def test_missing_model_exits_non_zero_with_one_line(model_path, words):
+    process = start_process([console_script('segmentation_node'), '--ros-args',
+                             '-p', f'model_path:={model_path}'])
+    output, _ = process.communicate(timeout=60)
+    code = process.returncode
+    assert code == 1
+    assert 'Traceback' not in output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1 and all(word in errors[0] for word in words), output
