@@ -1,0 +1,39 @@
+"""The package builds as a ROS 2 workspace package with colcon, installing what ROS tools read."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXECUTABLES = ('segmentation_node', 'webcam_publisher', 'folder_player', 'instance_segmentation')
+
+
+def colcon() -> str | None:
+    beside = Path(sys.executable).parent / 'colcon'
+    return str(beside) if beside.exists() else shutil.which('colcon')
+
+
+@pytest.mark.skipif(colcon() is None, reason='colcon is not installed')
+def test_colcon_build_installs_executables_launch_and_config(tmp_path):
+    source = tmp_path / 'src' / 'instance_segmentation_ros'
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        '.git', '.venv', 'build', 'install', 'log', '*.egg-info', '__pycache__'))
+    result = subprocess.run([colcon(), 'build', '--event-handlers', 'console_cohesion-'],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    prefix = tmp_path / 'install' / 'instance_segmentation_ros'
+    for executable in EXECUTABLES:  # where `ros2 run` looks
+        assert (prefix / 'lib' / 'instance_segmentation_ros' / executable).is_file()
+    share = prefix / 'share' / 'instance_segmentation_ros'
+    assert (share / 'package.xml').is_file()
+    assert (prefix / 'share' / 'ament_index' / 'resource_index' / 'packages'
+            / 'instance_segmentation_ros').is_file()
+    for launch_file in (ROOT / 'launch').glob('*.launch.py'):
+        assert (share / 'launch' / launch_file.name).is_file()
+    for config_file in [*(ROOT / 'config').glob('*.yaml'), *(ROOT / 'config').glob('*.rviz')]:
+        assert (share / 'config' / config_file.name).is_file()
+    data = list(prefix.glob('lib/python*/site-packages/instance_segmentation_ros/data/*.pbtxt'))
+    assert data, 'the label map must be installed inside the Python package'
