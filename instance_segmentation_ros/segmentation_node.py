@@ -15,7 +15,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import cv2
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (
@@ -42,9 +41,8 @@ from .image_conversion import (
 )
 from .labels import LabelMapError, load_label_map
 from .model import ModelError, SegmentationModel
-from .postprocess import MAX_INSTANCES, PostprocessSettings, postprocess
-from .render import render_overlay
-from .results import frame_json
+from .pipeline import Segmenter
+from .postprocess import MAX_INSTANCES, PostprocessSettings
 
 OUTPUT_QOS = QoSProfile(depth=5)
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -124,6 +122,7 @@ class SegmentationNode(Node):
             self._param('model_path'), self._param('device'),
             intra_op_threads=self._param('intra_op_threads'),
             inter_op_threads=self._param('inter_op_threads'))
+        self.segmenter = Segmenter(self.model, self.label_map)
         self.get_logger().info(
             f'loaded {self.model.format} model {self.model.name!r} from '
             f'{self.model.source.path} in {self.model.load_seconds:.1f} s')
@@ -228,33 +227,28 @@ class SegmentationNode(Node):
         settings, alpha = self._settings, self._overlay_alpha
         bgr = image_msg_to_bgr(message)
         height, width = bgr.shape[:2]
-        started = time.perf_counter()
-        detections = self.model.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        inference_s = time.perf_counter() - started
-
-        mask_msg = Image(header=message.header)
         mask_data, mask_view = self._buffer('masks', height, width, 1)
-        instances = postprocess(detections, height, width, settings, label_image=mask_view)
+        result = self.segmenter.segment(bgr, settings, label_image=mask_view)
         if self._masks_pub.get_subscription_count():
+            mask_msg = Image(header=message.header)
             fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
             self._masks_pub.publish(mask_msg)
         if self._json_pub.get_subscription_count():
             stamp = message.header.stamp
-            self._json_pub.publish(String(data=frame_json(
-                instances, self.label_map, stamp.sec, stamp.nanosec, message.header.frame_id,
-                self.model.name, inference_s * 1000.0)))
+            self._json_pub.publish(String(data=self.segmenter.frame_json(
+                result, stamp.sec, stamp.nanosec, message.header.frame_id)))
         if self._detections_pub is not None and self._detections_pub.get_subscription_count():
             self._detections_pub.publish(detection_msgs.to_detection2d_array(
-                instances, self.label_map, message.header))
+                result.instances, self.label_map, message.header))
         if self._overlay_pub.get_subscription_count():
             overlay_data, overlay_view = self._buffer('overlay', height, width, 3)
-            render_overlay(bgr, instances, self.label_map, alpha, out=overlay_view)
+            self.segmenter.overlay(bgr, result, alpha, out=overlay_view)
             overlay_msg = Image(header=message.header)
             fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
             self._overlay_pub.publish(overlay_msg)
         with self._window_lock:
             self._processed += 1
-            self._window.add(inference_s, time.monotonic() - received)
+            self._window.add(result.inference_s, time.monotonic() - received)
 
     def _buffer(self, name: str, height: int, width: int, channels: int):
         """A message buffer reused across frames of one size (publish copies it out)."""

@@ -1,0 +1,57 @@
+"""One image in, instances out: the pipeline shared by the node and the command-line tools."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .labels import LabelMap
+from .model import SegmentationModel
+from .postprocess import Instances, PostprocessSettings, postprocess
+from .render import render_overlay
+from .results import coco_detections, frame_json
+
+
+@dataclass
+class Segmentation:
+    """The instances found in one image and what it cost to find them."""
+
+    instances: Instances
+    inference_s: float
+    postprocess_s: float
+
+
+class Segmenter:
+    """A loaded model with its label map: BGR image -> `Segmentation`."""
+
+    def __init__(self, model: SegmentationModel, label_map: LabelMap):
+        self.model = model
+        self.label_map = label_map
+
+    def segment(self, bgr: np.ndarray, settings: PostprocessSettings,
+                label_image: np.ndarray | None = None) -> Segmentation:
+        """Run the model and post-process; `label_image` may be a reused (H, W) buffer."""
+        height, width = bgr.shape[:2]
+        started = time.perf_counter()
+        detections = self.model.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        inferred = time.perf_counter()
+        instances = postprocess(detections, height, width, settings, label_image=label_image)
+        return Segmentation(instances, inferred - started, time.perf_counter() - inferred)
+
+    def overlay(self, bgr: np.ndarray, segmentation: Segmentation, alpha: float = 0.5,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """The input with the instances drawn over it."""
+        return render_overlay(bgr, segmentation.instances, self.label_map, alpha, out=out)
+
+    def coco(self, segmentation: Segmentation, image_id: int | None = None) -> list[dict]:
+        """COCO results entries for the instances."""
+        return coco_detections(segmentation.instances, self.label_map, image_id)
+
+    def frame_json(self, segmentation: Segmentation, stamp_sec: int, stamp_nanosec: int,
+                   frame_id: str) -> str:
+        """The `~/detections_json` text for the instances."""
+        return frame_json(segmentation.instances, self.label_map, stamp_sec, stamp_nanosec,
+                          frame_id, self.model.name, segmentation.inference_s * 1000.0)
