@@ -1,0 +1,65 @@
+"""segmentation_node alone, on any image topic.
+
+ros2 launch instance_segmentation_ros segmentation.launch.py \
+    image_topic:=/camera/image_raw model_path:=/path/to/model classes:='[person, car]'
+"""
+
+import os
+
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = 'instance_segmentation_ros'
+
+ARGUMENTS = {
+    'image_topic': ('/camera/image_raw', 'Image topic to segment (remapped to ~/image)'),
+    'model_path': ('', 'SavedModel folder, frozen graph .pb, zoo model folder or downloaded '
+                       'zoo model name; empty: the value in params_file'),
+    'params_file': (os.path.join(get_package_share_directory(PACKAGE), 'config',
+                                 'segmentation.yaml'),
+                    'YAML file with the segmentation_node parameters'),
+    'classes': ('', 'Class names or ids to keep, e.g. "[person, car]"; empty: params_file'),
+    'score_threshold': ('', 'Minimum score kept (0..1); empty: the value in params_file'),
+    'namespace': ('', 'Namespace of the node (for several cameras)'),
+    'node_name': ('segmentation_node', 'Name of the node'),
+}
+
+
+def declare_arguments():
+    """One DeclareLaunchArgument per entry of ARGUMENTS, each with its description."""
+    return [DeclareLaunchArgument(name, default_value=default, description=description)
+            for name, (default, description) in ARGUMENTS.items()]
+
+
+def segmentation_node(context):
+    """The node, with the YAML file first and non-empty launch arguments on top of it."""
+    overrides = {}
+    model_path = LaunchConfiguration('model_path').perform(context)
+    if model_path:
+        overrides['model_path'] = model_path
+    classes = yaml.safe_load(LaunchConfiguration('classes').perform(context) or '[]')
+    if classes:
+        overrides['classes'] = [str(name) for name in
+                                (classes if isinstance(classes, list) else [classes])]
+    score_threshold = LaunchConfiguration('score_threshold').perform(context)
+    if score_threshold:
+        overrides['score_threshold'] = float(score_threshold)
+    return [Node(
+        package=PACKAGE,
+        executable='segmentation_node',
+        name=LaunchConfiguration('node_name'),
+        namespace=LaunchConfiguration('namespace'),
+        parameters=[LaunchConfiguration('params_file'), overrides],
+        remappings=[('~/image', LaunchConfiguration('image_topic'))],
+        output='screen',
+        emulate_tty=True,
+    )]
+
+
+def generate_launch_description():
+    """Declare the arguments and the nodes; see the module docstring for use."""
+    return LaunchDescription([*declare_arguments(), OpaqueFunction(function=segmentation_node)])
