@@ -149,16 +149,20 @@ class SegmentationModel:
 
     def predict(self, rgb: np.ndarray) -> RawDetections:
         """Run the model on one RGB uint8 image of shape (H, W, 3)."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ModelError(f'expected an RGB uint8 image (H, W, 3), got {rgb.dtype} '
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or not rgb.size:
+            raise ModelError(f'expected a non-empty RGB uint8 image (H, W, 3), got {rgb.dtype} '
                              f'{rgb.shape}')
         tf = self._tf
         batch = tf.convert_to_tensor(np.ascontiguousarray(rgb)[np.newaxis])
-        with tf.device(self._device) if self._device else nullcontext():
-            if self._input_key is None:
-                outputs = self._function(batch)
-            else:
-                outputs = self._function(**{self._input_key: batch})
+        try:
+            with tf.device(self._device) if self._device else nullcontext():
+                if self._input_key is None:
+                    outputs = self._function(batch)
+                else:
+                    outputs = self._function(**{self._input_key: batch})
+        except tf.errors.OpError as error:
+            raise ModelError(f'model {self.name!r} failed on a {rgb.shape[1]}x{rgb.shape[0]} '
+                             f'image: {_first_line(error)}') from error
         return self._to_detections({key: value.numpy() for key, value in outputs.items()},
                                    rgb.shape[0], rgb.shape[1])
 

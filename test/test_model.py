@@ -188,10 +188,6 @@ def test_predict_rejects_bad_input(bad, models):
     _one_line(error, 'uint8', str(bad.shape))
 
 
-@pytest.mark.xfail(strict=True, raises=tf.errors.InvalidArgumentError,
-                   reason='model.py bug: predict only checks ndim, channels and dtype, so an '
-                          'image with no pixels reaches TensorFlow, which raises a multi-line '
-                          'InvalidArgumentError instead of a ModelError')
 @pytest.mark.parametrize('case', ['tf1_frozen_graph', 'model_garden'])
 def test_predict_rejects_image_without_pixels(case, models):
     with pytest.raises(ModelError) as error:
