@@ -24,7 +24,7 @@ class LatestFrameSlot:
             replaced = self._item is not None
             if replaced:
                 self.replaced += 1
-            self._item = (item, time.monotonic())
+            self._item = (item, time.monotonic())  # with its arrival time, for latency
             self._condition.notify()
             return replaced
 

@@ -45,6 +45,7 @@ from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
 
 OUTPUT_QOS = QoSProfile(depth=5)
+WARNING_INTERVAL_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
 RELIABILITIES = ('best_effort', 'reliable')
 
@@ -152,6 +153,7 @@ class SegmentationNode(Node):
         self._received = 0
         self._processed = 0
         self._rejected = {}
+        self._last_warning = {}
         self._errors = 0
         self._window = _Window()
         self._window_lock = threading.Lock()
@@ -202,26 +204,33 @@ class SegmentationNode(Node):
 
     def _on_image(self, message: Image):
         self._received += 1
-        self._slot.put((message, time.monotonic()))
+        self._slot.put(message)
 
     def _work(self):
         while not self._slot.closed:
             taken = self._slot.take(timeout=0.5)
             if taken is None:
                 continue
-            (message, received), _ = taken
+            message, received = taken
             try:
                 self._process(message, received)
             except ImageConversionError as error:
-                self._rejected[error.kind] = self._rejected.get(error.kind, 0) + 1
-                self.get_logger().warning(f'rejected an image: {error}',
-                                          throttle_duration_sec=5.0)
+                self._reject(error)
             except Exception as error:  # one bad frame must never stop the node
                 if not rclpy.ok(context=self.context) or self._slot.closed:
                     return
                 self._errors += 1
                 self.get_logger().error(f'failed to process a frame: {error!r}',
-                                        throttle_duration_sec=5.0)
+                                        throttle_duration_sec=WARNING_INTERVAL_S)
+
+    def _reject(self, error: ImageConversionError):
+        """Count a malformed image; warn at most every few seconds for each kind of fault."""
+        count = self._rejected[error.kind] = self._rejected.get(error.kind, 0) + 1
+        now = time.monotonic()
+        if now - self._last_warning.get(error.kind, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
+            self._last_warning[error.kind] = now
+            self.get_logger().warning(
+                f'rejected an image ({error.kind}, {count} so far): {error}')
 
     def _process(self, message: Image, received: float):
         settings, alpha = self._settings, self._overlay_alpha
