@@ -69,8 +69,8 @@ class Harness:
         self.client.create_subscription(String, prefix + 'detections_json', self.json, 10)
         self.client.create_subscription(Image, prefix + 'overlay', self.overlay, 10)
         self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics, 10)
-        self.publisher = self.client.create_publisher(Image, prefix + 'image',
-                                                      qos_profile_sensor_data)
+        # Reliable, so that it matches best-effort and reliable subscriptions alike.
+        self.publisher = self.client.create_publisher(Image, prefix + 'image', 10)
         self.parameters = AsyncParameterClient(self.client, 'segmentation_node')
         assert wait_for(lambda: self.publisher.get_subscription_count() > 0
                         and self.node._json_pub.get_subscription_count() > 0)
