@@ -10,7 +10,8 @@ from pathlib import Path
 COCO_LABEL_MAP_RESOURCE = 'mscoco_label_map.pbtxt'
 
 _TOKEN = re.compile(
-    r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(#[^\n]*)|([{}:])|([^\s{}:"\'#]+)')
+    r'"((?:[^"\\]|\\.)*)"|\'((?:[^\'\\]|\\.)*)\'|(#[^\n]*|[,;])|([{}:])|([^\s{}:,;"\'#]+)')
+_ESCAPE = re.compile(r'\\(.)')
 
 
 class LabelMapError(ValueError):
@@ -68,7 +69,7 @@ def load_label_map(path: str | Path | None) -> LabelMap:
         return coco_label_map()
     path = Path(path).expanduser()
     try:
-        text = path.read_text(encoding='utf-8')
+        text = path.read_text(encoding='utf-8-sig')  # Windows editors add a BOM
     except (OSError, UnicodeDecodeError) as error:
         raise LabelMapError(f'cannot read label map {path}: {error}') from error
     if path.suffix.lower() in ('.pbtxt', '.prototxt'):
@@ -95,8 +96,12 @@ def parse_pbtxt(text: str, source: str = 'label map') -> LabelMap:
     names = {}
     position = 0
     while position < len(tokens):
-        if tokens[position] != 'item' or tokens[position + 1:position + 2] != ['{']:
+        if tokens[position] != 'item':
             raise LabelMapError(f'{source}: expected "item {{" but found {tokens[position]!r}')
+        if tokens[position + 1:position + 2] == [':']:  # `item: {` is valid text format too
+            position += 1
+        if tokens[position + 1:position + 2] != ['{']:
+            raise LabelMapError(f'{source}: expected "item {{" but the item has no brace')
         fields, position = _parse_block(tokens, position + 2, source)
         if 'id' not in fields:
             raise LabelMapError(f'{source}: an item has no id')
@@ -112,10 +117,11 @@ def parse_pbtxt(text: str, source: str = 'label map') -> LabelMap:
 def _tokenize(text: str) -> list[str]:
     tokens = []
     for match in _TOKEN.finditer(text):
-        double, single, comment, punct, bare = match.groups()
-        if comment is None:
-            tokens.append(double if double is not None else single if single is not None
-                          else punct or bare)
+        double, single, separator, punct, bare = match.groups()
+        if double is not None or single is not None:
+            tokens.append(_ESCAPE.sub(r'\1', double if double is not None else single))
+        elif separator is None:  # comments and the optional , ; between fields
+            tokens.append(punct or bare)
     return tokens
 
 
@@ -129,12 +135,12 @@ def _parse_block(tokens: list[str], position: int, source: str) -> tuple[dict, i
         if tokens[position + 1:position + 2] == ['{']:
             _, position = _parse_block(tokens, position + 2, source)
             continue
+        if tokens[position + 1:position + 3] == [':', '{']:
+            _, position = _parse_block(tokens, position + 3, source)
+            continue
         if tokens[position + 1:position + 2] != [':'] or position + 2 >= len(tokens):
             raise LabelMapError(f'{source}: malformed field near {key!r}')
         value = tokens[position + 2]
-        if value == '{':
-            _, position = _parse_block(tokens, position + 3, source)
-            continue
         fields.setdefault(key, value)
         position += 3
     raise LabelMapError(f'{source}: unterminated item block')

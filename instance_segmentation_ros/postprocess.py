@@ -101,7 +101,7 @@ def _sample_positions(low: float, high: float, size: int, mask_size: int):
     source = source[inside[0]:inside[-1] + 1]
     below = np.floor(source).astype(np.intp)
     above = np.minimum(below + 1, mask_size - 1)
-    return first + int(inside[0]), below, above, source - below
+    return first + int(inside[0]), below, above, (source - below).astype(np.float32)
 
 
 def postprocess(detections: RawDetections, height: int, width: int,
@@ -161,7 +161,10 @@ def encode_rle(label_image: np.ndarray, count: int) -> list[dict]:
         edges = np.empty(2 * (hi - lo) + 2, np.int64)
         edges[0], edges[-1] = 0, total
         edges[1:-1:2], edges[2:-1:2] = starts[lo:hi], ends[lo:hi]
-        uncompressed.append({'size': [height, width], 'counts': np.diff(edges).tolist()})
+        counts = np.diff(edges)
+        if len(counts) > 1 and counts[-1] == 0:  # the mask reaches the last pixel
+            counts = counts[:-1]
+        uncompressed.append({'size': [height, width], 'counts': counts.tolist()})
     if not uncompressed:
         return []
     encoded = mask_utils.frPyObjects(uncompressed, height, width)

@@ -33,7 +33,7 @@ def render_overlay(bgr: np.ndarray, instances: Instances, label_map: LabelMap,
     follows what is on screen, not the image size.
     """
     if out is None:
-        out = np.empty_like(bgr)
+        out = np.empty(bgr.shape, np.uint8)
     np.copyto(out, bgr)
     if not len(instances):
         return out

@@ -168,9 +168,6 @@ def test_pbtxt_ids_need_not_be_contiguous_or_ordered():
     assert parse_pbtxt(text).names == {90: 'z', 3: 'c', 40: 'm'}
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: protobuf text format (which the OD API parses label '
-                   'maps with) allows "item: {", "," or ";" between fields and escaped quotes; '
-                   'parse_pbtxt rejects the first two and keeps the backslash of the third')
 @pytest.mark.parametrize('text', [
     'item: { id: 1 name: "cat" }',
     'item { id: 1, name: "cat" }',
@@ -253,10 +250,6 @@ def test_text_file_path_with_tilde_is_expanded(tmp_path, monkeypatch):
     assert load_label_map('~/labels.txt').names == {1: 'a', 2: 'b'}
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: a UTF-8 byte-order mark (Notepad and other Windows '
-                   'editors write one) is kept in the first class name: name(1) is '
-                   '"\\ufeffperson" and resolve(["person"]) fails; load_label_map reads with '
-                   'utf-8, not utf-8-sig')
 def test_byte_order_mark_is_ignored_in_text_files(tmp_path):
     path = tmp_path / 'labels.txt'
     path.write_bytes(b'\xef\xbb\xbf' + b'person\ncar\n')

@@ -402,10 +402,6 @@ def test_mask_threshold_is_used():
     assert postprocess(raw, H, W, PostprocessSettings(mask_threshold=0.65)).areas.tolist() == [0]
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: paste_mask interpolates in float64 (the fraction '
-                   '`source - below` is float32 - intp = float64), so a float32 mask value '
-                   'equal to a non-dyadic threshold (0.3f vs 0.3) counts as above it; the OD API '
-                   'compares in float32 and leaves it out')
 @pytest.mark.parametrize('threshold', [0.1, 0.3, 0.6])
 def test_mask_value_equal_to_threshold_is_not_above_it(tf, threshold):
     mask = np.full((1, 15, 15), threshold, np.float32)

@@ -195,10 +195,6 @@ def test_non_contiguous_input_views(coco, view):
     assert np.array_equal(image, before)
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: out = np.empty_like(bgr) keeps the layout of a '
-                   'transposed view (np.rot90, .transpose(1, 0, 2)), and OpenCV cannot write '
-                   'into that array: cv2.copyTo raises "Layout of the output array dst is '
-                   'incompatible with cv::Mat"')
 @pytest.mark.parametrize('view', ['transposed', 'rot90'])
 def test_transposed_input_views(coco, view):
     source = random_image(9, W, H)
