@@ -70,7 +70,13 @@ def locate_model(model_path: str | os.PathLike) -> ModelSource:
                          'or a zoo model folder')
     path = Path(model_path).expanduser()
     if not path.exists():
-        raise ModelError(f'model_path {str(path)!r} does not exist')
+        from . import zoo  # a zoo model name works once downloaded
+
+        downloaded = zoo.downloaded_model(str(model_path).strip())
+        if downloaded is None:
+            raise ModelError(f'model_path {str(path)!r} does not exist'
+                             f'{zoo.not_downloaded_hint(str(model_path).strip())}')
+        path = downloaded
     if path.is_file():
         if path.suffix != '.pb':
             raise ModelError(f'model_path {str(path)!r} is a file but not a .pb frozen graph')
