@@ -1,0 +1,836 @@
+"""instance-segmentation: the package's jobs without a ROS graph, on the node's own pipeline.
+
+Subcommands (``instance-segmentation COMMAND --help`` for each):
+
+- ``image [IMAGE] --model M``: segment one image (default: the packaged sample photo) and
+  write the overlay (default ``<stem>_segmented.png`` in the current folder); ``--show``
+  opens the original and the result side by side.
+- ``folder IN_DIR OUT_DIR --model M``: segment every image of a folder into overlays of the
+  same names; ``--json`` COCO results, ``--bag`` a rosbag2 (mcap), ``--masks`` label PNGs.
+- ``webcam --model M``: live window with the overlay and the measured frame rate.
+- ``list-models`` and ``download-model NAME``: the Mask R-CNN models of the TF1/TF2 zoos.
+
+The model, post-processing, rendering and JSON come from `pipeline.Segmenter`, the same code
+that `segmentation_node` runs. Every error ends the program with exit status 1 (2 for a bad
+command line, 130 for Ctrl+C during a batch) and one line on stderr saying what to fix.
+
+Outputs of ``folder``:
+
+- ``--json FILE``: a COCO results list (``COCO.loadRes`` input); each entry has ``image_id``
+  (the image's 1-based position in the sorted file list), ``category_id``, ``score``,
+  ``bbox`` [x, y, w, h], ``area`` and an RLE ``segmentation``. Beside it,
+  ``<FILE stem>.images.json`` is a COCO dataset without annotations: ``images`` (id,
+  file_name, height, width), ``categories`` (the label map), ``annotations`` [].
+- ``--bag DIR``: frame i (0-based, in file order, unreadable files skipped) is stamped
+  start + i seconds, start being the run's start time in whole seconds (``--bag-start``
+  overrides it), frame_id ``camera`` (see `bag_writer`).
+- ``--masks``: ``<stem>_masks.png`` per image, mono8: 0 background, k = instance k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+
+PROG = 'instance-segmentation'
+IMAGE_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')
+SAMPLE_IMAGE = 'sample.jpg'
+"""Packaged default image: NASA's photograph of astronaut Eileen Collins, as shipped by
+scikit-image (`skimage.data.astronaut`); public domain, no known copyright restrictions."""
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+WINDOW_CHECK_MS = 100
+
+
+class CliError(Exception):
+    """An error to report in one line, with the exit status to end with."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR):
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (the usage is one --help away)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args) or 0
+    except CliError as error:
+        return _fail(str(error), error.status)
+    except KeyboardInterrupt:
+        return _fail('interrupted', EXIT_INTERRUPTED)
+    except Exception as error:
+        from .bag_writer import BagWriterError
+        from .labels import LabelMapError
+        from .model import ModelError
+        from .zoo import ZooError
+
+        if isinstance(error, (ModelError, LabelMapError, ZooError, BagWriterError)):
+            return _fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        if args.verbose:
+            traceback.print_exc()
+        first = (str(error).strip().splitlines() or [''])[0]
+        return _fail(f'unexpected {type(error).__name__}: {first} (run with --verbose for the '
+                     f'traceback)')
+
+
+def _fail(message: str, status: int = EXIT_ERROR) -> int:
+    sys.stdout.flush()
+    print(f'{PROG}: error: {message}', file=sys.stderr, flush=True)
+    return status
+
+
+# -- command line ------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of all subcommands."""
+    parser = _Parser(
+        prog=PROG,
+        description='Mask R-CNN instance segmentation without ROS: one image, a folder, a '
+                    'webcam, and the TensorFlow zoo models. Same model loading, '
+                    'post-processing and rendering as segmentation_node.',
+        epilog=f'"{PROG} COMMAND --help" describes each command. --model takes a SavedModel '
+               'folder, a frozen graph .pb, an unpacked zoo folder, or the name of a zoo model '
+               'fetched with download-model.')
+    parser.add_argument('-v', '--verbose', action='store_true',
+                        help='show TensorFlow log output and tracebacks of unexpected errors')
+    commands = parser.add_subparsers(dest='command', title='commands', metavar='COMMAND')
+
+    image = commands.add_parser(
+        'image', help='segment one image and write the overlay',
+        description='Segment one image, write the overlay and print one line per instance.')
+    image.add_argument('image', nargs='?', metavar='IMAGE',
+                       help='image file (default: a sample photo shipped with the package)')
+    image.add_argument('-o', '--output', metavar='FILE',
+                       help='overlay file to write (default: <stem>_segmented.png in the '
+                            'current folder)')
+    image.add_argument('--show', action='store_true',
+                       help='also show the original and the result in windows (needs a '
+                            'display and an OpenCV with GUI support); any key closes them')
+    _add_model_options(image)
+    image.set_defaults(run=run_image)
+
+    folder = commands.add_parser(
+        'folder', help='segment every image of a folder into another folder',
+        description='Segment every image of IN_DIR (' + ', '.join(
+            e[1:] for e in IMAGE_EXTENSIONS) + ', any case; in name order) into an overlay of '
+        'the same name in OUT_DIR. Unreadable files are listed at the end; the exit status '
+        'is 1 when no image could be processed.')
+    folder.add_argument('in_dir', metavar='IN_DIR', help='folder of input images')
+    folder.add_argument('out_dir', metavar='OUT_DIR',
+                        help='folder for the overlays (created when missing)')
+    folder.add_argument('--json', metavar='FILE',
+                        help='write COCO results (pycocotools COCO.loadRes input) and, beside '
+                             'it, FILE-stem.images.json with the image ids and file names')
+    folder.add_argument('--bag', metavar='BAG_DIR',
+                        help='write a rosbag2 (mcap) with /image, /segmentation_node/masks, '
+                             '/segmentation_node/overlay and /segmentation_node/'
+                             'detections_json, one frame per image, 1 s apart')
+    folder.add_argument('--bag-start', type=_seconds, metavar='SECONDS',
+                        help='stamp of the first bag frame in seconds since the epoch '
+                             '(default: the start of the run, whole seconds)')
+    folder.add_argument('--masks', action='store_true',
+                        help='also write the instance label images as <stem>_masks.png '
+                             '(mono8: 0 background, k = instance k)')
+    _add_model_options(folder)
+    folder.set_defaults(run=run_folder)
+
+    webcam = commands.add_parser(
+        'webcam', help='segment a camera live in a window',
+        description='Show the overlay of a live camera with the measured frame rate; q, Esc '
+                    'or Ctrl+C quits.')
+    webcam.add_argument('--device', default='0', metavar='D',
+                        help='camera index, device path or stream URL (default: 0)')
+    _add_model_options(webcam)
+    webcam.set_defaults(run=run_webcam)
+
+    list_models = commands.add_parser(
+        'list-models', help='list the zoo Mask R-CNN models',
+        description='List the Mask R-CNN models of the TF1 and TF2 detection model zoos, '
+                    'their speed and COCO mAP as the zoo reports them, and which are '
+                    'downloaded.')
+    list_models.set_defaults(run=run_list_models)
+
+    download = commands.add_parser(
+        'download-model', help='download a zoo model and print its model path',
+        description='Download, verify and unpack a zoo Mask R-CNN, then print the path to '
+                    'pass as --model or model_path (the name works too, once downloaded). '
+                    'Cache folder: $ROS_HOME/instance_segmentation_ros/models when ROS_HOME '
+                    'is set, else ${XDG_CACHE_HOME:-~/.cache}/instance_segmentation_ros/'
+                    'models. An interrupted download resumes when run again.')
+    download.add_argument('name', metavar='NAME', help='model name (see list-models)')
+    download.add_argument('--dir', metavar='DIR', help='folder to download into (default: the '
+                                                       'cache folder)')
+    download.add_argument('--url-base', metavar='URL',
+                          help='zoo mirror to download from (default: $INSTANCE_SEGMENTATION_'
+                               'ZOO_URL or http://download.tensorflow.org/models/'
+                               'object_detection)')
+    download.add_argument('--sha256', metavar='HEX', help='expected sha256 of the archive')
+    download.set_defaults(run=run_download_model)
+    return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser):
+    group = parser.add_argument_group('model and detection options')
+    group.add_argument('-m', '--model', required=True, metavar='MODEL',
+                       help='SavedModel folder, frozen graph .pb, zoo model folder, or the name '
+                            'of a downloaded zoo model')
+    group.add_argument('--label-map', metavar='FILE',
+                       help='.pbtxt label map or text file with one name per line (default: '
+                            'COCO)')
+    group.add_argument('--classes', nargs='+', default=[], metavar='CLASS',
+                       help='only these classes, by name or id (e.g. person 3); default: all')
+    group.add_argument('--score-threshold', type=_unit_float, default=0.5, metavar='S',
+                       help='minimum detection score, 0..1 (default: 0.5)')
+    group.add_argument('--mask-threshold', type=_unit_float, default=0.5, metavar='T',
+                       help='mask probability above which a pixel belongs to the instance, '
+                            '0..1 (default: 0.5)')
+    group.add_argument('--max-detections', type=_detection_count, default=100, metavar='N',
+                       help='most instances per image, 1..255 (default: 100)')
+    group.add_argument('--overlay-alpha', type=_unit_float, default=0.5, metavar='A',
+                       help='opacity of the mask colours, 0..1 (default: 0.5)')
+    group.add_argument('--tf-device', default='auto', metavar='DEV',
+                       help='TensorFlow device: auto, cpu or gpu:N (default: auto)')
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f'{text} is not between 0 and 1')
+    return value
+
+
+def _seconds(text: str) -> str:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number of seconds') from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f'{text} is not a time since the epoch')
+    return text
+
+
+def _detection_count(text: str) -> int:
+    from .postprocess import MAX_INSTANCES
+
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_INSTANCES:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number from 1 to '
+                                         f'{MAX_INSTANCES}')
+    return int(text)
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+
+def _settings_and_labels(args):
+    """Label map and post-processing settings: cheap checks before the model loads."""
+    from .labels import load_label_map
+    from .postprocess import PostprocessSettings
+
+    label_map = load_label_map(args.label_map)
+    classes = [part for entry in args.classes for part in entry.split(',') if part.strip()]
+    settings = PostprocessSettings(
+        score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
+        class_ids=label_map.resolve(classes), max_detections=args.max_detections)
+    return label_map, settings
+
+
+def _load_segmenter(args, label_map):
+    from .model import SegmentationModel
+    from .pipeline import Segmenter
+
+    with _native_stderr_hidden(not args.verbose):
+        model = SegmentationModel(args.model, args.tf_device)
+    return Segmenter(model, label_map)
+
+
+@contextmanager
+def _native_stderr_hidden(hide: bool = True):
+    """Send what native libraries write to file descriptor 2 to a scratch file meanwhile.
+
+    TensorFlow writes start-up notes (oneDNN, CPU features) there that TF_CPP_MIN_LOG_LEVEL
+    does not silence; the command's own errors are printed after this block.
+    """
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    if not hide:
+        yield
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _decode_image(data: bytes):
+    """BGR uint8 image from encoded bytes, or None when OpenCV cannot decode it."""
+    import cv2
+    import numpy as np
+
+    if not data:
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+def _read_image(path: Path):
+    """(BGR image or None, reason when None)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return None, (error.strerror or str(error)).lower()
+    image = _decode_image(data)
+    if image is None:
+        return None, 'empty file' if not data else 'not an image OpenCV can decode'
+    return image, ''
+
+
+def _write_image(path: Path, image) -> str:
+    """Write an image; returns '' or the reason it failed."""
+    import cv2
+
+    try:
+        ok, encoded = cv2.imencode(path.suffix or '.png', image)
+    except cv2.error:
+        return f'OpenCV cannot write {path.suffix or "extensionless"} files'
+    if not ok:
+        return f'OpenCV cannot encode {path.suffix} files'
+    try:
+        path.write_bytes(encoded.tobytes())
+    except OSError as error:
+        return (error.strerror or str(error)).lower()
+    return ''
+
+
+def _check_display():
+    """CliError unless a window can be opened at all (X11 or Wayland on Linux)."""
+    if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY')
+                                                 or os.environ.get('WAYLAND_DISPLAY')):
+        raise CliError('no display available (DISPLAY and WAYLAND_DISPLAY are unset): run it '
+                       'on a desktop session or with ssh -X')
+
+
+def _open_window(name: str, x: int = 0, y: int = 0):
+    """Create an OpenCV window; a clear CliError when this OpenCV has no GUI."""
+    import cv2
+
+    try:
+        cv2.namedWindow(name, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+        cv2.moveWindow(name, x, y)
+    except cv2.error:
+        raise CliError('this OpenCV has no GUI support (opencv-python-headless?), so no window '
+                       'can open: install opencv-python instead') from None
+
+
+def _window_open(name: str) -> bool:
+    import cv2
+
+    try:
+        return cv2.getWindowProperty(name, cv2.WND_PROP_VISIBLE) >= 1
+    except cv2.error:
+        return False
+
+
+def _describe(segmenter, segmentation) -> list[str]:
+    instances = segmentation.instances
+    lines = []
+    for number in range(1, len(instances) + 1):
+        x0, y0, x1, y1 = (round(float(v)) for v in instances.boxes[number - 1])
+        name = segmenter.label_map.name(instances.classes[number - 1])
+        lines.append(f'  {number:3d}  {name:<16} {instances.scores[number - 1]:5.1%}  '
+                     f'box x {x0}-{x1}, y {y0}-{y1}  {int(instances.areas[number - 1])} px')
+    return lines
+
+
+# -- image -------------------------------------------------------------------------------------
+
+def run_image(args) -> int:
+    """Segment one image and write (and optionally show) the overlay."""
+    if args.image:
+        source = Path(args.image).expanduser()
+        if not source.is_file():
+            raise CliError(f'image {source} does not exist' if not source.exists()
+                           else f'{source} is not a file')
+        bgr, reason = _read_image(source)
+        if bgr is None:
+            raise CliError(f'cannot read image {source}: {reason}')
+        stem = source.stem
+    else:
+        data = resources.files(__package__).joinpath('data', SAMPLE_IMAGE).read_bytes()
+        bgr, stem = _decode_image(data), Path(SAMPLE_IMAGE).stem
+        source = Path(SAMPLE_IMAGE)
+    output = Path(args.output).expanduser() if args.output else Path(f'{stem}_segmented.png')
+    _check_writable_image(output)
+    label_map, settings = _settings_and_labels(args)
+    segmenter = _load_segmenter(args, label_map)
+
+    segmentation = segmenter.segment(bgr, settings)
+    overlay = segmenter.overlay(bgr, segmentation, args.overlay_alpha)
+    problem = _write_image(output, overlay)
+    if problem:
+        raise CliError(f'cannot write {output}: {problem}')
+    count = len(segmentation.instances)
+    print(f'{source.name}: {count} instance{"" if count == 1 else "s"} '
+          f'({segmentation.inference_s * 1000:.0f} ms, model {segmenter.model.name})')
+    for line in _describe(segmenter, segmentation):
+        print(line)
+    print(f'wrote {output}', flush=True)
+    if args.show:
+        try:
+            _check_display()
+            _show_side_by_side(bgr, overlay)
+        except CliError as error:
+            raise CliError(f'wrote {output} but cannot show it: {error}') from None
+    return 0
+
+
+def _check_writable_image(output: Path):
+    import cv2
+
+    if not cv2.haveImageWriter(str(output)):
+        kind = f'{output.suffix} files' if output.suffix else 'files without an extension'
+        raise CliError(f'cannot write {output}: OpenCV writes no {kind} (use .png or .jpg)')
+    if not output.absolute().parent.is_dir():
+        raise CliError(f'cannot write {output}: the folder {output.absolute().parent} does '
+                       f'not exist')
+
+
+def _show_side_by_side(original, result):
+    import cv2
+
+    names = ('original', 'segmented')
+    _open_window(names[0], 0, 0)
+    _open_window(names[1], min(original.shape[1], 960) + 10, 0)
+    try:
+        cv2.imshow(names[0], original)
+        cv2.imshow(names[1], result)
+        print('press any key in a window to close', flush=True)
+        while all(_window_open(name) for name in names):
+            if cv2.waitKey(WINDOW_CHECK_MS) != -1:
+                break
+    finally:
+        cv2.destroyAllWindows()
+
+
+# -- folder ------------------------------------------------------------------------------------
+
+class _StopRequest:
+    """First Ctrl+C (or SIGTERM): finish the current image, then stop; the second: stop now."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for number in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[number] = signal.signal(number, self._handle)
+            except ValueError:  # not the main thread: leave the default behaviour
+                pass
+        return self
+
+    def __exit__(self, *exc_info):
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
+        return False
+
+    def _handle(self, number, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f'\n{PROG}: stopping after the current image (Ctrl+C again to stop at once)',
+              file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """A tqdm bar (rate and ETA) on a terminal, one log line per image otherwise."""
+
+    def __init__(self, total: int, stream=None):
+        self.total = total
+        self.count = 0
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.bar = None
+        if _is_terminal(self.stream):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit='img', file=self.stream, dynamic_ncols=True)
+
+    def step(self, name: str, text: str):
+        self.count += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f'{name}: {text}', refresh=False)
+            self.bar.update(1)
+            return
+        elapsed = time.monotonic() - self.started
+        rate = self.count / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.count) / rate if rate > 0 else 0.0
+        print(f'[{self.count}/{self.total}] {name}: {text} ({rate:.2f} img/s, ETA '
+              f'{eta:.0f} s)', file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _image_files(in_dir: Path) -> list[Path]:
+    if not in_dir.exists():
+        raise CliError(f'input folder {in_dir} does not exist')
+    if not in_dir.is_dir():
+        raise CliError(f'{in_dir} is not a folder: give a folder of images (or use the image '
+                       f'command for one file)')
+    try:
+        files = sorted((p for p in in_dir.iterdir()
+                        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+                       key=lambda p: p.name)
+    except OSError as error:
+        raise CliError(f'cannot list {in_dir}: {(error.strerror or str(error)).lower()}') from None
+    if not files:
+        raise CliError(f'no images in {in_dir} (looked for '
+                       f'{", ".join(IMAGE_EXTENSIONS)}, any case)')
+    return files
+
+
+def _mask_names(files: list[Path]) -> dict[Path, str]:
+    """`<stem>_masks.png` per file; `<name>_masks.png` where two files share a stem."""
+    stems = [p.stem for p in files]
+    return {p: f'{p.stem if stems.count(p.stem) == 1 else p.name}_masks.png' for p in files}
+
+
+def run_folder(args) -> int:
+    """Segment every image of a folder; optional COCO JSON, rosbag2 and label PNGs."""
+    from .bag_writer import SegmentationBag
+
+    in_dir = Path(args.in_dir).expanduser()
+    out_dir = Path(args.out_dir).expanduser()
+    files = _image_files(in_dir)
+    if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
+        raise CliError('OUT_DIR is IN_DIR: the overlays would replace the originals; choose '
+                       'another output folder')
+    json_path = Path(args.json).expanduser() if args.json else None
+    if json_path is not None and not json_path.absolute().parent.is_dir():
+        raise CliError(f'cannot write {json_path}: the folder {json_path.absolute().parent} '
+                       f'does not exist')
+    label_map, settings = _settings_and_labels(args)
+    start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
+        Decimal(args.bag_start) * 1_000_000_000)
+    bag = SegmentationBag(args.bag).open() if args.bag else None
+    try:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CliError(f'cannot create {out_dir}: '
+                           f'{(error.strerror or str(error)).lower()}') from None
+        segmenter = _load_segmenter(args, label_map)
+        summary = _segment_files(args, segmenter, settings, files, out_dir, json_path, bag,
+                                 start_ns)
+    finally:
+        if bag is not None:
+            if bag.frames:
+                bag.close()
+            else:
+                bag.discard()
+    return summary
+
+
+def _segment_files(args, segmenter, settings, files, out_dir, json_path, bag, start_ns) -> int:
+    from .bag_writer import stamp_parts
+
+    mask_names = _mask_names(files)
+    results, images, unreadable = [], [], []
+    started = time.monotonic()
+    progress = _Progress(len(files))
+    interrupted = False
+    try:
+        with _StopRequest() as stop:
+            for image_id, path in enumerate(files, start=1):
+                if stop.requested:
+                    interrupted = True
+                    break
+                bgr, reason = _read_image(path)
+                if bgr is None:
+                    unreadable.append((path.name, reason))
+                    progress.step(path.name, f'skipped ({reason})')
+                    continue
+                segmentation = segmenter.segment(bgr, settings)
+                overlay = segmenter.overlay(bgr, segmentation, args.overlay_alpha)
+                problem = _write_image(out_dir / path.name, overlay)
+                if problem:
+                    raise CliError(f'cannot write {out_dir / path.name}: {problem}')
+                label_image = segmentation.instances.label_image
+                if args.masks:
+                    problem = _write_image(out_dir / mask_names[path], label_image)
+                    if problem:
+                        raise CliError(f'cannot write {out_dir / mask_names[path]}: {problem}')
+                if json_path is not None:
+                    results.extend(segmenter.coco(segmentation, image_id))
+                height, width = bgr.shape[:2]
+                images.append({'id': image_id, 'file_name': path.name, 'height': height,
+                               'width': width})
+                if bag is not None:
+                    stamp_ns = start_ns + bag.frames * 1_000_000_000
+                    sec, nanosec = stamp_parts(stamp_ns)
+                    bag.write_frame(stamp_ns, bgr, label_image, overlay,
+                                    segmenter.frame_json(segmentation, sec, nanosec,
+                                                         bag.frame_id))
+                count = len(segmentation.instances)
+                progress.step(path.name, f'{count} instance{"" if count == 1 else "s"}, '
+                                         f'{segmentation.inference_s * 1000:.0f} ms')
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+        if json_path is not None and images:
+            _write_json(json_path, results, images, segmenter)
+    return _report(len(files), images, unreadable, out_dir, json_path, bag,
+                   time.monotonic() - started, interrupted)
+
+
+def _write_json(json_path: Path, results: list, images: list, segmenter):
+    names = segmenter.label_map.names
+    dataset = {
+        'info': {'description': f'images segmented by {PROG} with model '
+                                f'{segmenter.model.name}'},
+        'images': images,
+        'categories': [{'id': class_id, 'name': names[class_id]} for class_id in sorted(names)],
+        'annotations': [],
+    }
+    images_path = images_json_path(json_path)
+    try:
+        json_path.write_text(json.dumps(results, separators=(',', ':')) + '\n')
+        images_path.write_text(json.dumps(dataset, indent=1) + '\n')
+    except OSError as error:
+        raise CliError(f'cannot write {json_path}: {(error.strerror or str(error)).lower()}'
+                       ) from None
+
+
+def images_json_path(json_path: Path) -> Path:
+    """The image list written beside a results file: `results.json` -> `results.images.json`."""
+    return json_path.with_name(f'{json_path.stem}.images.json')
+
+
+def _report(total, images, unreadable, out_dir, json_path, bag, seconds, interrupted) -> int:
+    done = len(images)
+    rate = f', {done / seconds:.2f} images/s' if seconds > 0 and done else ''
+    print(f'segmented {done} of {total} images in {seconds:.1f} s{rate}; overlays in {out_dir}')
+    if done and json_path is not None:
+        print(f'wrote {json_path} and {images_json_path(json_path)}')
+    if bag is not None and bag.frames:
+        print(f'wrote {bag.path} ({bag.frames} frames)')
+    if unreadable:
+        print(f'could not read {len(unreadable)} file{"" if len(unreadable) == 1 else "s"}:',
+              file=sys.stderr)
+        for name, reason in unreadable:
+            print(f'  {name}: {reason}', file=sys.stderr)
+    sys.stdout.flush()
+    if interrupted:
+        raise CliError(f'interrupted after {done} of {total} images (what was written is '
+                       f'complete)', EXIT_INTERRUPTED)
+    if not done:
+        raise CliError(f'none of the {total} image files in the input folder could be read')
+    return 0
+
+
+# -- webcam ------------------------------------------------------------------------------------
+
+def run_webcam(args) -> int:
+    """Segment a camera live; q, Esc, closing the window or Ctrl+C quits."""
+    import cv2
+
+    _check_display()
+    label_map, settings = _settings_and_labels(args)
+    capture = _open_camera(args.device)
+    window = f'{PROG} webcam (q quits)'
+    try:
+        _open_window(window)
+        segmenter = _load_segmenter(args, label_map)
+        fps, last, failures = 0.0, None, 0
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                failures += 1
+                if failures >= 30:
+                    raise CliError(f'camera {args.device} stopped delivering images')
+                time.sleep(0.01)
+                continue
+            failures = 0
+            segmentation = segmenter.segment(frame, settings)
+            overlay = segmenter.overlay(frame, segmentation, args.overlay_alpha)
+            now = time.monotonic()
+            if last is not None:
+                instant = 1.0 / max(now - last, 1e-6)
+                fps = instant if fps == 0.0 else 0.9 * fps + 0.1 * instant
+            last = now
+            _draw_fps(overlay, fps, segmentation.inference_s)
+            cv2.imshow(window, overlay)
+            key = cv2.waitKey(1) & 0xFF
+            if key in (ord('q'), ord('Q'), 27) or not _window_open(window):
+                break
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is the normal way out of a live view
+    finally:
+        capture.release()
+        try:
+            cv2.destroyAllWindows()
+        except cv2.error:
+            pass
+    return 0
+
+
+def _open_camera(device: str):
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    source = int(device) if device.strip().isdigit() else device
+    capture = cv2.VideoCapture(source)
+    if not capture.isOpened():
+        capture.release()
+        hint = ' (is a camera connected, and is /dev/video* readable?)' if isinstance(
+            source, int) else ''
+        raise CliError(f'cannot open camera {device}{hint}')
+    return capture
+
+
+def _draw_fps(image, fps: float, inference_s: float):
+    import cv2
+
+    text = f'{fps:.1f} FPS  inference {inference_s * 1000:.0f} ms'
+    for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 1)):
+        cv2.putText(image, text, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, thickness,
+                    cv2.LINE_AA)
+
+
+# -- zoo ---------------------------------------------------------------------------------------
+
+def run_list_models(args) -> int:
+    """Print the catalogue of zoo Mask R-CNN models."""
+    from . import zoo
+
+    print(f'{"name":<54} {"zoo":<4} {"speed":>7} {"box mAP":>8} {"mask mAP":>9}  downloaded')
+    for model in zoo.CATALOGUE.values():
+        mask = f'{model.mask_map:.1f}' if model.mask_map is not None else '-'
+        path = zoo.downloaded_model(model.name)
+        print(f'{model.name:<54} {model.family:<4} {model.speed_ms:>4} ms {model.box_map:>8.1f} '
+              f'{mask:>9}  {"yes" if path else "no"}')
+    print('\nSpeed and COCO mAP as the zoos report them (TF1: GTX TITAN X, 600x600 images; '
+          'TF2: 1024x1024 images).')
+    print(f'Models are downloaded into {zoo.cache_dir()};')
+    print('once downloaded, a NAME works wherever a model path does (--model, model_path).')
+    return 0
+
+
+def run_download_model(args) -> int:
+    """Download a zoo model and print the path to use as model_path."""
+    from . import zoo
+
+    zoo.lookup(args.name)  # unknown names fail before any network access
+    reporter = _ByteProgress(args.name)
+    try:
+        path = zoo.download(args.name, directory=args.dir, url_base=args.url_base,
+                            sha256=args.sha256, progress=reporter.update, log=reporter.log)
+    finally:
+        reporter.close()
+    print(path.resolve())
+    return 0
+
+
+class _ByteProgress:
+    """Download progress: a tqdm bar on a terminal, a line per 10 % (or 10 MB) otherwise.
+
+    `next_step` is the next percentage (or byte count when the size is unknown) to report.
+    """
+
+    def __init__(self, name: str, stream=None):
+        self.name = name
+        self.stream = stream or sys.stderr
+        self.tty = _is_terminal(self.stream)
+        self.bar = None
+        self.next_step = 0
+        self.last = 0
+
+    def update(self, done: int, total: int | None):
+        if done < self.last:  # the download restarted from the beginning
+            self.next_step = 0
+        self.last = done
+        if self.tty:
+            if self.bar is None or self.bar.total != total:
+                self._new_bar(done, total)
+            self.bar.update(done - self.bar.n)
+            return
+        if total:
+            percent = done * 100 // total
+            if percent < self.next_step:
+                return
+            print(f'{self.name}: {percent:3d}% of {total / 1e6:.1f} MB', file=self.stream,
+                  flush=True)
+            self.next_step = (percent // 10 + 1) * 10
+        elif done >= self.next_step:
+            print(f'{self.name}: {done / 1e6:.1f} MB', file=self.stream, flush=True)
+            self.next_step = done + 10_000_000
+
+    def _new_bar(self, done: int, total: int | None):
+        from tqdm import tqdm
+
+        if self.bar is not None:
+            self.bar.close()
+        self.bar = tqdm(total=total, initial=done, unit='B', unit_scale=True,
+                        unit_divisor=1024, desc=self.name, file=self.stream,
+                        dynamic_ncols=True)
+
+    def log(self, message: str):
+        if self.bar is not None:
+            self.bar.write(f'{self.name}: {message}', file=self.stream)
+        else:
+            print(f'{self.name}: {message}', file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+if __name__ == '__main__':
+    sys.exit(main())
