@@ -1,0 +1,440 @@
+"""Replay a folder of images as a camera, optionally in lock-step with a consumer.
+
+Topics (relative, so a namespace or remapping places them):
+
+* ``image`` (sensor_msgs/Image, ``bgr8``): one image per file, ``header.stamp`` = the time of
+  publishing, ``header.frame_id`` = the ``frame_id`` parameter.
+* ``image_file`` (std_msgs/String): the file name (relative to ``folder``) of every published
+  image, published right before that image. A consumer pairs the two by order (both are
+  reliable and published back to back), or keeps the latest name and matches by arrival.
+  Each file is also logged at debug level.
+
+Both are reliable (REP-2003) with a small history, so a subscriber that is matched does not
+lose images. Discovery takes time and the first messages of a publisher are lost until the
+subscriber is matched, so before the first image the player waits until ``image`` has a
+subscriber (and every known subscriber of ``image_file`` and, in lock-step mode, a publisher
+on ``wait_for_topic`` is matched), at most ``wait_for_subscriber`` seconds.
+
+Files are matched against ``pattern`` (comma separated globs, case-insensitive), sorted by name
+and read with cv2.imread at publish time, so a file that vanished or is corrupt is noticed then:
+it is skipped with a warning naming it and counted in the final summary. Lock-step mode
+(``wait_for_topic``): after each image the player waits until a message arrives on that topic
+(any type, ``wait_for_type``) or ``wait_timeout`` passes; ``rate`` stays an upper bound. That is
+how a bag recording or a benchmark gets every image processed and none dropped.
+
+Without ``loop`` the node logs a summary and exits 0 once every file was played.
+"""
+
+import fnmatch
+import importlib
+import os
+import sys
+import time
+
+import cv2
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+from rclpy.duration import Duration
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header, String
+
+from instance_segmentation_ros.image_conversion import fill_image_msg
+
+DEFAULT_PATTERN = '*.jpg,*.jpeg,*.png,*.bmp,*.tif,*.tiff,*.webp'
+DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
+MAX_NAMES_IN_SUMMARY = 10
+EXAMPLE_DOUBLE = '5.0'
+
+
+class FatalError(Exception):
+    """A problem that makes the node unusable: main() logs it as one line and exits 1."""
+
+    def __init__(self, message, logger=None):
+        super().__init__(message)
+        self.logger = logger
+
+
+def parse_pattern(pattern):
+    """Split a comma separated list of globs into lower-case globs (empty entries dropped)."""
+    return [glob.strip().lower() for glob in pattern.split(',') if glob.strip()]
+
+
+def list_images(folder, globs):
+    """Return the names of the files in ``folder`` matching any glob, case-insensitive, sorted.
+
+    Raises FatalError when the folder is missing or nothing matches.
+    """
+    if not folder:
+        raise FatalError('parameter folder is required (a directory of images)')
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        raise FatalError(f"folder '{folder}' does not exist") from None
+    except NotADirectoryError:
+        raise FatalError(f"folder '{folder}' is not a directory") from None
+    except OSError as exc:
+        raise FatalError(f"cannot list folder '{folder}': {exc.strerror or exc}") from None
+    names = [
+        name for name in entries
+        if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
+        and os.path.isfile(os.path.join(folder, name))
+    ]
+    if not entries:
+        raise FatalError(f"folder '{folder}' is empty")
+    if not names:
+        raise FatalError(
+            f"no file of folder '{folder}' ({len(entries)} entries) matches pattern "
+            f"'{','.join(globs)}'")
+    return names
+
+
+def get_message_type(name):
+    """Import a message class from 'pkg/msg/Type' (or 'pkg/Type'); raise ValueError if unknown."""
+    try:
+        from rosidl_runtime_py.utilities import get_message
+    except ImportError:
+        get_message = None
+    if get_message is not None:
+        try:
+            return get_message(name)
+        except (AttributeError, ImportError, ValueError) as exc:
+            raise ValueError(f"unknown message type '{name}' ({exc})") from None
+    parts = name.strip().split('/')
+    if len(parts) == 2:
+        parts.insert(1, 'msg')
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"message type '{name}' is not of the form pkg/msg/Type")
+    try:
+        module = importlib.import_module(f'{parts[0]}.{parts[1]}')
+        return getattr(module, parts[2])
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"unknown message type '{name}' ({exc})") from None
+
+
+def _parameter_error_text(exc):
+    """One readable line for a parameter error, with a hint for the common int/double slip."""
+    text = str(exc)
+    if not isinstance(exc, ParameterException):
+        return text
+    message, _, name = text.rpartition(': ')
+    message = message.split('Reason: ', 1)[-1]
+    text = f"parameter '{name}': {message}"
+    if "expecting type 'DOUBLE'" in message:
+        text += f' (write doubles with a decimal point, e.g. {name}:={EXAMPLE_DOUBLE})'
+    return text
+
+
+def _descriptor(description, read_only=False, floating=None):
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if floating is not None:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=floating[0], to_value=floating[1], step=0.0)
+        ]
+    return descriptor
+
+
+class FolderPlayer(Node):
+    """Publish the images of a folder at a rate, or in lock-step with a result topic."""
+
+    def __init__(self, **kwargs):
+        super().__init__('folder_player', **kwargs)
+        try:
+            self._declare_parameters()
+            self._configure()
+        except (ParameterException, FatalError) as exc:
+            logger = self.get_logger()
+            self.destroy_node()
+            raise FatalError(_parameter_error_text(exc), logger) from None
+
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        self._image_pub = self.create_publisher(Image, 'image', qos)
+        self._file_pub = self.create_publisher(
+            String, 'image_file', QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10))
+        self._ack_sub = None
+        if self._wait_topic:
+            # Best effort matches any publisher; a lost ack costs one wait_timeout, not a frame.
+            self._ack_sub = self.create_subscription(
+                self._wait_type, self._wait_topic, self._on_ack,
+                QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                           reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.done = Future()
+        self._index = 0
+        self._published = 0
+        self._published_this_pass = 0
+        self._skips = 0
+        self._skipped = []  # unique names, in order of first failure
+        self._timeouts = 0
+        self._current = None  # name of the last published file
+        self._awaiting_ack = False
+        self._overdue = False  # the rate allowed the next image while an ack was awaited
+        self._ack_deadline = 0.0
+        self._started = time.monotonic()
+        self._discovery_deadline = self._started + self._wait_subscriber
+        self._start_at = None
+        self._timer = None
+        self._discovery_timer = self.create_timer(DISCOVERY_POLL, self._on_discovery)
+        self.get_logger().info(
+            f"playing {len(self._files)} file(s) of '{self._folder}' at up to {self._rate:g} Hz"
+            + (f", in lock-step with '{self._ack_sub.topic_name}'" if self._ack_sub else ''))
+
+    # Parameters -------------------------------------------------------------------------------
+
+    def _declare_parameters(self):
+        self.declare_parameter(
+            'folder', '', _descriptor('Directory of the images to play', read_only=True))
+        self.declare_parameter(
+            'pattern', DEFAULT_PATTERN, _descriptor(
+                'Comma separated file name globs, case-insensitive', read_only=True))
+        self.declare_parameter(
+            'rate', 2.0, _descriptor(
+                'Images per second (an upper bound in lock-step mode)', floating=(0.001, 1000.0)))
+        self.declare_parameter(
+            'loop', False, _descriptor('Start again after the last file instead of exiting'))
+        self.declare_parameter(
+            'frame_id', 'camera', _descriptor('frame_id of the published headers'))
+        self.declare_parameter(
+            'wait_for_topic', '', _descriptor(
+                'Lock-step mode: after each image wait for a message on this topic; '
+                'empty = off', read_only=True))
+        self.declare_parameter(
+            'wait_for_type', 'std_msgs/msg/String', _descriptor(
+                'Message type of wait_for_topic, e.g. sensor_msgs/msg/Image', read_only=True))
+        self.declare_parameter(
+            'wait_timeout', 30.0, _descriptor(
+                'Seconds to wait for wait_for_topic before warning and going on; 0 = forever',
+                floating=(0.0, 86400.0)))
+        self.declare_parameter(
+            'wait_for_subscriber', 10.0, _descriptor(
+                'Seconds to wait for a subscriber on image before the first image; 0 = none',
+                floating=(0.0, 86400.0)))
+        self.declare_parameter(
+            'start_delay', 0.0, _descriptor(
+                'Extra seconds to wait after discovery before the first image',
+                read_only=True, floating=(0.0, 86400.0)))
+
+    def _configure(self):
+        names = ('folder', 'pattern', 'rate', 'loop', 'frame_id', 'wait_for_topic',
+                 'wait_for_type', 'wait_timeout', 'wait_for_subscriber', 'start_delay')
+        values = {p.name: p.value for p in self.get_parameters(names)}
+        self._folder = os.path.expanduser(values['folder'].strip())
+        self._globs = parse_pattern(values['pattern'])
+        if not self._globs:
+            raise FatalError(f"pattern '{values['pattern']}' holds no glob")
+        self._files = list_images(self._folder, self._globs)
+        self._rate = values['rate']
+        self._loop = values['loop']
+        self._frame_id = values['frame_id']
+        self._wait_topic = values['wait_for_topic'].strip()
+        self._wait_timeout = values['wait_timeout']
+        self._wait_subscriber = values['wait_for_subscriber']
+        self._start_delay = values['start_delay']
+        self._wait_type = None
+        if self._wait_topic:
+            try:
+                self._wait_type = get_message_type(values['wait_for_type'])
+            except ValueError as exc:
+                raise FatalError(f'wait_for_type: {exc}') from None
+
+    def _on_set_parameters(self, params):
+        """Apply rate/loop/frame_id/timeouts at once; ranges and read-only are rclpy's job."""
+        for param in params:
+            if param.name == 'rate':
+                self._rate = param.value
+                if self._timer is not None:
+                    self._timer.timer_period_ns = int(1e9 / param.value)
+            elif param.name == 'loop':
+                self._loop = param.value
+            elif param.name == 'frame_id':
+                self._frame_id = param.value
+            elif param.name == 'wait_timeout':
+                self._wait_timeout = param.value
+            elif param.name == 'wait_for_subscriber':
+                self._wait_subscriber = param.value
+                self._discovery_deadline = self._started + param.value
+        return SetParametersResult(successful=True)
+
+    # Playback ---------------------------------------------------------------------------------
+
+    def _unmatched(self):
+        """Describe what discovery still waits for, or return '' when everything is matched."""
+        missing = []
+        image_topic = self._image_pub.topic_name
+        matched = self._image_pub.get_subscription_count()
+        if matched == 0 or matched < self.count_subscribers(image_topic):
+            missing.append(f"subscriber on '{image_topic}'")
+        file_topic = self._file_pub.topic_name
+        if self._file_pub.get_subscription_count() < self.count_subscribers(file_topic):
+            missing.append(f"match with the subscribers of '{file_topic}'")
+        if self._ack_sub is not None and self._ack_sub.get_publisher_count() == 0:
+            missing.append(f"publisher on '{self._ack_sub.topic_name}'")
+        return ' and '.join(missing)
+
+    def _on_discovery(self):
+        now = time.monotonic()
+        if self._start_at is None:
+            missing = self._unmatched()
+            if missing and now < self._discovery_deadline:
+                return
+            if missing and self._wait_subscriber > 0:
+                self.get_logger().warn(
+                    f'still no {missing} after {self._wait_subscriber:g} s; starting anyway')
+            self._start_at = now + self._start_delay
+        if now < self._start_at:
+            return
+        self._discovery_timer.cancel()
+        self.destroy_timer(self._discovery_timer)
+        self._started = time.monotonic()
+        self._timer = self.create_timer(1.0 / self._rate, self._on_tick)
+        self._publish_next()
+
+    def _on_tick(self):
+        if self._awaiting_ack:
+            if self._wait_timeout > 0 and time.monotonic() >= self._ack_deadline:
+                self._timeouts += 1
+                self.get_logger().warn(
+                    f"no message on '{self._ack_sub.topic_name}' within "
+                    f'{self._wait_timeout:g} s after {self._current}; going on')
+                self._awaiting_ack = False
+            else:
+                self._overdue = True
+                return
+        self._publish_next()
+
+    def _on_ack(self, _msg):
+        if not self._awaiting_ack:
+            return  # not waiting: a late or unrelated message
+        self._awaiting_ack = False
+        if self._overdue:
+            # The rate already allowed the next image: publish now and restart the period.
+            self._publish_next()
+            if self._timer is not None:
+                self._timer.reset()
+
+    def _publish_next(self):
+        """Publish the next readable file, or finish when there is none left."""
+        self._overdue = False
+        logger = self.get_logger()
+        while not self.done.done():
+            if self._index >= len(self._files):
+                if not self._loop:
+                    self._finish()
+                    return
+                if self._published_this_pass == 0:
+                    self._fail(f"no file of '{self._folder}' could be read")
+                    return
+                try:
+                    self._files = list_images(self._folder, self._globs)
+                except FatalError as exc:
+                    self._fail(str(exc))
+                    return
+                self._index = 0
+                self._published_this_pass = 0
+                logger.debug('playing the folder again (loop)')
+            name = self._files[self._index]
+            self._index += 1
+            path = os.path.join(self._folder, name)
+            image = cv2.imread(path, cv2.IMREAD_COLOR)
+            if image is None or image.size == 0:
+                self._skips += 1
+                if name not in self._skipped:
+                    self._skipped.append(name)
+                    logger.warn(f"skipping '{path}': missing, unreadable or not an image")
+                else:
+                    logger.debug(f"skipping '{path}' again")
+                continue
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._frame_id)
+            msg = Image(header=header)
+            fill_image_msg(msg, image, 'bgr8')
+            logger.debug(f'publishing {name} ({msg.width}x{msg.height})')
+            self._file_pub.publish(String(data=name))
+            self._image_pub.publish(msg)
+            self._current = name
+            self._published += 1
+            self._published_this_pass += 1
+            if self._ack_sub is not None:
+                self._awaiting_ack = True
+                self._ack_deadline = time.monotonic() + self._wait_timeout
+            return
+
+    def summary(self):
+        """One line saying what was played, for the end of the run or an interruption."""
+        elapsed = time.monotonic() - self._started
+        text = f'published {self._published} images, skipped {self._skips}'
+        if self._skipped:
+            names = ', '.join(self._skipped[:MAX_NAMES_IN_SUMMARY])
+            more = len(self._skipped) - MAX_NAMES_IN_SUMMARY
+            text += f' ({names}{f" and {more} more" if more > 0 else ""})'
+        if self._ack_sub is not None:
+            text += f', {self._timeouts} wait timeouts'
+        return text + f' in {elapsed:.1f} s'
+
+    def _finish(self):
+        if self._published == 0:
+            self._fail(f"no file of '{self._folder}' could be read: {self.summary()}")
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        # Give reliable subscribers the chance to get the last image before the process ends.
+        self._image_pub.wait_for_all_acked(Duration(seconds=2.0))
+        self._file_pub.wait_for_all_acked(Duration(seconds=2.0))
+        self.get_logger().info(f"done with '{self._folder}': {self.summary()}")
+        self.done.set_result(0)
+
+    def _fail(self, message):
+        if self._timer is not None:
+            self._timer.cancel()
+        self.get_logger().error(message)
+        self.done.set_result(1)
+
+
+def _quiet_opencv():
+    """Silence OpenCV's own imread warnings: this node names the skipped files itself."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:
+        pass
+
+
+def main(args=None):
+    """Play the folder until done (exit 0), a fatal error (exit 1), Ctrl+C or SIGTERM (0)."""
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
+        rclpy.logging.get_logger('folder_player').error(f'cannot start: {exc}')
+        sys.exit(1)
+    _quiet_opencv()
+    node = None
+    status = 0
+    interrupted = False
+    try:
+        node = FolderPlayer()
+        rclpy.spin_until_future_complete(node, node.done)
+        status = node.done.result() if node.done.done() else 0
+    except FatalError as exc:
+        (exc.logger or rclpy.logging.get_logger('folder_player')).error(str(exc))
+        status = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        interrupted = True
+    finally:
+        if node is not None:
+            logger = node.get_logger()
+            summary = node.summary()
+            node.destroy_node()
+            if interrupted:
+                # After destroy_node, so that the line is not sent to a shut-down /rosout.
+                logger.info(f'interrupted: {summary}')
+        rclpy.try_shutdown()
+    if status:
+        sys.exit(status)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,246 @@
+"""folder_player over real rclpy/DDS: the node runs as its console script, the test subscribes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _command(script):
+    """The installed console script, or the module when the scripts are not on disk."""
+    path = Path(sys.executable).parent / script
+    if path.exists():
+        return [str(path)]
+    return [sys.executable, '-m', f'instance_segmentation_ros.{script}']
+
+
+class NodeProcess:
+    """A node started as a subprocess with this test's environment; stopped with SIGINT."""
+
+    def __init__(self, script, **params):
+        command = _command(script) + ['--ros-args']
+        for name, value in params.items():
+            command += ['-p', f'{name}:={value}']
+        env = dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1')
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.output = None
+
+    @property
+    def returncode(self):
+        return self.proc.poll()
+
+    def finish(self, sig=None, timeout=10.0):
+        """Optionally signal the process, wait for it, and return (exit status, output)."""
+        if sig is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.output, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.output, _ = self.proc.communicate()
+            raise
+        return self.proc.returncode, self.output
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+
+
+@pytest.fixture
+def ros():
+    """A node and executor of the test process, in a context of its own."""
+    context = rclpy.Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('folder_player_test', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    try:
+        yield node, executor
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def spin_until(executor, condition, timeout):
+    """Spin until condition() is true or timeout seconds passed; return condition()."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+    return condition()
+
+
+class Recorder:
+    """Collects what arrives on image and image_file."""
+
+    def __init__(self, node):
+        self.images = []  # (width, frame_id, stamp in s, arrival monotonic time)
+        self.names = []
+        node.create_subscription(Image, 'image', self._on_image, RELIABLE)
+        node.create_subscription(String, 'image_file', self._on_name, RELIABLE)
+
+    def _on_image(self, msg):
+        stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        self.images.append((msg.width, msg.header.frame_id, stamp, time.monotonic()))
+        assert msg.encoding == 'bgr8' and msg.height == 24 and len(msg.data) == msg.step * 24
+
+    def _on_name(self, msg):
+        self.names.append(msg.data)
+
+    @property
+    def widths(self):
+        return [width for width, *_ in self.images]
+
+
+def make_folder(root, count=5, corrupt=True):
+    """Images img_k.png of width 32 + k (so a received image tells which file it was)."""
+    root.mkdir(exist_ok=True)
+    for k in range(count):
+        image = np.full((24, 32 + k, 3), (40 * k, 255 - 40 * k, 7), np.uint8)
+        assert cv2.imwrite(str(root / f'img_{k}.png'), image)
+    if corrupt:
+        (root / 'img_2b.png').write_bytes(b'\x89PNG\r\n\x1a\n this is not an image')
+        (root / 'notes.txt').write_text('not an image either')
+    return root
+
+
+def names(count):
+    return [f'img_{k}.png' for k in range(count)]
+
+
+def test_plays_readable_images_in_name_order_and_exits_0(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images')
+    recorder = Recorder(node)
+    with NodeProcess('folder_player', folder=folder, rate=20.0, frame_id='test_cam') as player:
+        assert spin_until(executor, lambda: player.returncode is not None, 30.0)
+        spin_until(executor, lambda: len(recorder.images) >= 5, 1.0)
+        status, output = player.finish()
+    assert status == 0, output
+    assert recorder.widths == [32, 33, 34, 35, 36]
+    assert recorder.names == names(5)
+    assert {frame_id for _, frame_id, _, _ in recorder.images} == {'test_cam'}
+    stamps = [stamp for _, _, stamp, _ in recorder.images]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 5
+    warnings = [line for line in output.splitlines() if '[WARN]' in line]
+    assert len(warnings) == 1 and 'img_2b.png' in warnings[0], output
+    assert 'notes.txt' not in output
+    assert 'published 5 images, skipped 1 (img_2b.png)' in output
+    assert 'Traceback' not in output
+
+
+def test_rate_is_honoured(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=4, corrupt=False)
+    recorder = Recorder(node)
+    with NodeProcess('folder_player', folder=folder, rate=4.0) as player:
+        assert spin_until(executor, lambda: player.returncode is not None, 30.0)
+        spin_until(executor, lambda: len(recorder.images) >= 4, 1.0)
+        status, output = player.finish()
+    assert status == 0, output
+    assert recorder.widths == [32, 33, 34, 35]
+    stamps = [stamp for _, _, stamp, _ in recorder.images]
+    intervals = np.diff(stamps)
+    # 4 Hz: 0.25 s apart; generous bounds for a loaded 2-core machine.
+    assert 0.2 <= intervals.mean() <= 0.35, intervals
+    assert intervals.min() >= 0.15, intervals
+
+
+def test_loop_repeats_until_sigterm(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    recorder = Recorder(node)
+    with NodeProcess('folder_player', folder=folder, rate=20.0, loop='true') as player:
+        assert spin_until(executor, lambda: len(recorder.images) >= 7, 30.0), player.finish()
+        status, output = player.finish(signal.SIGTERM)
+    assert status == 0, output
+    assert recorder.widths[:7] == [32, 33, 34, 32, 33, 34, 32]
+    assert recorder.names[:7] == names(3) * 2 + names(1)
+    assert 'interrupted: published' in output
+    assert 'Traceback' not in output
+
+
+def test_lock_step_waits_for_ack_and_times_out(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    recorder = Recorder(node)
+    ack = node.create_publisher(String, 'ack', 10)
+    with NodeProcess('folder_player', folder=folder, rate=50.0, wait_for_topic='ack',
+                     wait_timeout=1.5) as player:
+        assert spin_until(executor, lambda: len(recorder.images) >= 1, 20.0), player.finish()
+        # No ack: image 2 must not come although the rate would allow 50 images per second.
+        assert not spin_until(executor, lambda: len(recorder.images) >= 2, 1.0)
+        acked = time.monotonic()
+        ack.publish(String(data='done with 0'))
+        assert spin_until(executor, lambda: len(recorder.images) >= 2, 1.0)
+        assert recorder.images[1][3] - acked < 0.5
+        # No ack for image 2 either: after wait_timeout the player moves on by itself.
+        assert spin_until(executor, lambda: len(recorder.images) >= 3, 5.0)
+        waited = recorder.images[2][3] - recorder.images[1][3]
+        assert 1.3 <= waited <= 3.0, waited
+        ack.publish(String(data='done with 2'))
+        assert spin_until(executor, lambda: player.returncode is not None, 10.0)
+        status, output = player.finish()
+    assert status == 0, output
+    assert recorder.widths == [32, 33, 34]
+    assert recorder.names == names(3)
+    warnings = [line for line in output.splitlines() if '[WARN]' in line]
+    assert len(warnings) == 1 and "'/ack' within 1.5 s after img_1.png" in warnings[0], output
+    assert 'published 3 images, skipped 0, 1 wait timeouts' in output
+
+
+@pytest.mark.parametrize('case', ['empty', 'missing', 'bad_rate'])
+def test_unusable_configuration_exits_1_with_one_clear_line(tmp_path, case):
+    folder = tmp_path / 'images'
+    params = {'folder': folder}
+    if case == 'empty':
+        folder.mkdir()
+        expected = f"folder '{folder}' is empty"
+    elif case == 'missing':
+        expected = f"folder '{folder}' does not exist"
+    else:
+        make_folder(folder, count=1, corrupt=False)
+        params['rate'] = 0.0
+        expected = "parameter 'rate'"
+    with NodeProcess('folder_player', **params) as player:
+        status, output = player.finish(timeout=20.0)
+    assert status == 1, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and '[ERROR]' in lines[0] and expected in lines[0], output
+
+
+def test_sigint_during_playback_exits_0(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=5, corrupt=False)
+    recorder = Recorder(node)
+    with NodeProcess('folder_player', folder=folder, rate=2.0) as player:
+        assert spin_until(executor, lambda: len(recorder.images) >= 1, 20.0), player.finish()
+        status, output = player.finish(signal.SIGINT)
+    assert status == 0, output
+    assert len(recorder.images) < 5
+    assert 'interrupted: published' in output
+    assert 'Traceback' not in output
+    assert 'rosout' not in output  # nothing logged to a shut-down /rosout publisher
