@@ -48,6 +48,7 @@ from instance_segmentation_ros.image_conversion import fill_image_msg
 DEFAULT_PATTERN = '*.jpg,*.jpeg,*.png,*.bmp,*.tif,*.tiff,*.webp'
 DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
 MAX_NAMES_IN_SUMMARY = 10
+ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 EXAMPLE_DOUBLE = '5.0'
 
 
@@ -174,6 +175,7 @@ class FolderPlayer(Node):
         self._timeouts = 0
         self._current = None  # name of the last published file
         self._awaiting_ack = False
+        self._last_timed_out = False
         self._overdue = False  # the rate allowed the next image while an ack was awaited
         self._ack_deadline = 0.0
         self._started = time.monotonic()
@@ -303,6 +305,7 @@ class FolderPlayer(Node):
                     f"no message on '{self._ack_sub.topic_name}' within "
                     f'{self._wait_timeout:g} s after {self._current}; going on')
                 self._awaiting_ack = False
+                self._last_timed_out = True
             else:
                 self._overdue = True
                 return
@@ -360,6 +363,7 @@ class FolderPlayer(Node):
             self._published += 1
             self._published_this_pass += 1
             if self._ack_sub is not None:
+                self._last_timed_out = False
                 self._awaiting_ack = True
                 self._ack_deadline = time.monotonic() + self._wait_timeout
             return
@@ -382,10 +386,15 @@ class FolderPlayer(Node):
             return
         if self._timer is not None:
             self._timer.cancel()
-        # Give reliable subscribers the chance to get the last image before the process ends.
-        self._image_pub.wait_for_all_acked(Duration(seconds=2.0))
-        self._file_pub.wait_for_all_acked(Duration(seconds=2.0))
-        self.get_logger().info(f"done with '{self._folder}': {self.summary()}")
+        summary = self.summary()
+        if self._ack_sub is None or self._last_timed_out:
+            # Make sure reliable subscribers got the last image before the process ends. (With
+            # Fast DDS 2.14 the acknowledgement waits for its periodic heartbeat: up to 3 s.)
+            # In lock-step mode the consumer's answer already proved that delivery.
+            timeout = Duration(seconds=ACK_TIMEOUT)
+            self._image_pub.wait_for_all_acked(timeout)
+            self._file_pub.wait_for_all_acked(timeout)
+        self.get_logger().info(f"done with '{self._folder}': {summary}")
         self.done.set_result(0)
 
     def _fail(self, message):
@@ -417,11 +426,19 @@ def main(args=None):
     try:
         node = FolderPlayer()
         rclpy.spin_until_future_complete(node, node.done)
-        status = node.done.result() if node.done.done() else 0
+        if node.done.done():
+            status = node.done.result()
+        else:
+            interrupted = True  # SIGTERM: rclpy shut the context down and spin returned
     except FatalError as exc:
         (exc.logger or rclpy.logging.get_logger('folder_player')).error(str(exc))
         status = 1
     except (KeyboardInterrupt, ExternalShutdownException):
+        interrupted = True
+    except Exception:
+        if rclpy.ok():
+            raise
+        # A signal shut the context down while the executor was building its wait set.
         interrupted = True
     finally:
         if node is not None:
