@@ -1,0 +1,582 @@
+"""Publish a webcam, a V4L2 device, a video file or a stream URL as ROS 2 images.
+
+Topics (relative, so a namespace or remapping places them):
+
+* ``image_raw`` (sensor_msgs/Image, ``bgr8``)
+* ``camera_info`` (sensor_msgs/CameraInfo, the same header as the image it belongs to)
+
+Both use keep-last-1 and, per REP-2003, reliable delivery unless ``qos_reliability`` says
+``best_effort``; subscribers that use the sensor-data QoS (best effort) match either way.
+
+``cv2.VideoCapture.read()`` blocks until the next frame, so capture runs in its own thread and
+publishes from there, stamping each frame with the node clock as soon as it is captured; the
+executor thread only serves parameter services. ``width``/``height`` are asked of the device, and
+frames are resized when a source ignores them, so subscribers always get the size that was asked.
+
+A device that cannot be opened or stops delivering frames is reopened with a backoff (0.5 s,
+doubling to 5 s) while ``reconnect`` is true; otherwise it is one error line and exit status 1.
+The end of a video file is not a failure: the file restarts when ``loop_video`` is true, else
+the node logs a summary and exits 0 (``reconnect`` only covers opening it, e.g. a file that
+does not exist yet).
+"""
+
+import glob
+import math
+import os
+import sys
+import threading
+import time
+
+import cv2
+import rclpy
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.task import Future
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+
+from instance_segmentation_ros.camera_info import (
+    CameraInfoError,
+    fill_camera_info,
+    load_calibration,
+)
+from instance_segmentation_ros.image_conversion import fill_image_msg
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 5.0
+MAX_SIDE = 16384
+EXAMPLE_DOUBLE = '30.0'
+RELIABILITY = {
+    'reliable': ReliabilityPolicy.RELIABLE,
+    'best_effort': ReliabilityPolicy.BEST_EFFORT,
+}
+
+
+class FatalError(Exception):
+    """A problem that makes the node unusable: main() logs it as one line and exits 1."""
+
+    def __init__(self, message, logger):
+        super().__init__(message)
+        self.logger = logger
+
+
+class SourceError(Exception):
+    """A capture source that cannot be opened; the text says why."""
+
+
+def video_devices():
+    """List the /dev/video* devices for error messages ('none' when there are none)."""
+    return ', '.join(sorted(glob.glob('/dev/video*'))) or 'none'
+
+
+def parse_device(device):
+    """Split ``device`` into (kind, target): kind is 'camera', 'file' or 'stream'.
+
+    An integer is a camera index, ``/dev/...`` a V4L2 device, ``file://...`` or anything else
+    without a scheme a video file, and other URLs (rtsp://, http://) a stream.
+    """
+    text = device.strip()
+    if text.isdigit():
+        return 'camera', int(text)
+    if text.startswith('/dev/'):
+        return 'camera', text
+    if text.lower().startswith('file://'):
+        return 'file', text[len('file://'):]
+    if '://' in text:
+        return 'stream', text
+    return 'file', text
+
+
+def _parameter_error_text(exc):
+    """One readable line for a parameter error, with a hint for the common int/double slip."""
+    text = str(exc)
+    if not isinstance(exc, ParameterException):
+        return text
+    message, _, name = text.rpartition(': ')
+    message = message.split('Reason: ', 1)[-1]
+    text = f"parameter '{name}': {message}"
+    if "expecting type 'DOUBLE'" in message:
+        text += f' (write doubles with a decimal point, e.g. {name}:={EXAMPLE_DOUBLE})'
+    return text
+
+
+def _descriptor(description, read_only=False, integer=None, floating=None):
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if integer is not None:
+        descriptor.integer_range = [
+            IntegerRange(from_value=integer[0], to_value=integer[1], step=1)
+        ]
+    if floating is not None:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=floating[0], to_value=floating[1], step=0.0)
+        ]
+    return descriptor
+
+
+class WebcamPublisher(Node):
+    """OpenCV capture -> image_raw + camera_info, with reconnection."""
+
+    def __init__(self, **kwargs):
+        super().__init__('webcam_publisher', **kwargs)
+        try:
+            self._declare_parameters()
+            self._configure()
+        except (ParameterException, FatalError) as exc:
+            raise self._fatal(exc) from None
+
+        self.done = Future()
+        self._exit_status = None
+        self._wake = self.create_guard_condition(self._on_wake)
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST, depth=1, reliability=RELIABILITY[self._reliability]
+        )
+        self._image_pub = self.create_publisher(Image, 'image_raw', qos)
+        self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._published = 0
+        self._dropped = 0
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._capture_main, name='capture', daemon=True)
+        self._thread.start()
+
+    def _fatal(self, exc):
+        """Destroy the half-built node and turn ``exc`` into a FatalError for main()."""
+        logger = self.get_logger()
+        self.destroy_node()
+        return FatalError(_parameter_error_text(exc), logger)
+
+    # Parameters -------------------------------------------------------------------------------
+
+    def _declare_parameters(self):
+        device = _descriptor(
+            'Camera index ("0"), V4L2 device path (/dev/video0), video file or stream URL',
+            read_only=True)
+        device.dynamic_typing = True  # so that -p device:=0 (an integer) works as well
+        self.declare_parameter('device', '0', device)
+        self.declare_parameter(
+            'width', 0, _descriptor(
+                'Published image width in pixels; 0 = the source default', read_only=True,
+                integer=(0, MAX_SIDE)))
+        self.declare_parameter(
+            'height', 0, _descriptor(
+                'Published image height in pixels; 0 = the source default', read_only=True,
+                integer=(0, MAX_SIDE)))
+        self.declare_parameter(
+            'fps', 0.0, _descriptor(
+                'Publish rate in Hz; 0 = as fast as a camera delivers, or a video file at its '
+                'own frame rate', floating=(0.0, 1000.0)))
+        self.declare_parameter(
+            'frame_id', 'camera', _descriptor('frame_id of the published headers'))
+        self.declare_parameter(
+            'camera_info_url', '', _descriptor(
+                'camera_calibration YAML (file://, package:// or a path); empty = uncalibrated '
+                'CameraInfo (frame size, zero matrices)'))
+        self.declare_parameter(
+            'reconnect', True, _descriptor(
+                'Retry opening the source with a backoff (0.5 s doubling to 5 s) when it '
+                'cannot be opened or stops delivering frames, instead of exiting'))
+        self.declare_parameter(
+            'qos_reliability', 'reliable', _descriptor(
+                'Publisher reliability: reliable (REP-2003 default for drivers) or best_effort',
+                read_only=True))
+        self.declare_parameter(
+            'loop_video', False, _descriptor(
+                'Restart a video file at its end instead of exiting'))
+
+    @staticmethod
+    def _check(name, value):
+        """Return why ``value`` is not acceptable for parameter ``name``, or None."""
+        if name == 'qos_reliability' and value not in RELIABILITY:
+            return f'qos_reliability must be one of {", ".join(RELIABILITY)}, got {value!r}'
+        if name == 'device' and (isinstance(value, bool) or not isinstance(value, (str, int))):
+            return f'device must be a string or a camera index, got {value!r}'
+        if name == 'device' and not str(value).strip():
+            return 'device must not be empty (e.g. "0", /dev/video0 or a video file)'
+        return None
+
+    def _configure(self):
+        names = ('device', 'width', 'height', 'fps', 'frame_id', 'camera_info_url', 'reconnect',
+                 'qos_reliability', 'loop_video')
+        values = {p.name: p.value for p in self.get_parameters(names)}
+        for name, value in values.items():
+            reason = self._check(name, value)
+            if reason:
+                raise FatalError(reason, None)
+        self._device = str(values['device']).strip()
+        self._kind, self._target = parse_device(self._device)
+        self._width = values['width']
+        self._height = values['height']
+        self._fps = values['fps']
+        self._frame_id = values['frame_id']
+        self._reconnect = values['reconnect']
+        self._reliability = values['qos_reliability']
+        self._loop_video = values['loop_video']
+        self._calibration = self._load_calibration(values['camera_info_url'])
+        self._info_cache = None
+
+    def _load_calibration(self, url):
+        try:
+            calibration = load_calibration(url)
+        except CameraInfoError as exc:
+            raise FatalError(f'cannot load camera_info_url: {exc}', None) from None
+        if calibration is not None:
+            self.get_logger().info(
+                f'camera calibration {calibration["camera_name"] or url} for '
+                f'{calibration["width"]}x{calibration["height"]} loaded from {url}')
+        return calibration
+
+    def _on_set_parameters(self, params):
+        """Validate every changed parameter before applying any of them."""
+        calibration = self._calibration
+        for param in params:
+            reason = self._check(param.name, param.value)
+            if reason:
+                return SetParametersResult(successful=False, reason=reason)
+            if param.name == 'camera_info_url':
+                try:
+                    calibration = self._load_calibration(param.value)
+                except FatalError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+        for param in params:
+            if param.name == 'fps':
+                self._fps = param.value
+            elif param.name == 'frame_id':
+                self._frame_id = param.value
+            elif param.name == 'reconnect':
+                self._reconnect = param.value
+            elif param.name == 'loop_video':
+                self._loop_video = param.value
+        if calibration is not self._calibration:
+            self._calibration = calibration
+            self._info_cache = None
+        return SetParametersResult(successful=True)
+
+    # Capture thread ---------------------------------------------------------------------------
+
+    def _open(self):
+        """Open the source and ask it for the configured size and rate; raise SourceError."""
+        kind, target = self._kind, self._target
+        if kind == 'file':
+            try:
+                with open(target, 'rb'):
+                    pass
+            except OSError as exc:
+                raise SourceError(exc.strerror or str(exc)) from None
+        if kind == 'camera' and isinstance(target, str) and not os.path.exists(target):
+            raise SourceError('no such device')
+        if kind == 'camera' and isinstance(target, int) and sys.platform.startswith('linux'):
+            if not os.path.exists(f'/dev/video{target}'):
+                raise SourceError(f'no such device /dev/video{target}')
+        if kind == 'camera':
+            cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
+            if not cap.isOpened():
+                cap.release()
+                cap = cv2.VideoCapture(target)
+        else:
+            cap = cv2.VideoCapture(target)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError('OpenCV could not open it')
+        if kind == 'camera':
+            if self._width:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._width)
+            if self._height:
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._height)
+            if self._fps:
+                cap.set(cv2.CAP_PROP_FPS, self._fps)
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queued one
+        return cap
+
+    def _file_period(self, cap):
+        """Seconds between frames of a file: the fps parameter, else the file's own rate."""
+        if self._fps > 0:
+            return 1.0 / self._fps
+        own = cap.get(cv2.CAP_PROP_FPS)
+        if not math.isfinite(own) or own <= 0 or own > 1000:
+            self.get_logger().warn(
+                f"'{self._device}' does not state its frame rate; playing it at 30 fps",
+                once=True)
+            own = 30.0
+        return 1.0 / own
+
+    def _target_size(self, frame):
+        """Return the (width, height) to publish ``frame`` at, or None to keep its own size."""
+        height, width = frame.shape[:2]
+        if self._width and self._height:
+            return self._width, self._height
+        if self._width:
+            return self._width, max(1, round(height * self._width / width))
+        if self._height:
+            return max(1, round(width * self._height / height)), self._height
+        return None
+
+    def _capture_main(self):
+        try:
+            self._capture_loop()
+        except Exception as exc:  # noqa: BLE001 - anything here must end the node, not hang it
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: publish/log failures are expected
+            self._exit(1, f"capture of '{self._device}' failed: {type(exc).__name__}: {exc}")
+
+    def _capture_loop(self):
+        logger = self.get_logger()
+        cap = None
+        delay = BACKOFF_START
+        outage = None  # monotonic time at which the source became unavailable
+        ever_received = False
+        restarting = False  # reopening a video file for loop_video: not news worth a log line
+        try:
+            while not self._stop.is_set():
+                if cap is None:
+                    try:
+                        cap = self._open()
+                    except SourceError as exc:
+                        message = (f"cannot open device '{self._device}': {exc} "
+                                   f'(video devices: {video_devices()})')
+                        if not self._reconnect:
+                            self._exit(1, message)
+                            return
+                        if outage is None:
+                            outage = time.monotonic()
+                            logger.warn(f'{message}; retrying with a backoff up to '
+                                        f'{BACKOFF_MAX:g} s because reconnect is true')
+                        else:
+                            logger.debug(f'{message}; retrying in {delay:g} s')
+                        self._stop.wait(delay)
+                        delay = min(2 * delay, BACKOFF_MAX)
+                        continue
+                    live = self._kind == 'camera' or (
+                        self._kind == 'stream' and cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0)
+                    period = 0.0 if live else self._file_period(cap)
+                    frames_this_open = 0
+                    size = None
+                    next_due = time.monotonic()
+                    description = (
+                        f"'{self._device}' ({cap.getBackendName()}, "
+                        f'{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}x'
+                        f'{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))})')
+                    if restarting or outage is not None:
+                        logger.debug(f'opened {description}')  # news once frames arrive
+                    else:
+                        logger.info(f'opened {description}')
+                    restarting = False
+
+                ok, frame = cap.read()
+                if self._stop.is_set():
+                    return
+                if live:
+                    stamp = self.get_clock().now()
+                    if not ok:
+                        cap.release()
+                        cap = None
+                        what = ('stopped delivering frames' if frames_this_open
+                                else 'was opened but delivered no frame')
+                        if not self._reconnect:
+                            self._exit(1, f"'{self._device}' {what}")
+                            return
+                        if outage is None:
+                            outage = time.monotonic()
+                            logger.warn(f"'{self._device}' {what}; reopening with a backoff "
+                                        f'up to {BACKOFF_MAX:g} s because reconnect is true')
+                        else:
+                            logger.debug(f"'{self._device}' {what}; retrying in {delay:g} s")
+                        self._stop.wait(delay)
+                        delay = min(2 * delay, BACKOFF_MAX)
+                        continue
+                    frames_this_open += 1
+                    if self._fps > 0:
+                        # Keep reading at the camera's rate, publish at most fps of the frames.
+                        period = 1.0 / self._fps
+                        now = time.monotonic()
+                        if now < next_due - 0.25 * period:
+                            continue
+                        next_due = max(next_due + period, now - period)
+                else:
+                    if not ok:
+                        cap.release()
+                        cap = None
+                        if frames_this_open == 0:
+                            self._exit(1, f"no frame could be read from '{self._device}'")
+                            return
+                        if self._loop_video:
+                            logger.debug(f"end of '{self._device}', restarting it (loop_video)")
+                            restarting = True
+                            continue
+                        self._exit(0, f"end of '{self._device}': {self._summary()}")
+                        return
+                    frames_this_open += 1
+                    if self._fps > 0:
+                        period = 1.0 / self._fps
+                    self._stop.wait(max(0.0, next_due - time.monotonic()))
+                    if self._stop.is_set():
+                        return
+                    stamp = self.get_clock().now()
+                    next_due = max(next_due + period, time.monotonic() - period)
+
+                if outage is not None:
+                    what = 'recovered: receiving' if ever_received else 'receiving'
+                    logger.info(f"{what} frames from '{self._device}' after "
+                                f'{time.monotonic() - outage:.1f} s of retrying')
+                    outage = None
+                ever_received = True
+                delay = BACKOFF_START
+                frame = self._prepare(frame, size)
+                if frame is None:
+                    continue
+                if size is None and self._target_size(frame) is None:
+                    size = frame.shape[:2]  # the first frame fixes the size of this opening
+                self._publish(frame, stamp)
+        finally:
+            if cap is not None:
+                cap.release()
+
+    def _prepare(self, frame, size):
+        """Return ``frame`` as a BGR array of the size to publish, or None to drop it."""
+        logger = self.get_logger()
+        if frame is None or frame.size == 0:
+            self._dropped += 1
+            logger.warn('dropping empty frames', throttle_duration_sec=5.0)
+            return None
+        channels = 1 if frame.ndim == 2 else frame.shape[2] if frame.ndim == 3 else 0
+        if frame.dtype != 'uint8' or channels not in (1, 3, 4):
+            self._dropped += 1
+            logger.warn(f'dropping frames of shape {frame.shape} {frame.dtype}',
+                        throttle_duration_sec=5.0)
+            return None
+        if channels == 1:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        elif channels == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        target = self._target_size(frame)
+        if target is not None:
+            if (frame.shape[1], frame.shape[0]) != target:
+                shrink = target[0] < frame.shape[1]
+                frame = cv2.resize(
+                    frame, target, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        elif size is not None and frame.shape[:2] != size:
+            self._dropped += 1
+            logger.warn(
+                f'dropping frames of {frame.shape[1]}x{frame.shape[0]}: this source started at '
+                f'{size[1]}x{size[0]} (set width/height to resize instead)',
+                throttle_duration_sec=5.0)
+            return None
+        return frame
+
+    def _camera_info(self, width, height):
+        cached = self._info_cache
+        if cached is not None and (cached.width, cached.height) == (width, height):
+            return cached
+        calibration = self._calibration
+        if calibration is not None and (calibration['width'], calibration['height']) != (
+                width, height):
+            self.get_logger().warn(
+                f'camera calibration is for {calibration["width"]}x{calibration["height"]} '
+                f'but frames are {width}x{height}; publishing it unchanged')
+        info = fill_camera_info(CameraInfo(), width, height, calibration)
+        self._info_cache = info
+        return info
+
+    def _publish(self, frame, stamp):
+        header = Header(stamp=stamp.to_msg(), frame_id=self._frame_id)
+        image = Image(header=header)
+        fill_image_msg(image, frame, 'bgr8')
+        info = self._camera_info(image.width, image.height)
+        info.header = header
+        self._image_pub.publish(image)
+        self._info_pub.publish(info)
+        self._published += 1
+
+    # Exit -----------------------------------------------------------------------------------
+
+    def _summary(self):
+        elapsed = time.monotonic() - self._started
+        rate = self._published / elapsed if elapsed > 0 else 0.0
+        text = f'published {self._published} frames in {elapsed:.1f} s ({rate:.1f} fps)'
+        if self._dropped:
+            text += f', dropped {self._dropped}'
+        return text
+
+    def _exit(self, status, message):
+        """Called from the capture thread: log once, then let main() leave spin."""
+        if self.context.ok():
+            if status:
+                self.get_logger().error(message)
+            else:
+                self.get_logger().info(message)
+        self._exit_status = status
+        self._wake.trigger()
+
+    def _on_wake(self):
+        if self._exit_status is not None and not self.done.done():
+            self.done.set_result(self._exit_status)
+
+    def close(self, interrupted=False):
+        """Stop the capture thread, destroy the node, and say what was done if interrupted."""
+        logger = self.get_logger()
+        self._stop.set()
+        self._thread.join(timeout=3.0)
+        if self._thread.is_alive():
+            logger.warn(f"capture of '{self._device}' is stuck in a read; exiting anyway")
+        self.destroy_node()
+        if interrupted:
+            # The context may already be shut down: log only after destroy_node so that the
+            # message is not also sent to the (invalid) /rosout publisher.
+            logger.info(f'stopped: {self._summary()}')
+
+
+def _quiet_opencv():
+    """Silence OpenCV's own open/read warnings: this node reports those errors itself."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:
+        pass
+
+
+def main(args=None):
+    """Run the node until the source ends, a fatal error, Ctrl+C or SIGTERM."""
+    try:
+        rclpy.init(args=args)
+    except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
+        rclpy.logging.get_logger('webcam_publisher').error(f'cannot start: {exc}')
+        sys.exit(1)
+    _quiet_opencv()
+    node = None
+    status = 0
+    interrupted = False
+    try:
+        node = WebcamPublisher()
+        rclpy.spin_until_future_complete(node, node.done)
+        if node.done.done():
+            status = node.done.result()
+        else:
+            interrupted = True  # SIGTERM: rclpy shut the context down and spin returned
+    except FatalError as exc:
+        (exc.logger or rclpy.logging.get_logger('webcam_publisher')).error(str(exc))
+        status = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        interrupted = True
+    except Exception:
+        if rclpy.ok():
+            raise
+        # A signal shut the context down while the executor was building its wait set.
+        interrupted = True
+    finally:
+        if node is not None:
+            node.close(interrupted=interrupted)
+        rclpy.try_shutdown()
+    if status:
+        sys.exit(status)
+
+
+if __name__ == '__main__':
+    main()
