@@ -1,0 +1,151 @@
+"""Launch files and config agree with the nodes, checked without importing `launch`.
+
+`launch`/`launch_ros` have no PyPI wheels, so these checks read the launch files as Python
+source: every executable they start is installed by setup.py (or is rviz2/ros2), every
+config file they name exists and is installed, every launch argument has a description, and
+every parameter in config/*.yaml is one its node declares.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / 'instance_segmentation_ros'
+LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
+NODE_CONFIGS = {
+    'segmentation.yaml': 'segmentation_node.py',
+    'webcam.yaml': 'webcam_publisher.py',
+    'folder_player.yaml': 'folder_player.py',
+}
+
+
+def console_scripts() -> set[str]:
+    setup = (ROOT / 'setup.py').read_text()
+    return set(re.findall(r"'([\w-]+) = instance_segmentation_ros\.", setup))
+
+
+def calls(tree: ast.AST, name: str):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            function = node.func
+            called = function.attr if isinstance(function, ast.Attribute) else getattr(
+                function, 'id', None)
+            if called == name:
+                yield node
+
+
+def keyword(call: ast.Call, name: str):
+    for item in call.keywords:
+        if item.arg == name and isinstance(item.value, ast.Constant):
+            return item.value.value
+    return None
+
+
+def declared_parameters(module: Path) -> set[str]:
+    """Parameter names a node module declares: declare_parameter('x', ...) or PARAMETERS."""
+    tree = ast.parse(module.read_text())
+    names = set()
+    for call in calls(tree, 'declare_parameter'):
+        if call.args and isinstance(call.args[0], ast.Constant):
+            names.add(call.args[0].value)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+                and any(getattr(t, 'id', None) == 'PARAMETERS' for t in node.targets)):
+            names.update(k.value for k in node.value.keys if isinstance(k, ast.Constant))
+    return names
+
+
+def test_there_are_three_launch_files():
+    assert {p.name for p in LAUNCH_FILES} == {
+        'segmentation.launch.py', 'webcam.launch.py', 'folder.launch.py'}
+
+
+@pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_starts_installed_executables(launch_file):
+    tree = ast.parse(launch_file.read_text())
+    scripts = console_scripts()
+    started = [(keyword(c, 'package'), keyword(c, 'executable')) for c in calls(tree, 'Node')]
+    assert started
+    for package, executable in started:
+        if package == 'instance_segmentation_ros' or package is None:
+            assert executable in scripts, f'{executable} is not a console script'
+        else:
+            assert (package, executable) in EXTERNAL_EXECUTABLES
+
+
+@pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_launch_argument_has_a_description(launch_file):
+    source = launch_file.read_text()
+    tree = ast.parse(source)
+    declared = list(calls(tree, 'DeclareLaunchArgument'))
+    for call in declared:
+        assert any(k.arg == 'description' for k in call.keywords), ast.unparse(call)
+    # segmentation.launch.py builds its arguments from a table of (default, description).
+    if not declared:
+        assert 'DeclareLaunchArgument(name, default_value=default, description=description)' \
+            in source
+
+
+@pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
+def test_config_files_named_by_launch_files_exist_and_are_installed(launch_file):
+    source = launch_file.read_text()
+    named = set(re.findall(r"'config',\s*'([^']+)'", source))
+    named |= set(re.findall(r"'launch',\s*'([^']+)'", source))
+    setup = (ROOT / 'setup.py').read_text()
+    assert "glob('config/*.yaml')" in setup and "glob('config/*.rviz')" in setup
+    assert "glob('launch/*.launch.py')" in setup
+    for name in named:
+        folder = 'launch' if name.endswith('.launch.py') else 'config'
+        assert (ROOT / folder / name).is_file(), f'{launch_file.name} names missing {name}'
+
+
+@pytest.mark.parametrize('config, module', NODE_CONFIGS.items())
+def test_yaml_parameters_are_declared_by_the_node(config, module):
+    document = yaml.safe_load((ROOT / 'config' / config).read_text())
+    assert list(document) == ['/**'], 'use /** so the file fits any node name'
+    parameters = document['/**']['ros__parameters']
+    declared = declared_parameters(PACKAGE / module)
+    assert declared, f'no parameters found in {module}'
+    unknown = set(parameters) - declared
+    assert not unknown, f'{config} sets parameters {module} does not declare: {unknown}'
+    missing = declared - set(parameters)
+    assert not missing, f'{config} does not document {missing}'
+
+
+def test_launch_overrides_name_declared_parameters():
+    """Parameter names that launch files set directly must exist on the node they target."""
+    segmentation = declared_parameters(PACKAGE / 'segmentation_node.py')
+    source = (ROOT / 'launch' / 'segmentation.launch.py').read_text()
+    for name in re.findall(r"overrides\['(\w+)'\]", source):
+        assert name in segmentation
+    player = declared_parameters(PACKAGE / 'folder_player.py')
+    source = (ROOT / 'launch' / 'folder.launch.py').read_text()
+    block = source[source.index("executable='folder_player'"):source.index('output=')]
+    for name in re.findall(r"'(\w+)': ", block):
+        assert name in player, name
+    camera = declared_parameters(PACKAGE / 'webcam_publisher.py')
+    source = (ROOT / 'launch' / 'webcam.launch.py').read_text()
+    block = source[source.index("executable='webcam_publisher'"):]
+    block = block[:block.index('output=')]
+    for name in re.findall(r"'(\w+)': ", block):
+        assert name in camera, name
+
+
+def test_rviz_config_shows_overlay_and_masks():
+    config = yaml.safe_load((ROOT / 'config' / 'instance_segmentation.rviz').read_text())
+    topics = {d['Topic']['Value'] for d in config['Visualization Manager']['Displays']}
+    assert topics == {'/segmentation_node/overlay', '/segmentation_node/masks'}
+
+
+def test_recorded_topics_are_the_node_outputs():
+    source = (ROOT / 'launch' / 'folder.launch.py').read_text()
+    recorded = set(re.findall(r"'(/[\w/]+)'", source))  # RECORDED_TOPICS and RESULT_TOPIC
+    assert {'/image', '/segmentation_node/masks', '/segmentation_node/overlay',
+            '/segmentation_node/detections_json'} <= recorded
