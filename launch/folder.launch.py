@@ -24,6 +24,7 @@ from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 PACKAGE = 'instance_segmentation_ros'
 SHARE = get_package_share_directory(PACKAGE)
@@ -61,8 +62,9 @@ def generate_launch_description():
         package=PACKAGE, executable='folder_player', name='folder_player',
         parameters=[LaunchConfiguration('player_params_file'), {
             'folder': LaunchConfiguration('folder'),
-            'rate': LaunchConfiguration('rate'),
-            'loop': LaunchConfiguration('loop'),
+            # Typed, so that rate:=5 reaches the node as the double it declares.
+            'rate': ParameterValue(LaunchConfiguration('rate'), value_type=float),
+            'loop': ParameterValue(LaunchConfiguration('loop'), value_type=bool),
             'wait_for_topic': RESULT_TOPIC,
         }],
         output='screen', emulate_tty=True)
