@@ -28,15 +28,12 @@ Without ``loop`` the node logs a summary and exits 0 once every file was played.
 import fnmatch
 import importlib
 import os
-import sys
 import time
 
 import cv2
-import rclpy
-from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -44,20 +41,18 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
 from instance_segmentation_ros.image_conversion import fill_image_msg
+from instance_segmentation_ros.node_support import (
+    FatalError,
+    descriptor,
+    parameter_error_text,
+    run_until_done,
+)
 
 DEFAULT_PATTERN = '*.jpg,*.jpeg,*.png,*.bmp,*.tif,*.tiff,*.webp'
 DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
 MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
-EXAMPLE_DOUBLE = '5.0'
 
-
-class FatalError(Exception):
-    """A problem that makes the node unusable: main() logs it as one line and exits 1."""
-
-    def __init__(self, message, logger=None):
-        super().__init__(message)
-        self.logger = logger
 
 
 def parse_pattern(pattern):
@@ -117,26 +112,6 @@ def get_message_type(name):
         raise ValueError(f"unknown message type '{name}' ({exc})") from None
 
 
-def _parameter_error_text(exc):
-    """One readable line for a parameter error, with a hint for the common int/double slip."""
-    text = str(exc)
-    if not isinstance(exc, ParameterException):
-        return text
-    message, _, name = text.rpartition(': ')
-    message = message.split('Reason: ', 1)[-1]
-    text = f"parameter '{name}': {message}"
-    if "expecting type 'DOUBLE'" in message:
-        text += f' (write doubles with a decimal point, e.g. {name}:={EXAMPLE_DOUBLE})'
-    return text
-
-
-def _descriptor(description, read_only=False, floating=None):
-    descriptor = ParameterDescriptor(description=description, read_only=read_only)
-    if floating is not None:
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=floating[0], to_value=floating[1], step=0.0)
-        ]
-    return descriptor
 
 
 class FolderPlayer(Node):
@@ -150,7 +125,7 @@ class FolderPlayer(Node):
         except (ParameterException, FatalError) as exc:
             logger = self.get_logger()
             self.destroy_node()
-            raise FatalError(_parameter_error_text(exc), logger) from None
+            raise FatalError(parameter_error_text(exc), logger) from None
 
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -191,34 +166,34 @@ class FolderPlayer(Node):
 
     def _declare_parameters(self):
         self.declare_parameter(
-            'folder', '', _descriptor('Directory of the images to play', read_only=True))
+            'folder', '', descriptor('Directory of the images to play', read_only=True))
         self.declare_parameter(
-            'pattern', DEFAULT_PATTERN, _descriptor(
+            'pattern', DEFAULT_PATTERN, descriptor(
                 'Comma separated file name globs, case-insensitive', read_only=True))
         self.declare_parameter(
-            'rate', 2.0, _descriptor(
+            'rate', 2.0, descriptor(
                 'Images per second (an upper bound in lock-step mode)', floating=(0.001, 1000.0)))
         self.declare_parameter(
-            'loop', False, _descriptor('Start again after the last file instead of exiting'))
+            'loop', False, descriptor('Start again after the last file instead of exiting'))
         self.declare_parameter(
-            'frame_id', 'camera', _descriptor('frame_id of the published headers'))
+            'frame_id', 'camera', descriptor('frame_id of the published headers'))
         self.declare_parameter(
-            'wait_for_topic', '', _descriptor(
+            'wait_for_topic', '', descriptor(
                 'Lock-step mode: after each image wait for a message on this topic; '
                 'empty = off', read_only=True))
         self.declare_parameter(
-            'wait_for_type', 'std_msgs/msg/String', _descriptor(
+            'wait_for_type', 'std_msgs/msg/String', descriptor(
                 'Message type of wait_for_topic, e.g. sensor_msgs/msg/Image', read_only=True))
         self.declare_parameter(
-            'wait_timeout', 30.0, _descriptor(
+            'wait_timeout', 30.0, descriptor(
                 'Seconds to wait for wait_for_topic before warning and going on; 0 = forever',
                 floating=(0.0, 86400.0)))
         self.declare_parameter(
-            'wait_for_subscriber', 10.0, _descriptor(
+            'wait_for_subscriber', 10.0, descriptor(
                 'Seconds to wait for a subscriber on image before the first image; 0 = none',
                 floating=(0.0, 86400.0)))
         self.declare_parameter(
-            'start_delay', 0.0, _descriptor(
+            'start_delay', 0.0, descriptor(
                 'Extra seconds to wait after discovery before the first image',
                 read_only=True, floating=(0.0, 86400.0)))
 
@@ -397,6 +372,15 @@ class FolderPlayer(Node):
         self.get_logger().info(f"done with '{self._folder}': {summary}")
         self.done.set_result(0)
 
+    def close(self, interrupted=False):
+        """Destroy the node, and say what was played when a signal cut the run short."""
+        logger = self.get_logger()
+        summary = self.summary()
+        self.destroy_node()
+        if interrupted:
+            # After destroy_node, so that the line is not sent to a shut-down /rosout.
+            logger.info(f'interrupted: {summary}')
+
     def _fail(self, message):
         if self._timer is not None:
             self._timer.cancel()
@@ -404,53 +388,10 @@ class FolderPlayer(Node):
         self.done.set_result(1)
 
 
-def _quiet_opencv():
-    """Silence OpenCV's own imread warnings: this node names the skipped files itself."""
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:
-        pass
-
 
 def main(args=None):
     """Play the folder until done (exit 0), a fatal error (exit 1), Ctrl+C or SIGTERM (0)."""
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
-        rclpy.logging.get_logger('folder_player').error(f'cannot start: {exc}')
-        sys.exit(1)
-    _quiet_opencv()
-    node = None
-    status = 0
-    interrupted = False
-    try:
-        node = FolderPlayer()
-        rclpy.spin_until_future_complete(node, node.done)
-        if node.done.done():
-            status = node.done.result()
-        else:
-            interrupted = True  # SIGTERM: rclpy shut the context down and spin returned
-    except FatalError as exc:
-        (exc.logger or rclpy.logging.get_logger('folder_player')).error(str(exc))
-        status = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        interrupted = True
-    except Exception:
-        if rclpy.ok():
-            raise
-        # A signal shut the context down while the executor was building its wait set.
-        interrupted = True
-    finally:
-        if node is not None:
-            logger = node.get_logger()
-            summary = node.summary()
-            node.destroy_node()
-            if interrupted:
-                # After destroy_node, so that the line is not sent to a shut-down /rosout.
-                logger.info(f'interrupted: {summary}')
-        rclpy.try_shutdown()
-    if status:
-        sys.exit(status)
+    run_until_done('folder_player', FolderPlayer, args)
 
 
 if __name__ == '__main__':

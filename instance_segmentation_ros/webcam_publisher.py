@@ -28,15 +28,10 @@ import threading
 import time
 
 import cv2
-import rclpy
 from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
     SetParametersResult,
 )
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.task import Future
@@ -49,23 +44,21 @@ from instance_segmentation_ros.camera_info import (
     load_calibration,
 )
 from instance_segmentation_ros.image_conversion import fill_image_msg
+from instance_segmentation_ros.node_support import (
+    FatalError,
+    descriptor,
+    parameter_error_text,
+    run_until_done,
+)
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 5.0
 MAX_SIDE = 16384
-EXAMPLE_DOUBLE = '30.0'
 RELIABILITY = {
     'reliable': ReliabilityPolicy.RELIABLE,
     'best_effort': ReliabilityPolicy.BEST_EFFORT,
 }
 
-
-class FatalError(Exception):
-    """A problem that makes the node unusable: main() logs it as one line and exits 1."""
-
-    def __init__(self, message, logger):
-        super().__init__(message)
-        self.logger = logger
 
 
 class SourceError(Exception):
@@ -95,30 +88,6 @@ def parse_device(device):
     return 'file', text
 
 
-def _parameter_error_text(exc):
-    """One readable line for a parameter error, with a hint for the common int/double slip."""
-    text = str(exc)
-    if not isinstance(exc, ParameterException):
-        return text
-    message, _, name = text.rpartition(': ')
-    message = message.split('Reason: ', 1)[-1]
-    text = f"parameter '{name}': {message}"
-    if "expecting type 'DOUBLE'" in message:
-        text += f' (write doubles with a decimal point, e.g. {name}:={EXAMPLE_DOUBLE})'
-    return text
-
-
-def _descriptor(description, read_only=False, integer=None, floating=None):
-    descriptor = ParameterDescriptor(description=description, read_only=read_only)
-    if integer is not None:
-        descriptor.integer_range = [
-            IntegerRange(from_value=integer[0], to_value=integer[1], step=1)
-        ]
-    if floating is not None:
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=floating[0], to_value=floating[1], step=0.0)
-        ]
-    return descriptor
 
 
 class WebcamPublisher(Node):
@@ -153,44 +122,44 @@ class WebcamPublisher(Node):
         """Destroy the half-built node and turn ``exc`` into a FatalError for main()."""
         logger = self.get_logger()
         self.destroy_node()
-        return FatalError(_parameter_error_text(exc), logger)
+        return FatalError(parameter_error_text(exc), logger)
 
     # Parameters -------------------------------------------------------------------------------
 
     def _declare_parameters(self):
-        device = _descriptor(
+        device = descriptor(
             'Camera index ("0"), V4L2 device path (/dev/video0), video file or stream URL',
             read_only=True)
         device.dynamic_typing = True  # so that -p device:=0 (an integer) works as well
         self.declare_parameter('device', '0', device)
         self.declare_parameter(
-            'width', 0, _descriptor(
+            'width', 0, descriptor(
                 'Published image width in pixels; 0 = the source default', read_only=True,
                 integer=(0, MAX_SIDE)))
         self.declare_parameter(
-            'height', 0, _descriptor(
+            'height', 0, descriptor(
                 'Published image height in pixels; 0 = the source default', read_only=True,
                 integer=(0, MAX_SIDE)))
         self.declare_parameter(
-            'fps', 0.0, _descriptor(
+            'fps', 0.0, descriptor(
                 'Publish rate in Hz; 0 = as fast as a camera delivers, or a video file at its '
                 'own frame rate', floating=(0.0, 1000.0)))
         self.declare_parameter(
-            'frame_id', 'camera', _descriptor('frame_id of the published headers'))
+            'frame_id', 'camera', descriptor('frame_id of the published headers'))
         self.declare_parameter(
-            'camera_info_url', '', _descriptor(
+            'camera_info_url', '', descriptor(
                 'camera_calibration YAML (file://, package:// or a path); empty = uncalibrated '
                 'CameraInfo (frame size, zero matrices)'))
         self.declare_parameter(
-            'reconnect', True, _descriptor(
+            'reconnect', True, descriptor(
                 'Retry opening the source with a backoff (0.5 s doubling to 5 s) when it '
                 'cannot be opened or stops delivering frames, instead of exiting'))
         self.declare_parameter(
-            'qos_reliability', 'reliable', _descriptor(
+            'qos_reliability', 'reliable', descriptor(
                 'Publisher reliability: reliable (REP-2003 default for drivers) or best_effort',
                 read_only=True))
         self.declare_parameter(
-            'loop_video', False, _descriptor(
+            'loop_video', False, descriptor(
                 'Restart a video file at its end instead of exiting'))
 
     @staticmethod
@@ -534,48 +503,10 @@ class WebcamPublisher(Node):
             logger.info(f'stopped: {self._summary()}')
 
 
-def _quiet_opencv():
-    """Silence OpenCV's own open/read warnings: this node reports those errors itself."""
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:
-        pass
-
 
 def main(args=None):
     """Run the node until the source ends, a fatal error, Ctrl+C or SIGTERM."""
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
-        rclpy.logging.get_logger('webcam_publisher').error(f'cannot start: {exc}')
-        sys.exit(1)
-    _quiet_opencv()
-    node = None
-    status = 0
-    interrupted = False
-    try:
-        node = WebcamPublisher()
-        rclpy.spin_until_future_complete(node, node.done)
-        if node.done.done():
-            status = node.done.result()
-        else:
-            interrupted = True  # SIGTERM: rclpy shut the context down and spin returned
-    except FatalError as exc:
-        (exc.logger or rclpy.logging.get_logger('webcam_publisher')).error(str(exc))
-        status = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        interrupted = True
-    except Exception:
-        if rclpy.ok():
-            raise
-        # A signal shut the context down while the executor was building its wait set.
-        interrupted = True
-    finally:
-        if node is not None:
-            node.close(interrupted=interrupted)
-        rclpy.try_shutdown()
-    if status:
-        sys.exit(status)
+    run_until_done('webcam_publisher', WebcamPublisher, args)
 
 
 if __name__ == '__main__':
