@@ -17,12 +17,7 @@ from dataclasses import dataclass
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 from rclpy._rclpy_pybind11 import RCLError
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -41,6 +36,7 @@ from .image_conversion import (
 )
 from .labels import LabelMapError, load_label_map
 from .model import ModelError, SegmentationModel
+from .node_support import descriptor
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
 
@@ -50,39 +46,36 @@ DIAGNOSTICS_PERIOD_S = 1.0
 RELIABILITIES = ('best_effort', 'reliable')
 
 
-def _unit_interval(description: str) -> ParameterDescriptor:
-    return ParameterDescriptor(
-        description=description,
-        floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)])
-
-
-def _read_only(description: str) -> ParameterDescriptor:
-    return ParameterDescriptor(description=description, read_only=True)
-
-
+UNIT = (0.0, 1.0)
 PARAMETERS = {
-    'model_path': ('', _read_only(
-        'SavedModel folder, frozen graph .pb, or zoo model folder holding either')),
-    'label_map_path': ('', _read_only(
-        '.pbtxt StringIntLabelMap or text file (one name per line); empty = COCO')),
-    'score_threshold': (0.5, _unit_interval('Minimum detection score kept')),
-    'mask_threshold': (0.5, _unit_interval('Mask probability above which a pixel is in')),
-    'classes': (Parameter.Type.STRING_ARRAY, ParameterDescriptor(
-        description='Class names or ids to keep; empty = all')),
-    'max_detections': (100, ParameterDescriptor(
-        description='Most instances kept per frame (the mask image is mono8)',
-        integer_range=[IntegerRange(from_value=1, to_value=MAX_INSTANCES, step=1)])),
-    'overlay_alpha': (0.5, _unit_interval('Opacity of the mask colours in the overlay')),
-    'input_reliability': ('best_effort', _read_only(
-        'QoS reliability of the image subscription: best_effort or reliable')),
-    'device': ('auto', _read_only('TensorFlow device: auto, cpu or gpu:N')),
-    'intra_op_threads': (0, ParameterDescriptor(
-        description='TensorFlow intra-op threads (0 = TensorFlow default)', read_only=True,
-        integer_range=[IntegerRange(from_value=0, to_value=256, step=1)])),
-    'inter_op_threads': (0, ParameterDescriptor(
-        description='TensorFlow inter-op threads (0 = TensorFlow default)', read_only=True,
-        integer_range=[IntegerRange(from_value=0, to_value=256, step=1)])),
-    'warmup': (True, _read_only('Run the model once at start-up so the first frame is fast')),
+    'model_path': ('', descriptor(
+        'SavedModel folder, frozen graph .pb, zoo model folder or downloaded zoo model name',
+        read_only=True)),
+    'label_map_path': ('', descriptor(
+        '.pbtxt StringIntLabelMap or text file (one name per line); empty = COCO',
+        read_only=True)),
+    'score_threshold': (0.5, descriptor('Minimum detection score kept', floating=UNIT)),
+    'mask_threshold': (0.5, descriptor('Mask probability above which a pixel is in',
+                                       floating=UNIT)),
+    'classes': (Parameter.Type.STRING_ARRAY, descriptor(
+        'Class names or ids to keep; empty = all')),
+    'max_detections': (100, descriptor(
+        'Most instances kept per frame (the mask image is mono8)',
+        integer=(1, MAX_INSTANCES))),
+    'overlay_alpha': (0.5, descriptor('Opacity of the mask colours in the overlay',
+                                      floating=UNIT)),
+    'input_reliability': ('best_effort', descriptor(
+        'QoS reliability of the image subscription: best_effort or reliable',
+        read_only=True)),
+    'device': ('auto', descriptor('TensorFlow device: auto, cpu or gpu:N', read_only=True)),
+    'intra_op_threads': (0, descriptor(
+        'TensorFlow intra-op threads (0 = TensorFlow default)', read_only=True,
+        integer=(0, 256))),
+    'inter_op_threads': (0, descriptor(
+        'TensorFlow inter-op threads (0 = TensorFlow default)', read_only=True,
+        integer=(0, 256))),
+    'warmup': (True, descriptor('Run the model once at start-up so the first frame is fast',
+                                read_only=True)),
 }
 
 
