@@ -10,6 +10,7 @@ to answer parameter requests while the model runs. Every output carries the inpu
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -300,12 +301,14 @@ class SegmentationNode(Node):
     def destroy_node(self):
         """Stop the worker first, so that nothing publishes on a destroyed node."""
         self._slot.close()
-        self._worker.join(timeout=2.0)
+        # The worker may be inside a long model call; it is a daemon and stops by itself, so
+        # waiting for it would only delay shutdown.
+        self._worker.join(timeout=0.1)
         super().destroy_node()
 
 
-def main(args=None):
-    """Run the node; exit status 1 with one error line when it cannot start."""
+def run(args=None) -> int:
+    """Run the node; returns 1 with one error line when it cannot start, else 0."""
     try:
         rclpy.init(args=args)
     except RCLError as error:
@@ -327,5 +330,17 @@ def main(args=None):
     return 0
 
 
+def main(args=None):
+    """Console script: run the node, then leave without TensorFlow's slow teardown.
+
+    Tearing TensorFlow down at interpreter exit takes a second or more; by the time `run`
+    returns, DDS and logging are shut down, so nothing is lost by exiting at once.
+    """
+    status = run(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == '__main__':
-    sys.exit(main())
+    main()
