@@ -12,7 +12,9 @@ Subcommands (``instance-segmentation COMMAND --help`` for each):
 
 The model, post-processing, rendering and JSON come from `pipeline.Segmenter`, the same code
 that `segmentation_node` runs. Every error ends the program with exit status 1 (2 for a bad
-command line, 130 for Ctrl+C during a batch) and one line on stderr saying what to fix.
+command line, 130 for Ctrl+C or SIGTERM) and one line on stderr saying what to fix. SIGTERM is
+handled like Ctrl+C, so an interrupted ``folder`` run leaves complete outputs and a closed bag
+(or none, when no frame was written yet) whenever it arrives.
 
 Outputs of ``folder``:
 
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    previous = _sigterm_as_interrupt()
     try:
         return args.run(args) or 0
     except CliError as error:
@@ -98,6 +101,21 @@ def main(argv: list[str] | None = None) -> int:
         first = (str(error).strip().splitlines() or [''])[0]
         return _fail(f'unexpected {type(error).__name__}: {first} (run with --verbose for the '
                      f'traceback)')
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt():
+    """Make SIGTERM raise KeyboardInterrupt like Ctrl+C; returns the previous handler.
+
+    Without it SIGTERM kills the process at once, e.g. while the model loads, leaving a bag
+    folder without its index and metadata.yaml. None when not in the main thread.
+    """
+    try:
+        return signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return None
 
 
 def _fail(message: str, status: int = EXIT_ERROR) -> int:
@@ -451,11 +469,19 @@ def _show_side_by_side(original, result):
 # -- folder ------------------------------------------------------------------------------------
 
 class _StopRequest:
-    """First Ctrl+C (or SIGTERM): finish the current image, then stop; the second: stop now."""
+    """First Ctrl+C (or SIGTERM): finish the current image, then stop; the second: stop now.
+
+    "Now" waits for a `hold` block to end, so that one image's outputs (overlay, masks, JSON
+    entries and the four bag messages of its frame) are all written or none is, and once
+    `finish` is called (the bag is closed, the JSON files and the summary written) it never
+    comes.
+    """
 
     def __init__(self):
         self.requested = False
         self._previous = {}
+        self._holding = False
+        self._held = False
 
     def __enter__(self):
         for number in (signal.SIGINT, signal.SIGTERM):
@@ -470,8 +496,26 @@ class _StopRequest:
             signal.signal(number, previous)
         return False
 
+    @contextmanager
+    def hold(self):
+        """Delay the KeyboardInterrupt of a second signal until the block is done."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+        if self._held:
+            raise KeyboardInterrupt
+
+    def finish(self):
+        """From now on signals are ignored: the run closes its outputs and writes its summary."""
+        self._holding = True
+
     def _handle(self, number, frame):
         if self.requested:
+            if self._holding:
+                self._held = True
+                return
             raise KeyboardInterrupt
         self.requested = True
         print(f'\n{PROG}: stopping after the current image (Ctrl+C again to stop at once)',
@@ -584,8 +628,8 @@ def _segment_files(args, segmenter, settings, files, out_dir, json_path, bag, st
     started = time.monotonic()
     progress = _Progress(len(files))
     interrupted = False
-    try:
-        with _StopRequest() as stop:
+    with _StopRequest() as stop:
+        try:
             for image_id, path in enumerate(files, start=1):
                 if stop.requested:
                     interrupted = True
@@ -597,36 +641,41 @@ def _segment_files(args, segmenter, settings, files, out_dir, json_path, bag, st
                     continue
                 segmentation = segmenter.segment(bgr, settings)
                 overlay = segmenter.overlay(bgr, segmentation, args.overlay_alpha)
-                problem = _write_image(out_dir / path.name, overlay)
-                if problem:
-                    raise CliError(f'cannot write {out_dir / path.name}: {problem}')
-                label_image = segmentation.instances.label_image
-                if args.masks:
-                    problem = _write_image(out_dir / mask_names[path], label_image)
+                with stop.hold():  # all of this image's outputs, or none of them
+                    problem = _write_image(out_dir / path.name, overlay)
                     if problem:
-                        raise CliError(f'cannot write {out_dir / mask_names[path]}: {problem}')
-                if json_path is not None:
-                    results.extend(segmenter.coco(segmentation, image_id))
-                height, width = bgr.shape[:2]
-                images.append({'id': image_id, 'file_name': path.name, 'height': height,
-                               'width': width})
-                if bag is not None:
-                    stamp_ns = start_ns + bag.frames * 1_000_000_000
-                    sec, nanosec = stamp_parts(stamp_ns)
-                    bag.write_frame(stamp_ns, bgr, label_image, overlay,
-                                    segmenter.frame_json(segmentation, sec, nanosec,
-                                                         bag.frame_id))
+                        raise CliError(f'cannot write {out_dir / path.name}: {problem}')
+                    label_image = segmentation.instances.label_image
+                    if args.masks:
+                        masks_path = out_dir / mask_names[path]
+                        problem = _write_image(masks_path, label_image)
+                        if problem:
+                            raise CliError(f'cannot write {masks_path}: {problem}')
+                    if json_path is not None:
+                        results.extend(segmenter.coco(segmentation, image_id))
+                    height, width = bgr.shape[:2]
+                    images.append({'id': image_id, 'file_name': path.name, 'height': height,
+                                   'width': width})
+                    if bag is not None:
+                        stamp_ns = start_ns + bag.frames * 1_000_000_000
+                        sec, nanosec = stamp_parts(stamp_ns)
+                        bag.write_frame(stamp_ns, bgr, label_image, overlay,
+                                        segmenter.frame_json(segmentation, sec, nanosec,
+                                                             bag.frame_id))
                 count = len(segmentation.instances)
                 progress.step(path.name, f'{count} instance{"" if count == 1 else "s"}, '
                                          f'{segmentation.inference_s * 1000:.0f} ms')
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        progress.close()
-        if json_path is not None and images:
-            _write_json(json_path, results, images, segmenter)
-    return _report(len(files), images, unreadable, out_dir, json_path, bag,
-                   time.monotonic() - started, interrupted)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            stop.finish()
+            progress.close()
+            if bag is not None and bag.frames:
+                bag.close()  # here, where no signal interrupts it (run_folder's is a fallback)
+            if json_path is not None and images:
+                _write_json(json_path, results, images, segmenter)
+        return _report(len(files), images, unreadable, out_dir, json_path, bag,
+                       time.monotonic() - started, interrupted)
 
 
 def _write_json(json_path: Path, results: list, images: list, segmenter):
