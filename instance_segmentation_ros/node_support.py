@@ -46,7 +46,7 @@ def parameter_error_text(exc):
 def quiet_opencv():
     """Silence OpenCV's own open/read warnings: the nodes report those errors themselves."""
     try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     except AttributeError:
         pass
 
