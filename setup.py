@@ -10,7 +10,13 @@ setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
-    package_data={PACKAGE: ['data/*']},
+    package_data={PACKAGE: [
+        'data/*.pbtxt', 'data/*.jpg',
+        # The built-in demo model: a SavedModel and its labels (see training/README.md).
+        'data/demo_model/*.txt', 'data/demo_model/saved_model/*.pb',
+        'data/demo_model/saved_model/*.yaml',
+        'data/demo_model/saved_model/variables/*', 'data/demo_model/saved_model/assets/*',
+    ]},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),

@@ -188,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(webcam)
     webcam.set_defaults(run=run_webcam)
 
+    demo = commands.add_parser(
+        'demo', help='segment generated scenes with known answers and score the result',
+        description='Generate held-out scenes of circles, squares and triangles, segment them '
+                    'with the built-in demo model (or --model), write the scenes and overlays '
+                    'to OUT_DIR and print COCO mask AP and AP50 against the exact ground '
+                    'truth. Runs offline, with nothing to download.')
+    demo.add_argument('--out', default='demo_output', metavar='OUT_DIR',
+                      help='folder for images/, overlays/, annotations.json and results.json '
+                           '(default: demo_output)')
+    demo.add_argument('--count', type=_positive_count, default=20, metavar='N',
+                      help='number of scenes (default: 20)')
+    demo.add_argument('--seed', type=int, default=None, metavar='S',
+                      help='scene seed (default: the held-out seed no training used)')
+    _add_model_options(demo, default_score=0.3)
+    demo.set_defaults(run=run_demo)
+
     list_models = commands.add_parser(
         'list-models', help='list the zoo Mask R-CNN models',
         description='List the Mask R-CNN models of the TF1 and TF2 detection model zoos, '
@@ -214,18 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_model_options(parser: argparse.ArgumentParser):
+def _add_model_options(parser: argparse.ArgumentParser, default_score: float = 0.5):
     group = parser.add_argument_group('model and detection options')
-    group.add_argument('-m', '--model', required=True, metavar='MODEL',
+    group.add_argument('-m', '--model', metavar='MODEL',
                        help='SavedModel folder, frozen graph .pb, zoo model folder, or the name '
-                            'of a downloaded zoo model')
+                            'of a downloaded zoo model (default: the built-in demo model of '
+                            'circles, squares and triangles)')
     group.add_argument('--label-map', metavar='FILE',
                        help='.pbtxt label map or text file with one name per line (default: '
-                            'COCO)')
+                            "COCO; the demo model's own labels for the demo model)")
     group.add_argument('--classes', nargs='+', default=[], metavar='CLASS',
                        help='only these classes, by name or id (e.g. person 3); default: all')
-    group.add_argument('--score-threshold', type=_unit_float, default=0.5, metavar='S',
-                       help='minimum detection score, 0..1 (default: 0.5)')
+    group.add_argument('--score-threshold', type=_unit_float, default=default_score,
+                       metavar='S',
+                       help=f'minimum detection score, 0..1 (default: {default_score})')
     group.add_argument('--mask-threshold', type=_unit_float, default=0.5, metavar='T',
                        help='mask probability above which a pixel belongs to the instance, '
                             '0..1 (default: 0.5)')
@@ -257,6 +275,12 @@ def _seconds(text: str) -> str:
     return text
 
 
+def _positive_count(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number above 0')
+    return int(text)
+
+
 def _detection_count(text: str) -> int:
     from .postprocess import MAX_INSTANCES
 
@@ -273,12 +297,27 @@ def _settings_and_labels(args):
     from .labels import load_label_map
     from .postprocess import PostprocessSettings
 
+    args.model, args.label_map, args.builtin_model = _with_builtin_defaults(
+        args.model, args.label_map)
     label_map = load_label_map(args.label_map)
     classes = [part for entry in args.classes for part in entry.split(',') if part.strip()]
     settings = PostprocessSettings(
         score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
         class_ids=label_map.resolve(classes), max_detections=args.max_detections)
     return label_map, settings
+
+
+def _with_builtin_defaults(model, label_map):
+    """No --model means the built-in demo model (and its labels); say so on stderr."""
+    from .demo import DEMO_MODEL_NAME, with_builtin_defaults
+
+    try:
+        model, label_map, builtin = with_builtin_defaults(model, label_map)
+    except FileNotFoundError as error:
+        raise CliError(str(error)) from None
+    if builtin:
+        print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
+    return model, label_map, builtin
 
 
 def _load_segmenter(args, label_map):
@@ -724,6 +763,30 @@ def _report(total, images, unreadable, out_dir, json_path, bag, seconds, interru
 
 
 # -- webcam ------------------------------------------------------------------------------------
+
+def run_demo(args) -> int:
+    """Segment generated scenes with known answers and print how well the model did."""
+    from .demo import HELD_OUT_SEED
+    from .demo import run_demo as segment_and_score
+
+    label_map, settings = _settings_and_labels(args)
+    segmenter = _load_segmenter(args, label_map)
+    out_dir = Path(args.out)
+    progress = _Progress(args.count)
+    try:
+        report = segment_and_score(
+            segmenter, out_dir, args.count,
+            HELD_OUT_SEED if args.seed is None else args.seed, settings,
+            progress=lambda name, found: progress.step(name, f'{found} instances'))
+    finally:
+        progress.close()
+    print(f'mask AP {report.mask_ap:.3f}, AP50 {report.mask_ap50:.3f} on {report.images} '
+          f'generated scenes ({report.instances} instances); inference '
+          f'{report.inference_ms:.0f} ms per image')
+    print(f'scenes in {out_dir / "images"}, overlays in {out_dir / "overlays"}, COCO files '
+          f'{out_dir / "annotations.json"} and {out_dir / "results.json"}')
+    return 0
+
 
 def run_webcam(args) -> int:
     """Segment a camera live; q, Esc, closing the window or Ctrl+C quits."""

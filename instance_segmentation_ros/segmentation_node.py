@@ -28,6 +28,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from . import detection_msgs
+from .demo import DEMO_MODEL_NAME, with_builtin_defaults
 from .frame_slot import LatestFrameSlot
 from .image_conversion import (
     ImageConversionError,
@@ -112,9 +113,15 @@ class SegmentationNode(Node):
         if reliability not in RELIABILITIES:
             raise ValueError(f'input_reliability {reliability!r} is not one of '
                              f'{", ".join(RELIABILITIES)}')
-        self.label_map = load_label_map(self._param('label_map_path'))
+        model_path, label_map_path, builtin = with_builtin_defaults(
+            self._param('model_path'), self._param('label_map_path'))
+        if builtin:
+            self.get_logger().warning(
+                f'model_path is empty: using the {DEMO_MODEL_NAME}; set model_path to a zoo '
+                f'Mask R-CNN to segment real scenes')
+        self.label_map = load_label_map(label_map_path)
         self.model = SegmentationModel(
-            self._param('model_path'), self._param('device'),
+            model_path, self._param('device'),
             intra_op_threads=self._param('intra_op_threads'),
             inter_op_threads=self._param('inter_op_threads'))
         self.segmenter = Segmenter(self.model, self.label_map)
@@ -320,7 +327,7 @@ def run(args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ModelError, LabelMapError, ValueError) as error:
+    except (ModelError, LabelMapError, ValueError, FileNotFoundError) as error:
         rclpy.logging.get_logger('segmentation_node').error(str(error))
         return 1
     finally:

@@ -62,9 +62,9 @@ def declared_parameters(module: Path) -> set[str]:
     return names
 
 
-def test_there_are_three_launch_files():
+def test_there_are_the_four_documented_launch_files():
     assert {p.name for p in LAUNCH_FILES} == {
-        'segmentation.launch.py', 'webcam.launch.py', 'folder.launch.py'}
+        'segmentation.launch.py', 'webcam.launch.py', 'folder.launch.py', 'demo.launch.py'}
 
 
 @pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)

@@ -365,7 +365,7 @@ def test_console_script_with_ros_args_answers(model_paths):
 
 @pytest.mark.parametrize('model_path, words', [
     ('/no/such/model', ['does not exist']),
-    ("''", ['model_path is empty']),
+    ('/etc', ['is not a model']),
 ])
 def test_missing_model_exits_non_zero_with_one_line(model_path, words):
     process = start_process([console_script('segmentation_node'), '--ros-args',
