@@ -54,7 +54,6 @@ MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 
 
-
 def parse_pattern(pattern):
     """Split a comma separated list of globs into lower-case globs (empty entries dropped)."""
     return [glob.strip().lower() for glob in pattern.split(',') if glob.strip()]
@@ -110,8 +109,6 @@ def get_message_type(name):
         return getattr(module, parts[2])
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"unknown message type '{name}' ({exc})") from None
-
-
 
 
 class FolderPlayer(Node):
@@ -386,7 +383,6 @@ class FolderPlayer(Node):
             self._timer.cancel()
         self.get_logger().error(message)
         self.done.set_result(1)
-
 
 
 def main(args=None):

@@ -60,7 +60,6 @@ RELIABILITY = {
 }
 
 
-
 class SourceError(Exception):
     """A capture source that cannot be opened; the text says why."""
 
@@ -86,8 +85,6 @@ def parse_device(device):
     if '://' in text:
         return 'stream', text
     return 'file', text
-
-
 
 
 class WebcamPublisher(Node):
@@ -501,7 +498,6 @@ class WebcamPublisher(Node):
             # The context may already be shut down: log only after destroy_node so that the
             # message is not also sent to the (invalid) /rosout publisher.
             logger.info(f'stopped: {self._summary()}')
-
 
 
 def main(args=None):

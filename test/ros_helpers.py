@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
@@ -101,3 +103,60 @@ def stop_process(process: subprocess.Popen, sig=signal.SIGINT, timeout: float = 
         process.kill()
         output, _ = process.communicate()
     return process.returncode, output
+
+
+def console_command(script: str) -> list[str]:
+    """The installed console script, or the module when the scripts are not on disk."""
+    path = Path(sys.executable).parent / script
+    if path.exists():
+        return [str(path)]
+    return [sys.executable, '-m', f'instance_segmentation_ros.{script}']
+
+
+class NodeProcess:
+    """A node started as a subprocess with this test's environment; stopped with SIGINT."""
+
+    def __init__(self, script, **params):
+        command = console_command(script) + ['--ros-args']
+        for name, value in params.items():
+            command += ['-p', f'{name}:={value}']
+        env = dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1')
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.output = None
+
+    @property
+    def returncode(self):
+        return self.proc.poll()
+
+    def finish(self, sig=None, timeout=10.0):
+        """Optionally signal the process, wait for it, and return (exit status, output)."""
+        if sig is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.output, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.output, _ = self.proc.communicate()
+            raise
+        return self.proc.returncode, self.output
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+
+
+def spin_until(executor, condition, timeout):
+    """Spin until condition() is true or timeout seconds passed; return condition()."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+    return condition()

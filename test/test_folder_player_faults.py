@@ -9,11 +9,10 @@ overwritten with garbage instead.)
 
 import shutil
 
-import test_folder_player
+from ros_helpers import NodeProcess, spin_until
 from std_msgs.msg import String
-from test_folder_player import NodeProcess, Recorder, make_folder, spin_until
+from test_folder_player import Recorder, make_folder
 
-ros = test_folder_player.ros  # the fixture of a node and executor in this process
 WAIT_TIMEOUT = 5.0  # s the player waits for an acknowledgement before going on by itself
 
 

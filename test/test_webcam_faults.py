@@ -11,13 +11,12 @@ import time
 import cv2
 import numpy as np
 import pytest
-import test_webcam_publisher
 from rclpy.parameter import Parameter
-from test_webcam_publisher import COLOUR, Recorder, spin_until
+from ros_helpers import spin_until
+from test_webcam_publisher import COLOUR, Recorder
 
 from instance_segmentation_ros.webcam_publisher import WebcamPublisher
 
-ros = test_webcam_publisher.ros  # the fixture of a node and executor in this process
 READ_SECONDS = 0.01  # one read() of the scripted camera: about 100 frames per second
 
 

@@ -5,20 +5,15 @@ The node runs as its console script in a subprocess; the test process subscribes
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import rclpy
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.signals import SignalHandlerOptions
+from ros_helpers import NodeProcess, spin_until
 from sensor_msgs.msg import CameraInfo, Image
 
 RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
@@ -46,78 +41,6 @@ projection_matrix:
   cols: 4
   data: [99.0, 0.0, 81.0, 0.0, 0.0, 98.0, 61.0, 0.0, 0.0, 0.0, 1.0, 0.0]
 """
-
-
-def _command(script):
-    """The installed console script, or the module when the scripts are not on disk."""
-    path = Path(sys.executable).parent / script
-    if path.exists():
-        return [str(path)]
-    return [sys.executable, '-m', f'instance_segmentation_ros.{script}']
-
-
-class NodeProcess:
-    """A node started as a subprocess with this test's environment; stopped with SIGINT."""
-
-    def __init__(self, script, **params):
-        command = _command(script) + ['--ros-args']
-        for name, value in params.items():
-            command += ['-p', f'{name}:={value}']
-        env = dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1')
-        self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-
-    @property
-    def returncode(self):
-        return self.proc.poll()
-
-    def finish(self, sig=None, timeout=10.0):
-        """Optionally signal the process, wait for it, and return (exit status, output)."""
-        if sig is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            output, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.communicate()
-            raise
-        return self.proc.returncode, output
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.communicate()
-
-
-@pytest.fixture
-def ros():
-    """A node and executor of the test process, in a context of its own."""
-    context = rclpy.Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-    node = rclpy.create_node('webcam_publisher_test', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        yield node, executor
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=context)
-
-
-def spin_until(executor, condition, timeout):
-    """Spin until condition() is true or timeout seconds passed; return condition()."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.02)
-    return condition()
 
 
 def write_video(path, frames=30, size=(160, 120), fps=30.0):
