@@ -11,7 +11,7 @@ setup(
     version='0.1.0',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
     package_data={PACKAGE: [
-        'data/*.pbtxt', 'data/*.jpg',
+        'data/*.pbtxt', 'data/*.jpg', 'data/*.xml',
         # The built-in demo model: a SavedModel and its labels (see training/README.md).
         'data/demo_model/*.txt', 'data/demo_model/saved_model/*.pb',
         'data/demo_model/saved_model/*.yaml',

@@ -139,7 +139,7 @@ def add_dds_arguments(parser):
     """The `--dds-profile` option: a Fast DDS XML profile for every process of the run."""
     parser.add_argument(
         '--dds-profile', metavar='XML',
-        help='Fast DDS profile file for all processes (e.g. benchmarks/fastdds_large_frames.xml);'
+        help='Fast DDS profile file for all processes (e.g. instance_segmentation_ros/data/fastdds_large_frames.xml);'
              ' default: none (Fast DDS defaults)')
 
 

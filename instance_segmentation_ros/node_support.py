@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from importlib import resources
 
 import cv2
 import rclpy
@@ -43,6 +45,23 @@ def parameter_error_text(exc):
     return text
 
 
+DDS_PROFILE_VARIABLE = 'FASTRTPS_DEFAULT_PROFILES_FILE'
+
+
+def use_large_frame_dds_profile():
+    """Give Fast DDS a shared-memory segment that holds camera frames, unless told otherwise.
+
+    Fast DDS's default 512 KiB segment loses most best-effort 1280x720 frames and delays
+    reliable ones (benchmarks/README.md). The packaged profile is used only when the user
+    set no profile of their own and the middleware is Fast DDS; call before rclpy.init.
+    """
+    if os.environ.get(DDS_PROFILE_VARIABLE) or os.environ.get(
+            'RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp') != 'rmw_fastrtps_cpp':
+        return
+    profile = resources.files(__package__).joinpath('data', 'fastdds_large_frames.xml')
+    os.environ[DDS_PROFILE_VARIABLE] = str(profile)
+
+
 def quiet_opencv():
     """Silence OpenCV's own open/read warnings: the nodes report those errors themselves."""
     try:
@@ -57,6 +76,7 @@ def run_until_done(name, node_factory, args=None):
     The node has a `done` rclpy Future and a `close(interrupted)` method. Exit status: the
     future's result, 1 for a FatalError (logged as one line), 0 for Ctrl+C or SIGTERM.
     """
+    use_large_frame_dds_profile()
     try:
         rclpy.init(args=args)
     except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args

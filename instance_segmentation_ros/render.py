@@ -48,8 +48,7 @@ def render_overlay(bgr: np.ndarray, instances: Instances, label_map: LabelMap,
     for number in range(len(instances), 0, -1):  # best instance drawn last, on top
         x0, y0, x1, y1 = (int(round(v)) for v in instances.boxes[number - 1])
         colour = tuple(int(c) for c in colours[number])
-        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, thickness,
-                      cv2.LINE_AA)
+        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, thickness)
         text = (f'{label_map.name(instances.classes[number - 1])} '
                 f'{instances.scores[number - 1]:.0%}')
         _draw_label(out, text, x0, y0, colour, font_scale, thickness)

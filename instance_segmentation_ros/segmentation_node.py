@@ -38,7 +38,7 @@ from .image_conversion import (
 )
 from .labels import LabelMapError, load_label_map
 from .model import ModelError, SegmentationModel
-from .node_support import descriptor
+from .node_support import descriptor, use_large_frame_dds_profile
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
 
@@ -316,6 +316,7 @@ class SegmentationNode(Node):
 
 def run(args=None) -> int:
     """Run the node; returns 1 with one error line when it cannot start, else 0."""
+    use_large_frame_dds_profile()
     try:
         rclpy.init(args=args)
     except RCLError as error:
