@@ -89,20 +89,26 @@ def run_demo(segmenter: Segmenter, out_dir: Path | None, count: int,
 
 def mask_average_precision(ground_truth: dict, results: list[dict]) -> tuple[float, float]:
     """COCO mask AP@[.5:.95] and AP50 of `results` against a COCO instances dictionary."""
+    stats = coco_mask_stats(ground_truth, results)
+    return stats[0], stats[1]
+
+
+def coco_mask_stats(ground_truth: dict, results: list[dict]) -> list[float]:
+    """The 12 numbers of pycocotools' segm summary (AP, AP50, AP75, ..., AR100, ...)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     if not results:
-        return 0.0, 0.0
+        return [0.0] * 12
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         truth = COCO()
         truth.dataset = ground_truth
         truth.createIndex()
-        evaluation = COCOeval(truth, truth.loadRes(results), 'segm')
+        evaluation = COCOeval(truth, truth.loadRes([dict(r) for r in results]), 'segm')
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    return float(evaluation.stats[0]), float(evaluation.stats[1])
+    return [float(value) for value in evaluation.stats]
 
 
 def with_builtin_defaults(model_path: str | None, label_map_path: str | None

@@ -12,8 +12,6 @@ does, and pycocotools' COCOeval (segm) scores the results against the generated 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 import time
@@ -25,19 +23,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from instance_segmentation_ros import synthetic_scenes  # noqa: E402
+from instance_segmentation_ros.demo import HELD_OUT_SEED, coco_mask_stats  # noqa: E402
 from instance_segmentation_ros.labels import load_label_map  # noqa: E402
 from instance_segmentation_ros.model import SegmentationModel  # noqa: E402
 from instance_segmentation_ros.pipeline import Segmenter  # noqa: E402
 from instance_segmentation_ros.postprocess import PostprocessSettings  # noqa: E402
 
-HELD_OUT_SEED = 3
-
 
 def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: int = 0):
     """Mask AP / AP50 per score threshold and per-image timings on `count` scenes."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
     saved_model = model_dir / 'saved_model' if (model_dir / 'saved_model').is_dir() else model_dir
     labels = model_dir / 'labels.txt'
     model = SegmentationModel(saved_model, intra_op_threads=threads)
@@ -55,10 +49,6 @@ def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: 
         total.append(time.perf_counter() - started)
         inference.append(segmentation.inference_s)
         results += segmenter.coco(segmentation, image_id)
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = ground_truth
-        gt.createIndex()
     report = {'model': str(saved_model), 'format': model.format, 'images': count,
               'seed': seed, 'instances': len(ground_truth['annotations']),
               'inference_ms_mean': 1000 * float(np.mean(inference)),
@@ -67,21 +57,11 @@ def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: 
               'by_score_threshold': {}}
     for threshold in sorted(score_thresholds):
         kept = [r for r in results if r['score'] >= threshold]
-        stats = _coco_stats(gt, kept, COCOeval) if kept else [0.0] * 12
+        stats = coco_mask_stats(ground_truth, kept)
         report['by_score_threshold'][str(threshold)] = {
             'detections': len(kept), 'mask_AP': stats[0], 'mask_AP50': stats[1],
             'mask_AP75': stats[2], 'mask_AR100': stats[8]}
     return report
-
-
-def _coco_stats(gt, results, cocoeval_class):
-    with contextlib.redirect_stdout(io.StringIO()):
-        dt = gt.loadRes([dict(r) for r in results])
-        evaluator = cocoeval_class(gt, dt, 'segm')
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return [float(v) for v in evaluator.stats]
 
 
 def main(argv=None):
