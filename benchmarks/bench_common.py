@@ -139,14 +139,16 @@ def add_dds_arguments(parser):
     """The `--dds-profile` option: a Fast DDS XML profile for every process of the run."""
     parser.add_argument(
         '--dds-profile', metavar='XML',
-        help='Fast DDS profile file for all processes (e.g. instance_segmentation_ros/data/fastdds_large_frames.xml);'
-             ' default: none (Fast DDS defaults)')
+        help='Fast DDS profile file for all processes, e.g. '
+             'instance_segmentation_ros/data/fastdds_large_frames.xml (what the nodes use '
+             'by themselves); default: benchmarks/fastdds_defaults.xml (Fast DDS defaults)')
 
 
 def apply_dds_profile(path: str | None) -> str:
     """Use a Fast DDS profile in this process and every process it starts; returns a label."""
-    if not path:
-        os.environ.pop('FASTRTPS_DEFAULT_PROFILES_FILE', None)
+    if not path:  # set, so that the nodes do not apply their own large-frame profile
+        os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(
+            Path(__file__).resolve().parent / 'fastdds_defaults.xml')
         return 'Fast DDS defaults'
     path = str(Path(path).resolve())
     if not Path(path).is_file():
