@@ -35,5 +35,9 @@ def test_colcon_build_installs_executables_launch_and_config(tmp_path):
         assert (share / 'launch' / launch_file.name).is_file()
     for config_file in [*(ROOT / 'config').glob('*.yaml'), *(ROOT / 'config').glob('*.rviz')]:
         assert (share / 'config' / config_file.name).is_file()
-    data = list(prefix.glob('lib/python*/site-packages/instance_segmentation_ros/data/*.pbtxt'))
-    assert data, 'the label map must be installed inside the Python package'
+    data = next(prefix.glob('lib/python*/site-packages/instance_segmentation_ros/data'), None)
+    assert data is not None, 'run-time data must be installed inside the Python package'
+    for name in ('mscoco_label_map.pbtxt', 'sample.jpg', 'fastdds_large_frames.xml',
+                 'demo_model/labels.txt', 'demo_model/saved_model/saved_model.pb',
+                 'demo_model/saved_model/variables/variables.index'):
+        assert (data / name).is_file(), f'{name} is not installed'
