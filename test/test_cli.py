@@ -98,8 +98,8 @@ def test_help_lists_every_command(script):
 def test_no_command_prints_help_and_usage_errors_are_one_line(capsys):
     status, out, _ = run_cli(capsys)
     assert status == 2 and 'COMMAND' in out
-    status, _, err = run_cli(capsys, 'image', 'x.png')
-    assert_one_line_error(status, err, 'required: -m/--model', expected_status=2)
+    status, _, err = run_cli(capsys, 'folder', 'in_dir')
+    assert_one_line_error(status, err, 'required: OUT_DIR', expected_status=2)
     status, _, err = run_cli(capsys, 'image', '--model', 'm', '--score-threshold', '1.5')
     assert_one_line_error(status, err, '1.5 is not between 0 and 1', expected_status=2)
     status, _, err = run_cli(capsys, 'folder', 'a', 'b', '--model', 'm', '--max-detections', '0')

@@ -95,7 +95,8 @@ def test_loop_repeats_until_sigterm(ros, tmp_path):
     folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
     recorder = Recorder(node)
     with NodeProcess('folder_player', folder=folder, rate=20.0, loop='true') as player:
-        assert spin_until(executor, lambda: len(recorder.images) >= 7, 30.0), player.finish()
+        assert spin_until(executor, lambda: min(len(recorder.images), len(recorder.names)) >= 7,
+                          30.0), player.finish()
         status, output = player.finish(signal.SIGTERM)
     assert status == 0, output
     assert recorder.widths[:7] == [32, 33, 34, 32, 33, 34, 32]
