@@ -20,6 +20,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy._rclpy_pybind11 import RCLError
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -38,7 +39,7 @@ from .image_conversion import (
 )
 from .labels import LabelMapError, load_label_map
 from .model import ModelError, SegmentationModel
-from .node_support import descriptor, use_large_frame_dds_profile
+from .node_support import descriptor, parameter_error_text, use_large_frame_dds_profile
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
 
@@ -78,6 +79,12 @@ PARAMETERS = {
         integer=(0, 256))),
     'warmup': (True, descriptor('Run the model once at start-up so the first frame is fast',
                                 read_only=True)),
+    'warmup_width': (640, descriptor(
+        'Width of the warm-up image (the camera width gives the fastest first frame)',
+        read_only=True, integer=(1, 16384))),
+    'warmup_height': (480, descriptor(
+        'Height of the warm-up image (the camera height gives the fastest first frame)',
+        read_only=True, integer=(1, 16384))),
 }
 
 
@@ -129,7 +136,8 @@ class SegmentationNode(Node):
             f'loaded {self.model.format} model {self.model.name!r} from '
             f'{self.model.source.path} in {self.model.load_seconds:.1f} s')
         if self._param('warmup'):
-            self.get_logger().info(f'warm-up run took {self.model.warm_up():.2f} s')
+            seconds = self.model.warm_up(self._param('warmup_height'), self._param('warmup_width'))
+            self.get_logger().info(f'warm-up run took {seconds:.2f} s')
 
         self._settings = self._settings_from({})
         self._overlay_alpha = self._param('overlay_alpha')
@@ -328,8 +336,9 @@ def run(args=None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ModelError, LabelMapError, ValueError, FileNotFoundError) as error:
-        rclpy.logging.get_logger('segmentation_node').error(str(error))
+    except (ModelError, LabelMapError, ValueError, FileNotFoundError,
+            ParameterException) as error:
+        rclpy.logging.get_logger('segmentation_node').error(parameter_error_text(error))
         return 1
     finally:
         if node is not None:

@@ -363,13 +363,18 @@ def test_console_script_with_ros_args_answers(model_paths):
     assert 'Traceback' not in output
 
 
-@pytest.mark.parametrize('model_path, words', [
-    ('/no/such/model', ['does not exist']),
-    ('/etc', ['is not a model']),
+@pytest.mark.parametrize('arguments, words', [
+    (['model_path:=/no/such/model'], ['does not exist']),
+    (['model_path:=/etc'], ['is not a model']),
+    (['max_detections:=0'], ['max_detections', 'out of range']),
+    (['score_threshold:=1'], ['score_threshold', 'score_threshold:=5.0']),
+    (['input_reliability:=sometimes'], ['input_reliability', 'best_effort']),
 ])
-def test_missing_model_exits_non_zero_with_one_line(model_path, words):
-    process = start_process([console_script('segmentation_node'), '--ros-args',
-                             '-p', f'model_path:={model_path}'])
+def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
+    command = [console_script('segmentation_node'), '--ros-args']
+    for argument in arguments:
+        command += ['-p', argument]
+    process = start_process(command)
     output, _ = process.communicate(timeout=60)
     code = process.returncode
     assert code == 1
