@@ -5,6 +5,7 @@ pyproject.toml configures ruff to the same rules, so `pytest` and `colcon test` 
 wherever the package is tested.
 """
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.linter
+@pytest.mark.skipif(importlib.util.find_spec('ruff') is None,
+                    reason='ruff is not installed (pip install ruff)')
 def test_ruff():
     result = subprocess.run(
         [sys.executable, '-m', 'ruff', 'check', '--no-cache', '--output-format', 'concise',
