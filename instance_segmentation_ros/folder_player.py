@@ -44,7 +44,7 @@ from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.node_support import (
     FatalError,
     descriptor,
-    parameter_error_text,
+    fatal_start_error,
     run_until_done,
 )
 
@@ -120,9 +120,7 @@ class FolderPlayer(Node):
             self._declare_parameters()
             self._configure()
         except (ParameterException, FatalError) as exc:
-            logger = self.get_logger()
-            self.destroy_node()
-            raise FatalError(parameter_error_text(exc), logger) from None
+            raise fatal_start_error(self, exc) from None
 
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)

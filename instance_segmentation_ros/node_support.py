@@ -32,6 +32,13 @@ def descriptor(description, read_only=False, integer=None, floating=None):
     return result
 
 
+def fatal_start_error(node, exc):
+    """Destroy a half-built node and turn `exc` into the FatalError that main() reports."""
+    logger = node.get_logger()
+    node.destroy_node()
+    return FatalError(parameter_error_text(exc), logger)
+
+
 def parameter_error_text(exc):
     """One readable line for a parameter error, with a hint for the common int/double slip."""
     text = str(exc)

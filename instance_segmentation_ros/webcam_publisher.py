@@ -47,7 +47,7 @@ from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.node_support import (
     FatalError,
     descriptor,
-    parameter_error_text,
+    fatal_start_error,
     run_until_done,
 )
 
@@ -96,7 +96,7 @@ class WebcamPublisher(Node):
             self._declare_parameters()
             self._configure()
         except (ParameterException, FatalError) as exc:
-            raise self._fatal(exc) from None
+            raise fatal_start_error(self, exc) from None
 
         self.done = Future()
         self._exit_status = None
@@ -114,12 +114,6 @@ class WebcamPublisher(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_main, name='capture', daemon=True)
         self._thread.start()
-
-    def _fatal(self, exc):
-        """Destroy the half-built node and turn ``exc`` into a FatalError for main()."""
-        logger = self.get_logger()
-        self.destroy_node()
-        return FatalError(parameter_error_text(exc), logger)
 
     # Parameters -------------------------------------------------------------------------------
 
