@@ -306,14 +306,7 @@ class WebcamPublisher(Node):
                         if not self._reconnect:
                             self._exit(1, message)
                             return
-                        if outage is None:
-                            outage = time.monotonic()
-                            logger.warn(f'{message}; retrying with a backoff up to '
-                                        f'{BACKOFF_MAX:g} s because reconnect is true')
-                        else:
-                            logger.debug(f'{message}; retrying in {delay:g} s')
-                        self._stop.wait(delay)
-                        delay = min(2 * delay, BACKOFF_MAX)
+                        outage, delay = self._retry_later(message, 'retrying', outage, delay)
                         continue
                     live = self._kind == 'camera' or (
                         self._kind == 'stream' and cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0)
@@ -344,14 +337,8 @@ class WebcamPublisher(Node):
                         if not self._reconnect:
                             self._exit(1, f"'{self._device}' {what}")
                             return
-                        if outage is None:
-                            outage = time.monotonic()
-                            logger.warn(f"'{self._device}' {what}; reopening with a backoff "
-                                        f'up to {BACKOFF_MAX:g} s because reconnect is true')
-                        else:
-                            logger.debug(f"'{self._device}' {what}; retrying in {delay:g} s")
-                        self._stop.wait(delay)
-                        delay = min(2 * delay, BACKOFF_MAX)
+                        outage, delay = self._retry_later(
+                            f"'{self._device}' {what}", 'reopening', outage, delay)
                         continue
                     frames_this_open += 1
                     if self._fps > 0:
@@ -479,6 +466,17 @@ class WebcamPublisher(Node):
     def _on_wake(self):
         if self._exit_status is not None and not self.done.done():
             self.done.set_result(self._exit_status)
+
+    def _retry_later(self, problem, action, outage, delay):
+        """Warn once per outage, wait `delay`, and return (outage start, next delay)."""
+        if outage is None:
+            outage = time.monotonic()
+            self.get_logger().warn(f'{problem}; {action} with a backoff up to '
+                                   f'{BACKOFF_MAX:g} s because reconnect is true')
+        else:
+            self.get_logger().debug(f'{problem}; retrying in {delay:g} s')
+        self._stop.wait(delay)
+        return outage, min(2 * delay, BACKOFF_MAX)
 
     def close(self, interrupted=False):
         """Stop the capture thread, destroy the node, and say what was done if interrupted."""
