@@ -3,10 +3,13 @@
 For each model time T (a tiny real TF2 SavedModel exported with compute_seconds=T, so each call
 costs about T of real compute) and each design:
 
-- pipelined: the `segmentation_node` console script (worker thread, one-slot latest frame)
-  with its default input QoS (best effort, keep last 1);
-- pipelined_reliable: the same with `-p input_reliability:=reliable` (reliable, keep last 1);
-- naive: benchmarks/naive_node.py (inference in the subscription callback, reliable depth 10),
+- pipelined: the `segmentation_node` console script (one-slot latest frame, model stage and
+  output stage threads, the default frame wait) with its default input QoS (best effort,
+  keep last 1);
+- pipelined_no_wait: the same with `-p frame_wait_fraction:=0.0` (never waits for a due frame);
+- pipelined_reliable: the same as pipelined with `-p input_reliability:=reliable`;
+- naive: benchmarks/naive_node.py (the same node with the model call in the subscription
+  callback, reliable depth 10),
 
 a camera process (benchmarks/camera_publisher.py) publishes 1280x720 bgr8 at 30 Hz into the node
 process, and this process subscribes ~/masks, ~/detections_json and /diagnostics, as a user
@@ -31,7 +34,13 @@ from bench_common import markdown_table, median, percentile
 
 HERE = Path(__file__).resolve().parent
 PREFIX = '/segmentation_node/'
-DESIGNS = ('pipelined', 'pipelined_reliable', 'naive')
+DESIGNS = ('pipelined', 'pipelined_no_wait', 'pipelined_reliable', 'naive')
+DESIGN_PARAMETERS = {
+    'pipelined': [],
+    'pipelined_no_wait': ['frame_wait_fraction:=0.0'],
+    'pipelined_reliable': ['input_reliability:=reliable'],
+    'naive': [],
+}
 
 
 class Measurer:
@@ -100,12 +109,10 @@ class Measurer:
 
 
 def node_command(design: str, model: str) -> list[str]:
-    if design.startswith('pipelined'):
-        reliability = 'reliable' if design == 'pipelined_reliable' else 'best_effort'
-        return [bench_common.console_script('segmentation_node'), '--ros-args',
-                '-p', f'model_path:={model}', '-p', f'input_reliability:={reliability}']
-    return [sys.executable, str(HERE / 'naive_node.py'), '--ros-args', '-p',
-            f'model_path:={model}']
+    program = ([sys.executable, str(HERE / 'naive_node.py')] if design == 'naive'
+               else [bench_common.console_script('segmentation_node')])
+    parameters = [f'model_path:={model}', *DESIGN_PARAMETERS[design]]
+    return [*program, '--ros-args', *(arg for p in parameters for arg in ('-p', p))]
 
 
 def run_one(measurer: Measurer, design: str, seconds: float, duration: float, warm: float

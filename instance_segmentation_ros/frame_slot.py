@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
+from collections import deque
+from itertools import pairwise
+
+PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
 
 
 class LatestFrameSlot:
     """Holds at most one pending item; putting a new one replaces (and counts) the old one.
 
-    A slow consumer therefore always works on the newest frame, and latency cannot grow.
+    A slow consumer therefore always works on the newest frame, and latency cannot grow. A
+    consumer that can spare a moment may also ask to wait for the next frame when it is due
+    shortly (`take(max_wait=...)`): a frame most of one period old is then swapped for a new one.
     """
 
     def __init__(self):
         self._condition = threading.Condition()
         self._item = None
         self._closed = False
+        self._arrivals = deque(maxlen=PERIOD_WINDOW)
         self.replaced = 0
 
     def put(self, item) -> bool:
@@ -24,18 +32,50 @@ class LatestFrameSlot:
             replaced = self._item is not None
             if replaced:
                 self.replaced += 1
-            self._item = (item, time.monotonic())  # with its arrival time, for latency
-            self._condition.notify()
+            now = time.monotonic()
+            self._arrivals.append(now)
+            self._item = (item, now)  # with its arrival time, for latency
+            self._condition.notify_all()
             return replaced
 
-    def take(self, timeout: float | None = None):
-        """Wait for an item; returns (item, monotonic time it was put) or None on timeout/close."""
+    def take(self, timeout: float | None = None, max_wait: float = 0.0):
+        """Wait for an item; returns (item, monotonic time it was put) or None on timeout/close.
+
+        With `max_wait` > 0, when the stream's next item is due within `max_wait` seconds, wait
+        for it (at most `max_wait`) and return it instead of the older one.
+        """
         with self._condition:
             if not self._condition.wait_for(lambda: self._item is not None or self._closed,
                                             timeout):
                 return None
+            if max_wait > 0.0:
+                self._wait_for_next_if_due(max_wait)
+            if self._item is None:
+                return None
             item, self._item = self._item, None
             return item
+
+    def period(self) -> float | None:
+        """Median interval between recent arrivals (seconds); None before two arrivals."""
+        with self._condition:
+            return self._period()
+
+    def _period(self) -> float | None:
+        if len(self._arrivals) < 2:
+            return None
+        return statistics.median(b - a for a, b in pairwise(self._arrivals))
+
+    def _wait_for_next_if_due(self, max_wait: float):
+        period = self._period()
+        if period is None:
+            return
+        _, arrived = self._item
+        age = time.monotonic() - arrived
+        due_in = period - age
+        if due_in > max_wait or age > 2.0 * period:  # not due soon, or the stream has paused
+            return
+        self._condition.wait_for(
+            lambda: self._closed or self._item is None or self._item[1] != arrived, max_wait)
 
     def close(self):
         """Wake the consumer for good (shutdown)."""

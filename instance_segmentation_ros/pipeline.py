@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .labels import LabelMap
-from .model import SegmentationModel
+from .model import RawDetections, SegmentationModel
 from .postprocess import Instances, PostprocessSettings, postprocess
 from .render import render_overlay
 from .results import coco_detections, frame_json
@@ -34,12 +34,22 @@ class Segmenter:
     def segment(self, bgr: np.ndarray, settings: PostprocessSettings,
                 label_image: np.ndarray | None = None) -> Segmentation:
         """Run the model and post-process; `label_image` may be a reused (H, W) buffer."""
-        height, width = bgr.shape[:2]
+        detections, inference_s = self.detect(bgr)
+        return self.finish(detections, inference_s, bgr.shape[:2], settings, label_image)
+
+    def detect(self, bgr: np.ndarray) -> tuple[RawDetections, float]:
+        """The model call alone, with its duration: the node overlaps it with `finish`."""
         started = time.perf_counter()
         detections = self.model.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        inferred = time.perf_counter()
-        instances = postprocess(detections, height, width, settings, label_image=label_image)
-        return Segmentation(instances, inferred - started, time.perf_counter() - inferred)
+        return detections, time.perf_counter() - started
+
+    def finish(self, detections: RawDetections, inference_s: float, size: tuple[int, int],
+               settings: PostprocessSettings,
+               label_image: np.ndarray | None = None) -> Segmentation:
+        """Post-process the detections of one (height, width) image."""
+        started = time.perf_counter()
+        instances = postprocess(detections, *size, settings, label_image=label_image)
+        return Segmentation(instances, inference_s, time.perf_counter() - started)
 
     def overlay(self, bgr: np.ndarray, segmentation: Segmentation, alpha: float = 0.5,
                 out: np.ndarray | None = None) -> np.ndarray:

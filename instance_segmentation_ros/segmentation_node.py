@@ -3,19 +3,23 @@
 Subscribes `~/image`; publishes `~/masks` (mono8 instance labels), `~/detections_json`,
 `~/detections` (vision_msgs, where installed), `~/overlay` (bgr8) and `/diagnostics`.
 
-The subscription only drops each frame into a one-slot mailbox; a worker thread runs the
-model on the newest frame, so a slow model never builds a queue, and the executor stays free
-to answer parameter requests while the model runs. Every output carries the input header.
+The subscription only drops each frame into a one-slot mailbox. Two threads do the work in a
+pipeline: one runs the model on the newest frame, the other post-processes and publishes the
+frame before it, so a slow model never builds a queue, the outputs of one frame overlap the
+model call of the next, and the executor stays free to answer parameter requests while the
+model runs. Every output carries the input header.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
@@ -38,7 +42,7 @@ from .image_conversion import (
     new_image_buffer,
 )
 from .labels import LabelMapError, load_label_map
-from .model import ModelError, SegmentationModel
+from .model import ModelError, RawDetections, SegmentationModel
 from .node_support import descriptor, parameter_error_text, use_large_frame_dds_profile
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
@@ -67,6 +71,10 @@ PARAMETERS = {
         integer=(1, MAX_INSTANCES))),
     'overlay_alpha': (0.5, descriptor('Opacity of the mask colours in the overlay',
                                       floating=UNIT)),
+    'frame_wait_fraction': (0.25, descriptor(
+        'Wait up to this fraction of the model time for a camera frame that is due, rather '
+        'than run the model on one almost a frame period old (0 = never wait)',
+        floating=UNIT)),
     'input_reliability': ('best_effort', descriptor(
         'QoS reliability of the image subscription: best_effort or reliable',
         read_only=True)),
@@ -102,6 +110,17 @@ class _Window:
         self.inference_s += inference_s
         self.latency_s += latency_s
         self.latency_max_s = max(self.latency_max_s, latency_s)
+
+
+@dataclass
+class _Inferred:
+    """A frame between the two stages: the model has run, the outputs are still to come."""
+
+    message: Image
+    received: float
+    bgr: np.ndarray
+    detections: RawDetections
+    inference_s: float
 
 
 class SegmentationNode(Node):
@@ -141,6 +160,8 @@ class SegmentationNode(Node):
 
         self._settings = self._settings_from({})
         self._overlay_alpha = self._param('overlay_alpha')
+        self._frame_wait_fraction = self._param('frame_wait_fraction')
+        self._model_seconds = 0.0  # running mean of the model call, for the frame wait
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -152,13 +173,6 @@ class SegmentationNode(Node):
             if detection_msgs.AVAILABLE else None)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        input_qos = QoSProfile(depth=1, history=qos_profile_sensor_data.history,
-                               durability=qos_profile_sensor_data.durability,
-                               reliability=ReliabilityPolicy.BEST_EFFORT
-                               if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE)
-        self._slot = LatestFrameSlot()
-        self.create_subscription(Image, '~/image', self._on_image, input_qos)
-
         self._received = 0
         self._processed = 0
         self._rejected = {}
@@ -169,12 +183,29 @@ class SegmentationNode(Node):
         self._window_started = time.monotonic()
         self._buffers = {}
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name='segmentation', daemon=True)
-        self._worker.start()
+
+        self._slot = LatestFrameSlot()
+        # Blocks the model stage while the output stage is still busy: a result is never dropped.
+        self._inferred = queue.Queue(maxsize=1)
+        self._stages = []
+        self._subscribe(QoSProfile(
+            depth=1, history=qos_profile_sensor_data.history,
+            durability=qos_profile_sensor_data.durability,
+            reliability=ReliabilityPolicy.BEST_EFFORT
+            if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE))
         self.get_logger().info(
             f'segmenting {self.resolve_topic_name("~/image")} '
             f'({reliability}); vision_msgs '
             f'{"available" if detection_msgs.AVAILABLE else "not installed: ~/detections off"}')
+
+    def _subscribe(self, qos: QoSProfile):
+        """The newest-frame design: the callback fills the slot, the stage threads work."""
+        self.create_subscription(Image, '~/image', self._on_image, qos)
+        self._stages = [
+            threading.Thread(target=self._run_stage, args=(step,), name=name, daemon=True)
+            for name, step in (('inference', self._infer_next), ('outputs', self._output_next))]
+        for stage in self._stages:
+            stage.start()
 
     def _param(self, name: str):
         return self.get_parameter(name).value
@@ -208,6 +239,8 @@ class SegmentationNode(Node):
         self._settings = self._settings_from(changes)
         if 'overlay_alpha' in changes:
             self._overlay_alpha = float(changes['overlay_alpha'])
+        if 'frame_wait_fraction' in changes:
+            self._frame_wait_fraction = float(changes['frame_wait_fraction'])
 
     # Frames ---------------------------------------------------------------------------
 
@@ -215,22 +248,42 @@ class SegmentationNode(Node):
         self._received += 1
         self._slot.put(message)
 
-    def _work(self):
+    def _run_stage(self, step):
+        """Call one stage's step until shutdown; one bad frame never stops it."""
         while not self._slot.closed:
-            taken = self._slot.take(timeout=0.5)
-            if taken is None:
-                continue
-            message, received = taken
             try:
-                self._process(message, received)
+                step()
             except ImageConversionError as error:
                 self._reject(error)
             except Exception as error:  # one bad frame must never stop the node
                 if not rclpy.ok(context=self.context) or self._slot.closed:
                     return
-                self._errors += 1
+                with self._window_lock:
+                    self._errors += 1
                 self.get_logger().error(f'failed to process a frame: {error!r}',
                                         throttle_duration_sec=WARNING_INTERVAL_S)
+
+    def _infer_next(self):
+        """Model stage: the newest frame through the model, then on to the output stage."""
+        taken = self._slot.take(
+            timeout=0.5, max_wait=self._frame_wait_fraction * self._model_seconds)
+        if taken is None:
+            return
+        inferred = self._infer(*taken)
+        while not self._slot.closed:
+            try:
+                self._inferred.put(inferred, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _output_next(self):
+        """Output stage: post-process and publish what the model stage handed over."""
+        try:
+            inferred = self._inferred.get(timeout=0.5)
+        except queue.Empty:
+            return
+        self._publish_outputs(inferred)
 
     def _reject(self, error: ImageConversionError):
         """Count a malformed image; warn at most every few seconds for each kind of fault."""
@@ -241,12 +294,20 @@ class SegmentationNode(Node):
             self.get_logger().warning(
                 f'rejected an image ({error.kind}, {count} so far): {error}')
 
-    def _process(self, message: Image, received: float):
-        settings, alpha = self._settings, self._overlay_alpha
+    def _infer(self, message: Image, received: float) -> _Inferred:
         bgr = image_msg_to_bgr(message)
+        detections, inference_s = self.segmenter.detect(bgr)
+        self._model_seconds = (inference_s if not self._model_seconds
+                               else 0.8 * self._model_seconds + 0.2 * inference_s)
+        return _Inferred(message, received, bgr, detections, inference_s)
+
+    def _publish_outputs(self, inferred: _Inferred):
+        settings, alpha = self._settings, self._overlay_alpha
+        message, bgr = inferred.message, inferred.bgr
         height, width = bgr.shape[:2]
         mask_data, mask_view = self._buffer('masks', height, width, 1)
-        result = self.segmenter.segment(bgr, settings, label_image=mask_view)
+        result = self.segmenter.finish(inferred.detections, inferred.inference_s,
+                                       (height, width), settings, label_image=mask_view)
         if self._masks_pub.get_subscription_count():
             mask_msg = Image(header=message.header)
             fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
@@ -266,7 +327,7 @@ class SegmentationNode(Node):
             self._overlay_pub.publish(overlay_msg)
         with self._window_lock:
             self._processed += 1
-            self._window.add(result.inference_s, time.monotonic() - received)
+            self._window.add(result.inference_s, time.monotonic() - inferred.received)
 
     def _buffer(self, name: str, height: int, width: int, channels: int):
         """A message buffer reused across frames of one size (publish copies it out)."""
@@ -314,11 +375,12 @@ class SegmentationNode(Node):
         self._diagnostics_pub.publish(message)
 
     def destroy_node(self):
-        """Stop the worker first, so that nothing publishes on a destroyed node."""
+        """Stop the stage threads first, so that nothing publishes on a destroyed node."""
         self._slot.close()
-        # The worker may be inside a long model call; it is a daemon and stops by itself, so
-        # waiting for it would only delay shutdown.
-        self._worker.join(timeout=0.1)
+        # The model stage may be inside a long model call; the threads are daemons and stop by
+        # themselves, so waiting for them would only delay shutdown.
+        for stage in self._stages:
+            stage.join(timeout=0.1)
         super().destroy_node()
 
 

@@ -243,6 +243,7 @@ def test_parameters_change_results_through_the_parameter_service(harness):
     (Parameter('max_detections', Parameter.Type.INTEGER, 0), ['max_detections']),
     (Parameter('max_detections', Parameter.Type.INTEGER, 256), ['max_detections']),
     (Parameter('mask_threshold', Parameter.Type.STRING, 'high'), ['wrong parameter type']),
+    (Parameter('frame_wait_fraction', Parameter.Type.DOUBLE, -0.1), ['frame_wait_fraction']),
     (Parameter('model_path', Parameter.Type.STRING, '/elsewhere'), ['read-only']),
 ])
 def test_invalid_parameters_are_rejected_and_change_nothing(harness, parameter, reason_words):
