@@ -1,7 +1,8 @@
 """Benchmark 4: model start-up per export format - load, warm-up, first frame vs steady state.
 
 For each of the four formats (tiny real exports, compute_seconds=0 by default, so that any
-first-call cost stands out against a model call of a few ms), a fresh process imports
+first-call cost stands out against a model call of a few ms), and for the built-in demo model
+(a trained Model Garden Mask R-CNN: the one real model at hand offline), a fresh process imports
 TensorFlow, loads the model as segmentation_node does (`SegmentationModel`), runs the node's
 start-up warm-up (`warm_up()`, a blank 640x480 image), then segments 1280x720 camera frames
 (`Segmenter.segment`: colour conversion, model, post-processing). The same is done without any
@@ -25,6 +26,7 @@ import bench_common  # noqa: E402 - the clock above starts before any import
 from bench_common import markdown_table, median  # noqa: E402
 
 FORMATS = ('tf2_od_api', 'tf1_frozen_graph', 'tf1_od_api', 'model_garden')
+BUILTIN = 'builtin_demo_model'
 
 
 WARMUPS = {'640x480': 'node default (640x480)', 'none': 'none',
@@ -73,8 +75,16 @@ def child(model: str, warmup: str, frames: int):
     }), flush=True)
 
 
+def model_for(model_format: str, compute_seconds: float) -> str:
+    if model_format == BUILTIN:
+        from instance_segmentation_ros.demo import builtin_model
+
+        return str(builtin_model()[0])
+    return bench_common.model_path(model_format, compute_seconds)
+
+
 def measure(model_format: str, compute_seconds: float, warmup: str, frames: int) -> dict:
-    model = bench_common.model_path(model_format, compute_seconds)
+    model = model_for(model_format, compute_seconds)
     command = [sys.executable, __file__, '--child', model, '--frames', str(frames),
                '--warmup', warmup]
     started = time.perf_counter()
@@ -84,6 +94,7 @@ def measure(model_format: str, compute_seconds: float, warmup: str, frames: int)
     result['process_wall_s'] = time.perf_counter() - started
     result['first_over_steady'] = result['first_frame_s'] / result['steady_frame_s']
     result['warmup'] = warmup
+    result['model'] = model_format
     return result
 
 
@@ -103,8 +114,8 @@ def main(argv=None):
     bench_common.print_header(f'Model start-up per format (tiny models, compute_seconds='
                               f'{args.compute_seconds:g}, 1280x720 frames)')
     results = []
-    for model_format in FORMATS:
-        bench_common.model_path(model_format, args.compute_seconds)
+    for model_format in (*FORMATS, BUILTIN):
+        model_for(model_format, args.compute_seconds)
         for warmup in WARMUPS:
             result = measure(model_format, args.compute_seconds, warmup, frames)
             results.append(result)
@@ -112,10 +123,13 @@ def main(argv=None):
                   f'{1000 * result["first_frame_s"]:.1f} ms, steady '
                   f'{1000 * result["steady_frame_s"]:.1f} ms', flush=True)
     print()
+    def label(r):
+        return r['format'] if r['model'] != BUILTIN else f'{r["format"]} (built-in demo model)'
+
     print(markdown_table(
         ['format', 'warm-up', 'import TF s', 'load s', 'warm-up s', 'first frame ms',
          '2nd frame ms', 'steady ms (median)', 'first / steady', 'process start -> ready s'],
-        [[r['format'], WARMUPS[r['warmup']], f'{r["import_tf_s"]:.2f}',
+        [[label(r), WARMUPS[r['warmup']], f'{r["import_tf_s"]:.2f}',
           f'{r["load_s"]:.2f}', f'{r["warm_up_s"]:.2f}' if r['warmup'] != 'none' else '-',
           f'{1000 * r["first_frame_s"]:.1f}', f'{1000 * r["second_frame_s"]:.1f}',
           f'{1000 * r["steady_frame_s"]:.1f}', f'{r["first_over_steady"]:.2f}',
@@ -124,7 +138,7 @@ def main(argv=None):
     for r in results:
         if r['warmup'] != 'none':
             ok = r['first_over_steady'] <= 1.5
-            print(f'target first frame <= 1.5 x steady, {r["format"]}, warm-up '
+            print(f'target first frame <= 1.5 x steady, {label(r)}, warm-up '
                   f'{WARMUPS[r["warmup"]]}: {"met" if ok else "NOT met"} '
                   f'({r["first_over_steady"]:.2f}x)')
     bench_common.save_json('model_startup.json', results)

@@ -16,7 +16,7 @@ class LatestFrameSlot:
 
     A slow consumer therefore always works on the newest frame, and latency cannot grow. A
     consumer that can spare a moment may also ask to wait for the next frame when it is due
-    shortly (`take(max_wait=...)`): a frame most of one period old is then swapped for a new one.
+    shortly (`take(max_wait=...)`): a frame over half a period old is then swapped for a new one.
     """
 
     def __init__(self):
@@ -41,8 +41,10 @@ class LatestFrameSlot:
     def take(self, timeout: float | None = None, max_wait: float = 0.0):
         """Wait for an item; returns (item, monotonic time it was put) or None on timeout/close.
 
-        With `max_wait` > 0, when the stream's next item is due within `max_wait` seconds, wait
-        for it (at most `max_wait`) and return it instead of the older one.
+        With `max_wait` > 0, when the stream's next item is due within `max_wait` seconds and
+        sooner than the pending item's age, wait for it (at most `max_wait`) and return it
+        instead: the result comes out earlier relative to its frame than if the consumer
+        started on the older one.
         """
         with self._condition:
             if not self._condition.wait_for(lambda: self._item is not None or self._closed,
@@ -72,7 +74,7 @@ class LatestFrameSlot:
         _, arrived = self._item
         age = time.monotonic() - arrived
         due_in = period - age
-        if due_in > max_wait or age > 2.0 * period:  # not due soon, or the stream has paused
+        if due_in > min(max_wait, age) or age > 2.0 * period:  # not worth it, or stream paused
             return
         self._condition.wait_for(
             lambda: self._closed or self._item is None or self._item[1] != arrived, max_wait)

@@ -71,10 +71,10 @@ PARAMETERS = {
         integer=(1, MAX_INSTANCES))),
     'overlay_alpha': (0.5, descriptor('Opacity of the mask colours in the overlay',
                                       floating=UNIT)),
-    'frame_wait_fraction': (0.25, descriptor(
-        'Wait up to this fraction of the model time for a camera frame that is due, rather '
-        'than run the model on one almost a frame period old (0 = never wait)',
-        floating=UNIT)),
+    'frame_wait_fraction': (0.1, descriptor(
+        'Wait up to this fraction of the model time for the next camera frame when it is due '
+        'sooner than the waiting frame is old, rather than run the model on the older one '
+        '(0 = never wait)', floating=UNIT)),
     'input_reliability': ('best_effort', descriptor(
         'QoS reliability of the image subscription: best_effort or reliable',
         read_only=True)),

@@ -56,19 +56,30 @@ def test_the_period_is_the_median_interval_between_arrivals():
 def test_a_frame_due_within_max_wait_is_waited_for():
     slot = LatestFrameSlot()
     producer = stream(slot, 6)
-    time.sleep(4.5 * PERIOD_S)  # item 4 is pending and half a period old; item 5 is due
+    time.sleep(4.7 * PERIOD_S)  # item 4 is pending, 0.7 period old; item 5 is due in 0.3
     started = time.monotonic()
-    item, _ = slot.take(timeout=0, max_wait=0.8 * PERIOD_S)
+    item, _ = slot.take(timeout=0, max_wait=0.5 * PERIOD_S)
     waited = time.monotonic() - started
     producer.join()
     assert item == 5
-    assert waited < 0.8 * PERIOD_S + 0.05
+    assert waited < 0.5 * PERIOD_S + 0.05
+
+
+def test_a_young_frame_is_not_swapped_for_a_later_one():
+    slot = LatestFrameSlot()
+    producer = stream(slot, 6)
+    time.sleep(4.25 * PERIOD_S)  # item 4 is 0.25 period old: waiting 0.75 would not pay
+    started = time.monotonic()
+    item, _ = slot.take(timeout=0, max_wait=PERIOD_S)
+    waited = time.monotonic() - started
+    producer.join()
+    assert item == 4 and waited < 0.02
 
 
 def test_without_max_wait_the_pending_frame_is_taken_at_once():
     slot = LatestFrameSlot()
     producer = stream(slot, 6)
-    time.sleep(4.5 * PERIOD_S)
+    time.sleep(4.7 * PERIOD_S)
     started = time.monotonic()
     item, _ = slot.take(timeout=0)
     waited = time.monotonic() - started
