@@ -7,7 +7,9 @@ The subscription only drops each frame into a one-slot mailbox. Two threads do t
 pipeline: one runs the model on the newest frame, the other post-processes and publishes the
 frame before it, so a slow model never builds a queue, the outputs of one frame overlap the
 model call of the next, and the executor stays free to answer parameter requests while the
-model runs. Every output carries the input header.
+model runs. A model stage that comes free just before the next frame is due may wait for it
+(`frame_wait_fraction`) rather than start on a frame over half a period old. Every output
+carries the input header.
 """
 
 from __future__ import annotations
