@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import partial
 from importlib import resources
 
 import cv2
@@ -77,6 +78,22 @@ def quiet_opencv():
         pass
 
 
+def shut_down(close=None):
+    """Run a node's clean-up, then rclpy's shutdown; a second Ctrl+C meanwhile cuts it short.
+
+    Users press Ctrl+C twice; without this the second one ends the process with a traceback
+    and a signal status in place of the clean exit it asked for.
+    """
+    try:
+        try:
+            if close is not None:
+                close()
+        finally:
+            rclpy.try_shutdown()
+    except KeyboardInterrupt:
+        pass
+
+
 def run_until_done(name, node_factory, args=None):
     """Spin a node until its `done` future holds an exit status, a fatal error or a signal.
 
@@ -111,8 +128,6 @@ def run_until_done(name, node_factory, args=None):
         # A signal shut the context down while the executor was building its wait set.
         interrupted = True
     finally:
-        if node is not None:
-            node.close(interrupted=interrupted)
-        rclpy.try_shutdown()
+        shut_down(None if node is None else partial(node.close, interrupted=interrupted))
     if status:
         sys.exit(status)

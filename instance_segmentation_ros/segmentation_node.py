@@ -45,7 +45,12 @@ from .image_conversion import (
 )
 from .labels import LabelMapError, load_label_map
 from .model import ModelError, RawDetections, SegmentationModel
-from .node_support import descriptor, parameter_error_text, use_large_frame_dds_profile
+from .node_support import (
+    descriptor,
+    parameter_error_text,
+    shut_down,
+    use_large_frame_dds_profile,
+)
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
 
@@ -405,9 +410,7 @@ def run(args=None) -> int:
         rclpy.logging.get_logger('segmentation_node').error(parameter_error_text(error))
         return 1
     finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        shut_down(None if node is None else node.destroy_node)
     return 0
 
 
