@@ -294,7 +294,8 @@ class SegmentationNode(Node):
 
     def _reject(self, error: ImageConversionError):
         """Count a malformed image; warn at most every few seconds for each kind of fault."""
-        count = self._rejected[error.kind] = self._rejected.get(error.kind, 0) + 1
+        with self._window_lock:  # the diagnostics timer reads these counts
+            count = self._rejected[error.kind] = self._rejected.get(error.kind, 0) + 1
         now = time.monotonic()
         if now - self._last_warning.get(error.kind, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
             self._last_warning[error.kind] = now
@@ -351,8 +352,9 @@ class SegmentationNode(Node):
         with self._window_lock:
             window, self._window = self._window, _Window()
             elapsed, self._window_started = now - self._window_started, now
+            rejected_by_kind = dict(self._rejected)
         count = max(window.processed, 1)
-        rejected = sum(self._rejected.values())
+        rejected = sum(rejected_by_kind.values())
         status = DiagnosticStatus(
             name=f'{self.get_name()}: segmentation', hardware_id=self.model.name,
             level=DiagnosticStatus.OK, message='ok')
@@ -375,7 +377,7 @@ class SegmentationNode(Node):
             'model': self.model.name,
             'model_format': self.model.format,
         }
-        values.update({f'rejected_{kind}': str(n) for kind, n in sorted(self._rejected.items())})
+        values.update({f'rejected_{kind}': str(n) for kind, n in sorted(rejected_by_kind.items())})
         status.values = [KeyValue(key=key, value=value) for key, value in values.items()]
         message = DiagnosticArray(status=[status])
         message.header.stamp = self.get_clock().now().to_msg()
