@@ -144,8 +144,10 @@ def train(params, model_dir: Path, mode: str = 'train'):
         num_gpus=params.runtime.num_gpus)
     with strategy.scope():
         task = task_factory.get_task(params.task, logging_dir=str(model_dir))
+    # run_experiment returns metrics only from a post-eval pass, never from mode 'eval' itself.
     return train_lib.run_experiment(distribution_strategy=strategy, task=task, mode=mode,
-                                    params=params, model_dir=str(model_dir))
+                                    params=params, model_dir=str(model_dir),
+                                    run_post_eval=mode == 'eval')
 
 
 def export(params, model_dir: Path, export_dir: Path):
