@@ -1,10 +1,21 @@
 """ament_python / pip set-up for instance_segmentation_ros."""
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = 'instance_segmentation_ros'
+TRAINING_REQUIREMENTS = Path(__file__).resolve().parent / 'training' / 'requirements.txt'
+
+
+def requirements(path: Path) -> list[str]:
+    """The requirement lines of a pip requirements file (empty when it is not there)."""
+    if not path.is_file():
+        return []
+    lines = (line.split('#', 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line]
+
 
 setup(
     name=PACKAGE,
@@ -25,6 +36,9 @@ setup(
     ],
     python_requires='>=3.10',
     install_requires=['setuptools', 'numpy', 'pyyaml'],
+    # Training the demo model (training/README.md): Model Garden pins its own TensorFlow, so
+    # install this extra in a separate environment: pip install -e '.[train]'.
+    extras_require={'train': requirements(TRAINING_REQUIREMENTS)},
     zip_safe=False,
     maintainer='instance_segmentation_ros maintainers',
     maintainer_email='maintainers@instance-segmentation-ros.dev',
