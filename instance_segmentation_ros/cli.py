@@ -193,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         description='Generate held-out scenes of circles, squares and triangles, segment them '
                     'with the built-in demo model (or --model), write the scenes and overlays '
                     'to OUT_DIR and print COCO mask AP and AP50 against the exact ground '
-                    'truth. Runs offline, with nothing to download.')
+                    'truth. Overlays show detections from --score-threshold; AP counts every '
+                    'detection from 0.05, as COCO evaluations do. Runs offline, with nothing '
+                    'to download.')
     demo.add_argument('--out', default='demo_output', metavar='OUT_DIR',
                       help='folder for images/, overlays/, annotations.json and results.json '
                            '(default: demo_output)')

@@ -45,6 +45,19 @@ class Instances:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def scoring_at_least(self, score: float) -> Instances:
+        """The instances with at least `score`: a prefix, as instances are sorted by score.
+
+        Their visible pixels do not change: lower-scoring instances never cover them.
+        """
+        count = int(np.count_nonzero(self.scores >= score))
+        if count == len(self):
+            return self
+        label_image = np.where(self.label_image <= count, self.label_image, 0).astype(np.uint8)
+        return Instances(label_image=label_image, boxes=self.boxes[:count],
+                         classes=self.classes[:count], scores=self.scores[:count],
+                         areas=self.areas[:count])
+
 
 def select(detections: RawDetections, settings: PostprocessSettings) -> np.ndarray:
     """Indices of the detections to keep: score, class filter and count, best first."""

@@ -556,3 +556,21 @@ def test_rle_of_postprocess_output():
     instances = postprocess(raw, H, W, PostprocessSettings())
     rles = _check_rle(instances.label_image, len(instances))
     assert [int(mask_utils.area(r)) for r in rles] == instances.areas.tolist()
+
+
+def test_scoring_at_least_keeps_the_best_instances_and_their_pixels():
+    # Three overlapping boxes, scored 0.9 > 0.6 > 0.2: the 0.2 one only gets what is left.
+    found = detections([[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75], [0.0, 0.0, 1.0, 1.0]],
+                       [0.9, 0.6, 0.2], classes=[1, 2, 3])
+    instances = postprocess(found, 40, 40, PostprocessSettings(score_threshold=0.1))
+    assert len(instances) == 3
+    shown = instances.scoring_at_least(0.5)
+    assert list(shown.scores) == pytest.approx([0.9, 0.6]) and list(shown.classes) == [1, 2]
+    np.testing.assert_array_equal(shown.areas, instances.areas[:2])
+    np.testing.assert_array_equal(shown.label_image,
+                                  np.where(instances.label_image == 3, 0, instances.label_image))
+    assert shown.label_image.dtype == np.uint8
+    assert np.count_nonzero(instances.label_image == 3) > 0  # it had pixels to lose
+    assert instances.scoring_at_least(0.1) is instances
+    assert len(instances.scoring_at_least(0.95)) == 0
+    assert not instances.scoring_at_least(0.95).label_image.any()
