@@ -7,9 +7,10 @@ TensorFlow, loads the model as segmentation_node does (`SegmentationModel`), run
 start-up warm-up (`warm_up()`, a blank 640x480 image), then segments 1280x720 camera frames
 (`Segmenter.segment`: colour conversion, model, post-processing). The same is done without any
 warm-up, to show what it buys, and with the warm-up at the frames' own size (1280x720), to show
-whether the size of the warm-up image matters.
+whether the size of the warm-up image matters. A first frame is one sample, so every row is
+measured in three fresh processes and reported as their medians, with each process's ratio.
 
-    python benchmarks/model_startup.py [--quick] [--compute-seconds T]
+    python benchmarks/model_startup.py [--quick] [--compute-seconds T] [--repeats N]
 """
 
 from __future__ import annotations
@@ -93,6 +94,16 @@ def measure(model_format: str, compute_seconds: float, warmup: str, frames: int)
     result = json.loads(output.strip().splitlines()[-1])
     result['process_wall_s'] = time.perf_counter() - started
     result['first_over_steady'] = result['first_frame_s'] / result['steady_frame_s']
+    return result
+
+
+def measure_repeated(model_format: str, compute_seconds: float, warmup: str, frames: int,
+                     repeats: int) -> dict:
+    """`repeats` fresh processes; every figure is their median (one first frame is noisy)."""
+    runs = [measure(model_format, compute_seconds, warmup, frames) for _ in range(repeats)]
+    result = {key: median([run[key] for run in runs]) if isinstance(value, float) else value
+              for key, value in runs[0].items()}
+    result['first_over_steady_runs'] = [run['first_over_steady'] for run in runs]
     result['warmup'] = warmup
     result['model'] = model_format
     return result
@@ -106,18 +117,22 @@ def main(argv=None):
     parser.add_argument('--child', help=argparse.SUPPRESS)
     parser.add_argument('--warmup', default='640x480', help=argparse.SUPPRESS)
     parser.add_argument('--frames', type=int, help='frames per process (default 40, quick 12)')
+    parser.add_argument('--repeats', type=int, help='fresh processes per row (default 3, quick 1)')
     args = parser.parse_args(argv)
     frames = args.frames or (12 if args.quick else 40)
+    repeats = args.repeats or (1 if args.quick else 3)
     if args.child:
         child(args.child, args.warmup, frames)
         return 0
     bench_common.print_header(f'Model start-up per format (tiny models, compute_seconds='
-                              f'{args.compute_seconds:g}, 1280x720 frames)')
+                              f'{args.compute_seconds:g}, 1280x720 frames, medians of '
+                              f'{repeats} processes)')
     results = []
     for model_format in (*FORMATS, BUILTIN):
         model_for(model_format, args.compute_seconds)
         for warmup in WARMUPS:
-            result = measure(model_format, args.compute_seconds, warmup, frames)
+            result = measure_repeated(model_format, args.compute_seconds, warmup, frames,
+                                      repeats)
             results.append(result)
             print(f'{model_format} warm-up {warmup}: load {result["load_s"]:.2f} s, first '
                   f'{1000 * result["first_frame_s"]:.1f} ms, steady '
@@ -128,11 +143,13 @@ def main(argv=None):
 
     print(markdown_table(
         ['format', 'warm-up', 'import TF s', 'load s', 'warm-up s', 'first frame ms',
-         '2nd frame ms', 'steady ms (median)', 'first / steady', 'process start -> ready s'],
+         '2nd frame ms', 'steady ms (median)', 'first / steady', 'each process',
+         'process start -> ready s'],
         [[label(r), WARMUPS[r['warmup']], f'{r["import_tf_s"]:.2f}',
           f'{r["load_s"]:.2f}', f'{r["warm_up_s"]:.2f}' if r['warmup'] != 'none' else '-',
           f'{1000 * r["first_frame_s"]:.1f}', f'{1000 * r["second_frame_s"]:.1f}',
           f'{1000 * r["steady_frame_s"]:.1f}', f'{r["first_over_steady"]:.2f}',
+          ' / '.join(f'{v:.2f}' for v in r['first_over_steady_runs']),
           f'{r["ready_s"]:.2f}'] for r in results]))
     print()
     for r in results:
