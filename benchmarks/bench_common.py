@@ -15,6 +15,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -160,6 +161,42 @@ def apply_dds_profile(path: str | None) -> str:
 def use_ros_environment():
     """Apply `ros_environment` to this process (call before rclpy.init)."""
     os.environ.update(ros_environment())
+
+
+class SpinningNode:
+    """A ROS node of this process in a context of its own, spun by a background thread.
+
+    Subclasses create their publishers and subscriptions on `self.node`, then call `spin()`.
+    """
+
+    def __init__(self, name: str):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        use_ros_environment()
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.lock = threading.Lock()
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+
+    def spin(self):
+        """Start the background thread that runs the callbacks."""
+        self._thread.start()
+
+    def _spin(self):
+        try:
+            self.executor.spin()
+        except Exception:  # shutdown
+            pass
+
+    def close(self):
+        self.executor.shutdown(timeout_sec=2.0)
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
 
 
 def console_script(name: str) -> str:

@@ -31,29 +31,22 @@ from bench_common import markdown_table, median, percentile
 PREFIX = '/segmentation_node/'
 
 
-class Driver:
+class Driver(bench_common.SpinningNode):
     """Publishes frames one at a time and waits for every output of each."""
 
     def __init__(self):
-        import rclpy
         from camera_publisher import scene_bgr
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import QoSProfile
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
         from instance_segmentation_ros.image_conversion import fill_image_msg
 
-        bench_common.use_ros_environment()
-        self.rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('benchmark_driver', context=self.context)
+        super().__init__('benchmark_driver')
         self.publisher = self.node.create_publisher(Image, PREFIX + 'image', QoSProfile(depth=1))
         self.message = fill_image_msg(Image(), scene_bgr(720, 1280), 'bgr8')
         self.message.header.frame_id = 'camera'
-        self.lock = threading.Lock()
         self.done = threading.Event()
         self.pending = None
         self.seen = set()
@@ -65,16 +58,7 @@ class Driver:
         self.node.create_subscription(Image, PREFIX + 'overlay', self.output('overlay'), 10)
         self.node.create_subscription(String, PREFIX + 'detections_json', self.on_json, 10)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:  # shutdown
-            pass
+        self.spin()
 
     def output(self, kind):
         def callback(message):
@@ -122,10 +106,6 @@ class Driver:
                                   self.arrivals.items()})
         return seconds
 
-    def close(self):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        self.rclpy.try_shutdown(context=self.context)
 
 
 def in_process_breakdown(model: str, repeats: int) -> dict:

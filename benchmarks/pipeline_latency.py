@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -43,36 +42,20 @@ DESIGN_PARAMETERS = {
 }
 
 
-class Measurer:
+class Measurer(bench_common.SpinningNode):
     """A ROS node in this process that records every output of the node under test."""
 
     def __init__(self):
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
-        from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
-        bench_common.use_ros_environment()
-        self.rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('benchmark_measurer', context=self.context)
-        self.lock = threading.Lock()
+        super().__init__('benchmark_measurer')
         self.clear()
         self.node.create_subscription(String, PREFIX + 'detections_json', self.on_json, 10)
         self.node.create_subscription(Image, PREFIX + 'masks', self.on_masks, 10)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:  # shutdown
-            pass
+        self.spin()
 
     def clear(self):
         with self.lock:
@@ -102,10 +85,6 @@ class Measurer:
     def node_ready(self) -> bool:
         return self.node.count_publishers(PREFIX + 'detections_json') > 0
 
-    def close(self):
-        self.executor.shutdown(timeout_sec=2.0)
-        self.node.destroy_node()
-        self.rclpy.try_shutdown(context=self.context)
 
 
 def node_command(design: str, model: str) -> list[str]:
