@@ -10,6 +10,7 @@ import json
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import test_cli
@@ -29,11 +30,19 @@ def many_images(in_dir, folder):
     return folder
 
 
-def start_folder_run(slow_model, images, tmp_path):
-    return subprocess.Popen(
+@contextmanager
+def folder_run(slow_model, images, tmp_path):
+    """A running `folder` batch with bag and JSON; killed on exit if a test left it running."""
+    process = subprocess.Popen(
         [str(SCRIPT), 'folder', str(images), str(tmp_path / 'out'), '--model', slow_model,
          '--bag', str(tmp_path / 'bag'), '--json', str(tmp_path / 'r.json')],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def read_stderr_until(process, prefix, lines, timeout=60.0):
@@ -73,8 +82,7 @@ def assert_bag_consistent(bag):
 def test_sigterm_while_the_model_loads_leaves_no_broken_bag(slow_model, in_dir, tmp_path):
     images = many_images(in_dir, tmp_path / 'many')
     bag = tmp_path / 'bag'
-    process = start_folder_run(slow_model, images, tmp_path)
-    try:
+    with folder_run(slow_model, images, tmp_path) as process:
         # The bag is created before the model loads; TensorFlow is imported to load it.
         deadline = time.monotonic() + 60
         while not loads_tensorflow(process) and time.monotonic() < deadline:
@@ -82,10 +90,6 @@ def test_sigterm_while_the_model_loads_leaves_no_broken_bag(slow_model, in_dir, 
         assert bag.exists(), process.communicate(timeout=60)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 130, (out, err)
     assert 'Traceback' not in err
     if '[1/' in err:  # the machine was fast: the first image was done before the signal
@@ -100,16 +104,11 @@ def test_sigterm_while_the_model_loads_leaves_no_broken_bag(slow_model, in_dir, 
 
 def test_sigterm_during_the_batch_closes_the_bag(slow_model, in_dir, tmp_path):
     images = many_images(in_dir, tmp_path / 'many')
-    process = start_folder_run(slow_model, images, tmp_path)
     lines = []
-    try:
+    with folder_run(slow_model, images, tmp_path) as process:
         assert read_stderr_until(process, '[1/', lines), ''.join(lines)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     lines += err.splitlines(keepends=True)
     text = ''.join(lines)
     assert process.returncode == 130, text
@@ -126,9 +125,8 @@ def test_sigterm_during_the_batch_closes_the_bag(slow_model, in_dir, tmp_path):
 
 def test_second_sigterm_stops_at_once_and_still_closes_the_bag(slow_model, in_dir, tmp_path):
     images = many_images(in_dir, tmp_path / 'many')
-    process = start_folder_run(slow_model, images, tmp_path)
     lines = []
-    try:
+    with folder_run(slow_model, images, tmp_path) as process:
         assert read_stderr_until(process, '[1/', lines), ''.join(lines)
         process.send_signal(signal.SIGTERM)
         assert read_stderr_until(process, 'instance-segmentation: stopping', lines, 30.0), \
@@ -137,10 +135,6 @@ def test_second_sigterm_stops_at_once_and_still_closes_the_bag(slow_model, in_di
         started = time.monotonic()
         out, err = process.communicate(timeout=60)
         elapsed = time.monotonic() - started
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     lines += err.splitlines(keepends=True)
     text = ''.join(lines)
     assert process.returncode == 130, text
