@@ -24,6 +24,9 @@ ARGUMENTS = {
                     'YAML file with the segmentation_node parameters'),
     'classes': ('', 'Class names or ids to keep, e.g. "[person, car]"; empty: params_file'),
     'score_threshold': ('', 'Minimum score kept (0..1); empty: the value in params_file'),
+    'image_width': ('', 'Width of the incoming images: the model is warmed up at this size '
+                        'so that the first frame is fast (with image_height); empty: params_file'),
+    'image_height': ('', 'Height of the incoming images (with image_width); empty: params_file'),
     'namespace': ('', 'Namespace of the node (for several cameras)'),
     'node_name': ('segmentation_node', 'Name of the node'),
 }
@@ -48,6 +51,10 @@ def segmentation_node(context):
     score_threshold = LaunchConfiguration('score_threshold').perform(context)
     if score_threshold:
         overrides['score_threshold'] = float(score_threshold)
+    width, height = (LaunchConfiguration(name).perform(context)
+                     for name in ('image_width', 'image_height'))
+    if width and height and int(width) and int(height):  # 0 = a camera's own default size
+        overrides['warmup_width'], overrides['warmup_height'] = int(width), int(height)
     return [Node(
         package=PACKAGE,
         executable='segmentation_node',

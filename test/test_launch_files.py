@@ -131,10 +131,15 @@ def test_launch_overrides_name_declared_parameters():
     for name in re.findall(r"'(\w+)': ", block):
         assert name in player, name
     camera = declared_parameters(PACKAGE / 'webcam_publisher.py')
-    source = (ROOT / 'launch' / 'webcam.launch.py').read_text()
-    block = source[source.index("executable='webcam_publisher'"):]
-    block = block[:block.index('output=')]
-    for name in re.findall(r"'(\w+)': ", block):
+    tree = ast.parse((ROOT / 'launch' / 'webcam.launch.py').read_text())
+    function = next(node for node in ast.walk(tree)
+                    if isinstance(node, ast.FunctionDef) and node.name == 'webcam_publisher')
+    names = [key.value for node in ast.walk(function) if isinstance(node, ast.Dict)
+             for key in node.keys]
+    names += [item.value for node in ast.walk(function) if isinstance(node, ast.For)
+              for item in node.iter.elts]
+    assert {'device', 'width', 'height'} <= set(names)
+    for name in names:
         assert name in camera, name
 
 

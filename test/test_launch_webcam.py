@@ -39,7 +39,8 @@ def generate_test_description():
     share = get_package_share_directory('instance_segmentation_ros')
     webcam = launch.actions.IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'webcam.launch.py')),
-        launch_arguments={'device': VIDEO, 'model_path': MODEL}.items())
+        launch_arguments={'device': VIDEO, 'model_path': MODEL,
+                          'width': '320', 'height': '240'}.items())
     return launch.LaunchDescription([webcam, launch_testing.actions.ReadyToTest()])
 
 
