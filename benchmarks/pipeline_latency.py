@@ -87,17 +87,20 @@ class Measurer(bench_common.SpinningNode):
 
 
 
-def node_command(design: str, model: str) -> list[str]:
-    program = ([sys.executable, str(HERE / 'naive_node.py')] if design == 'naive'
-               else [bench_common.console_script('segmentation_node')])
+def node_command(design: str, model: str, program: list[str] | None = None) -> list[str]:
+    """The node process of a design; `program` replaces the executable (keeping parameters)."""
+    if program is None:
+        program = ([sys.executable, str(HERE / 'naive_node.py')] if design == 'naive'
+                   else [bench_common.console_script('segmentation_node')])
     parameters = [f'model_path:={model}', *DESIGN_PARAMETERS[design]]
     return [*program, '--ros-args', *(arg for p in parameters for arg in ('-p', p))]
 
 
-def run_one(measurer: Measurer, design: str, seconds: float, duration: float, warm: float
-            ) -> dict:
+def run_one(measurer: Measurer, design: str, seconds: float, duration: float, warm: float,
+            program: list[str] | None = None) -> dict:
     model = bench_common.model_path('tf2_od_api', seconds)
-    node = bench_common.start(node_command(design, model), f'node_{design}_{seconds:g}.log')
+    node = bench_common.start(node_command(design, model, program),
+                              f'node_{design}_{seconds:g}.log')
     try:
         if not bench_common.wait_until(lambda: measurer.node_ready() or node.poll() is not None,
                                        180):
