@@ -4,8 +4,10 @@ For each model time T (a tiny real TF2 SavedModel exported with compute_seconds=
 costs about T of real compute) and each design:
 
 - pipelined: the `segmentation_node` console script (one-slot latest frame, model stage and
-  output stage threads, the default frame wait) with its default input QoS (best effort,
-  keep last 1);
+  output stage threads, the default frame and output waits) with its default input QoS (best
+  effort, keep last 1);
+- pipelined_overlap: the same with `-p output_wait_fraction:=0.0` (the outputs of a frame always
+  overlap the next model call);
 - pipelined_no_wait: the same with `-p frame_wait_fraction:=0.0` (never waits for a due frame);
 - pipelined_reliable: the same as pipelined with `-p input_reliability:=reliable`;
 - naive: benchmarks/naive_node.py (the same node with the model call in the subscription
@@ -33,9 +35,10 @@ from bench_common import markdown_table, median, percentile
 
 HERE = Path(__file__).resolve().parent
 PREFIX = '/segmentation_node/'
-DESIGNS = ('pipelined', 'pipelined_no_wait', 'pipelined_reliable', 'naive')
+DESIGNS = ('pipelined', 'pipelined_overlap', 'pipelined_no_wait', 'pipelined_reliable', 'naive')
 DESIGN_PARAMETERS = {
     'pipelined': [],
+    'pipelined_overlap': ['output_wait_fraction:=0.0'],
     'pipelined_no_wait': ['frame_wait_fraction:=0.0'],
     'pipelined_reliable': ['input_reliability:=reliable'],
     'naive': [],

@@ -16,6 +16,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_INPUTS = [Path('/tmp/bench_work/pipeline_latency.json')]
 OUTPUT = HERE / 'latency_vs_model_time.png'
 LABELS = {'pipelined': 'node (default)',
+          'pipelined_overlap': 'node, output_wait_fraction 0',
           'pipelined_no_wait': 'node, frame_wait_fraction 0',
           'pipelined_reliable': 'node (reliable in)',
           'naive': 'naive (callback, depth 10)'}

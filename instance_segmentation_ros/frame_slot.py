@@ -1,4 +1,4 @@
-"""A one-slot mailbox between a subscription and a worker: newest frame wins, never a queue."""
+"""Hand-overs between threads: the newest frame from a subscription, a result between stages."""
 
 from __future__ import annotations
 
@@ -89,3 +89,59 @@ class LatestFrameSlot:
     def closed(self) -> bool:
         """True once `close` was called."""
         return self._closed
+
+
+class StageHandOff:
+    """Passes results one at a time from one stage thread to the next; none is ever dropped.
+
+    `put` waits while the consumer has not yet taken the previous result. The consumer calls
+    `done` when it has finished a result, so that the producer can wait with
+    `wait_until_done` for everything it handed over to be finished before it goes on.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._item = None
+        self._given = 0
+        self._finished = 0
+        self._closed = False
+
+    def put(self, item) -> bool:
+        """Hand over `item` once the previous one was taken; False if closed meanwhile."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._item is None or self._closed)
+            if self._closed:
+                return False
+            self._item = item
+            self._given += 1
+            self._condition.notify_all()
+            return True
+
+    def get(self, timeout: float | None = None):
+        """The next result, or None on timeout or close."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._item is not None or self._closed,
+                                            timeout):
+                return None
+            item, self._item = self._item, None
+            self._condition.notify_all()
+            return item
+
+    def done(self):
+        """The consumer finished the result it took last."""
+        with self._condition:
+            self._finished += 1
+            self._condition.notify_all()
+
+    def wait_until_done(self, timeout: float | None = None) -> bool:
+        """Wait until every result handed over is finished; False on timeout or close."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: self._finished >= self._given or self._closed,
+                timeout) and not self._closed
+
+    def close(self):
+        """Wake both stages for good (shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()

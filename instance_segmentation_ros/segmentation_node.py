@@ -5,17 +5,18 @@ Subscribes `~/image`; publishes `~/masks` (mono8 instance labels), `~/detections
 
 The subscription only drops each frame into a one-slot mailbox. Two threads do the work in a
 pipeline: one runs the model on the newest frame, the other post-processes and publishes the
-frame before it, so a slow model never builds a queue, the outputs of one frame overlap the
-model call of the next, and the executor stays free to answer parameter requests while the
-model runs. A model stage that comes free just before the next frame is due may wait for it
-(`frame_wait_fraction`) rather than start on a frame over half a period old. Every output
-carries the input header.
+frame before it, so a slow model never builds a queue and the executor stays free to answer
+parameter requests while the model runs. Where the outputs are cheap next to the model call
+(`output_wait_fraction`), the model stage lets them be published before it starts the next
+call, because on shared CPU cores the two would slow each other; otherwise the outputs of one
+frame overlap the model call of the next, for throughput. A model stage that comes free just
+before the next frame is due may wait for it (`frame_wait_fraction`) rather than start on a
+frame over half a period old. Every output carries the input header.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import sys
 import threading
 import time
@@ -36,7 +37,7 @@ from std_msgs.msg import String
 
 from . import detection_msgs
 from .demo import DEMO_MODEL_NAME, with_builtin_defaults
-from .frame_slot import LatestFrameSlot
+from .frame_slot import LatestFrameSlot, StageHandOff
 from .image_conversion import (
     ImageConversionError,
     fill_image_msg_from_buffer,
@@ -82,6 +83,11 @@ PARAMETERS = {
         'Wait up to this fraction of the model time for the next camera frame when it is due '
         'sooner than the waiting frame is old, rather than run the model on the older one '
         '(0 = never wait)', floating=UNIT)),
+    'output_wait_fraction': (0.03, descriptor(
+        "Publish a frame's outputs before starting the next model call when they take at most "
+        'this fraction of the model time (where both share CPU cores, the outputs come out '
+        'sooner for at most this fraction of throughput); 0 = always overlap them',
+        floating=UNIT)),
     'input_reliability': ('best_effort', descriptor(
         'QoS reliability of the image subscription: best_effort or reliable',
         read_only=True)),
@@ -168,7 +174,9 @@ class SegmentationNode(Node):
         self._settings = self._settings_from({})
         self._overlay_alpha = self._param('overlay_alpha')
         self._frame_wait_fraction = self._param('frame_wait_fraction')
-        self._model_seconds = 0.0  # running mean of the model call, for the frame wait
+        self._output_wait_fraction = self._param('output_wait_fraction')
+        self._model_seconds = 0.0  # running means of the model call and of the outputs'
+        self._output_seconds = 0.0  # own CPU time, for the two waits
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -192,8 +200,7 @@ class SegmentationNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
         self._slot = LatestFrameSlot()
-        # Blocks the model stage while the output stage is still busy: a result is never dropped.
-        self._inferred = queue.Queue(maxsize=1)
+        self._handoff = StageHandOff()
         self._stages = []
         self._subscribe(QoSProfile(
             depth=1, history=qos_profile_sensor_data.history,
@@ -248,6 +255,8 @@ class SegmentationNode(Node):
             self._overlay_alpha = float(changes['overlay_alpha'])
         if 'frame_wait_fraction' in changes:
             self._frame_wait_fraction = float(changes['frame_wait_fraction'])
+        if 'output_wait_fraction' in changes:
+            self._output_wait_fraction = float(changes['output_wait_fraction'])
 
     # Frames ---------------------------------------------------------------------------
 
@@ -276,21 +285,24 @@ class SegmentationNode(Node):
             timeout=0.5, max_wait=self._frame_wait_fraction * self._model_seconds)
         if taken is None:
             return
-        inferred = self._infer(*taken)
-        while not self._slot.closed:
-            try:
-                self._inferred.put(inferred, timeout=0.5)
-                return
-            except queue.Full:
-                continue
+        self._handoff.put(self._infer(*taken))
+        fraction = self._output_wait_fraction
+        if fraction and self._output_seconds <= fraction * self._model_seconds:
+            self._handoff.wait_until_done()
 
     def _output_next(self):
         """Output stage: post-process and publish what the model stage handed over."""
-        try:
-            inferred = self._inferred.get(timeout=0.5)
-        except queue.Empty:
+        inferred = self._handoff.get(timeout=0.5)
+        if inferred is None:
             return
-        self._publish_outputs(inferred)
+        started = time.thread_time()
+        try:
+            self._publish_outputs(inferred)
+        finally:
+            self._handoff.done()
+            spent = time.thread_time() - started
+            self._output_seconds = (spent if not self._output_seconds
+                                    else 0.8 * self._output_seconds + 0.2 * spent)
 
     def _reject(self, error: ImageConversionError):
         """Count a malformed image; warn at most every few seconds for each kind of fault."""
@@ -386,6 +398,7 @@ class SegmentationNode(Node):
     def destroy_node(self):
         """Stop the stage threads first, so that nothing publishes on a destroyed node."""
         self._slot.close()
+        self._handoff.close()
         # The model stage may be inside a long model call; the threads are daemons and stop by
         # themselves, so waiting for them would only delay shutdown.
         for stage in self._stages:

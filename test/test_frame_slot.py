@@ -1,4 +1,8 @@
-"""LatestFrameSlot: newest item wins, and the optional short wait for a frame that is due."""
+"""LatestFrameSlot: newest item wins, and the optional short wait for a frame that is due.
+
+StageHandOff: results pass one at a time, none is dropped, and the producer can wait for them
+to be finished.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import time
 
 import pytest
 
-from instance_segmentation_ros.frame_slot import LatestFrameSlot
+from instance_segmentation_ros.frame_slot import LatestFrameSlot, StageHandOff
 
 PERIOD_S = 0.1
 
@@ -111,3 +115,56 @@ def test_a_stream_that_stops_costs_at_most_max_wait_once():
     started = time.monotonic()
     item, _ = slot.take(timeout=0, max_wait=0.05)
     assert item == 'stale' and time.monotonic() - started < 0.02
+
+
+# --- StageHandOff ---------------------------------------------------------------------------
+
+def start(target, *args):
+    thread = threading.Thread(target=target, args=args, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_hand_off_passes_every_result_in_order_and_blocks_the_producer():
+    handoff = StageHandOff()
+    assert handoff.put('a') is True
+    second = start(handoff.put, 'b')  # waits: 'a' has not been taken
+    time.sleep(0.05)
+    assert second.is_alive()
+    assert handoff.get(timeout=1) == 'a'
+    second.join(timeout=1)
+    assert not second.is_alive()
+    assert handoff.get(timeout=1) == 'b'
+    assert handoff.get(timeout=0.01) is None
+
+
+def test_the_producer_waits_until_the_consumer_is_done():
+    handoff = StageHandOff()
+    assert handoff.wait_until_done(timeout=0) is True  # nothing handed over yet
+    handoff.put('frame')
+    assert handoff.wait_until_done(timeout=0.05) is False  # not even taken
+    assert handoff.get(timeout=1) == 'frame'
+    assert handoff.wait_until_done(timeout=0.05) is False  # taken, still being published
+    finished = []
+    waiter = start(lambda: finished.append(handoff.wait_until_done(timeout=5)))
+    time.sleep(0.05)
+    handoff.done()
+    waiter.join(timeout=1)
+    assert finished == [True]
+
+
+def test_close_wakes_both_stages():
+    handoff = StageHandOff()
+    handoff.put('first')
+    results = []
+    producer = start(lambda: results.append(('put', handoff.put('second'))))
+    waiter = start(lambda: results.append(('wait', handoff.wait_until_done())))
+    consumer_handoff = StageHandOff()
+    consumer = start(lambda: results.append(('get', consumer_handoff.get(timeout=5))))
+    time.sleep(0.05)
+    handoff.close()
+    consumer_handoff.close()
+    for thread in (producer, waiter, consumer):
+        thread.join(timeout=1)
+        assert not thread.is_alive()
+    assert sorted(results) == [('get', None), ('put', False), ('wait', False)]

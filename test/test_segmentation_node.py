@@ -59,10 +59,10 @@ def slow_model_path(tmp_path_factory):
 class Harness:
     """A segmentation node plus a client node that feeds it and records its outputs."""
 
-    def __init__(self, model_path: str, extra_args=()):
+    def __init__(self, model_path: str, extra_args=(), node_class=SegmentationNode):
         args = ['--ros-args', '-p', f'model_path:={model_path}', *extra_args]
         self.graph = SpinningGraph(args=args)
-        self.node = self.graph.add(SegmentationNode(context=self.graph.context))
+        self.node = self.graph.add(node_class(context=self.graph.context))
         self.client = self.graph.node('test_client')
         self.masks, self.json, self.overlay, self.diagnostics = (Collector() for _ in range(4))
         prefix = '/segmentation_node/'
@@ -244,6 +244,7 @@ def test_parameters_change_results_through_the_parameter_service(harness):
     (Parameter('max_detections', Parameter.Type.INTEGER, 256), ['max_detections']),
     (Parameter('mask_threshold', Parameter.Type.STRING, 'high'), ['wrong parameter type']),
     (Parameter('frame_wait_fraction', Parameter.Type.DOUBLE, -0.1), ['frame_wait_fraction']),
+    (Parameter('output_wait_fraction', Parameter.Type.DOUBLE, 1.5), ['output_wait_fraction']),
     (Parameter('model_path', Parameter.Type.STRING, '/elsewhere'), ['read-only']),
 ])
 def test_invalid_parameters_are_rejected_and_change_nothing(harness, parameter, reason_words):
@@ -317,6 +318,52 @@ def test_slow_model_processes_newest_frame_and_answers_parameters_meanwhile(slow
     assert stamps == sorted(stamps)
     assert len(stamps) <= elapsed / SLOW_MODEL_S + 1
     assert elapsed < 30 * SLOW_MODEL_S / 2
+
+
+class StageClockNode(SegmentationNode):
+    """segmentation_node recording when model calls start and outputs are published."""
+
+    def __init__(self, **kwargs):
+        self.events = []  # (what, monotonic time), appended by both stage threads
+        super().__init__(**kwargs)
+
+    def _infer(self, message, received):
+        self.events.append(('model_start', time.monotonic()))
+        return super()._infer(message, received)
+
+    def _publish_outputs(self, inferred):
+        super()._publish_outputs(inferred)
+        self.events.append(('published', time.monotonic()))
+
+
+@pytest.mark.parametrize('output_wait_fraction', [1.0, 0.0])
+def test_cheap_outputs_are_published_before_the_next_model_call(slow_model_path,
+                                                                 output_wait_fraction):
+    """output_wait_fraction 1: never a model call while outputs are pending; 0: overlap."""
+    harness = Harness(slow_model_path, ['-p', f'output_wait_fraction:={output_wait_fraction}',
+                                        '-p', 'frame_wait_fraction:=0.0'],
+                      node_class=StageClockNode)
+    try:
+        for index in range(90):  # 3 s of frames at 30 Hz into a 1 s model
+            harness.publisher.publish(scene_message(stamp_sec=2000 + index)[0])
+            time.sleep(1 / 30)
+        assert wait_for(lambda: len(harness.json) >= 3, timeout=10)
+        events = [what for what, _ in sorted(harness.node.events, key=lambda e: e[1])]
+    finally:
+        harness.close()
+    # A model call that starts while the frame before it is not yet published is an overlap.
+    pending, overlaps = 0, 0
+    for what in events:
+        if what == 'model_start':
+            overlaps += pending > 0
+            pending += 1
+        else:
+            pending -= 1
+    assert events.count('published') >= 3
+    if output_wait_fraction:
+        assert overlaps == 0, events
+    else:
+        assert overlaps >= 2, events
 
 
 @pytest.mark.skipif(not detection_msgs.AVAILABLE,
