@@ -11,8 +11,8 @@ frame crosses each stage boundary. For each model time T it prints p50 / p95 of
   including any frame wait);
 - model call: colour conversion + the model (T plus the model's own overhead);
 - hand-off: model stage end -> output stage start;
-- output stage: post-processing, RLE and publishing, wall time, the thread's CPU time and
-  how many times the scheduler preempted it (involuntary context switches, per frame);
+- output stage: post-processing, RLE and publishing, wall time and the thread's CPU time (the
+  difference is time spent waiting for a core or the GIL);
 - transport out: output stage end -> ~/detections_json received here;
 
 and the end-to-end latency (~/detections_json received here - image stamp) of the same frames.
@@ -48,7 +48,6 @@ def stage_times(stages: dict, json_records: list, steady_from_ns: int) -> dict:
     received_here = {stamp: received for received, stamp, *_ in json_records}
     durations = {name: [] for name, _, _ in STAGES}
     durations['output stage (thread CPU)'] = []
-    durations['output stage preempted (times)'] = []
     durations['end to end'] = []
     for stamp_text, times in stages.items():
         stamp = int(stamp_text)
@@ -58,7 +57,6 @@ def stage_times(stages: dict, json_records: list, steady_from_ns: int) -> dict:
         for name, start, end in STAGES:
             durations[name].append((times[end] - (times[start] if start else stamp)) / 1e6)
         durations['output stage (thread CPU)'].append(times['outputs_cpu_ns'] / 1e6)
-        durations['output stage preempted (times)'].append(times['outputs_preempted'])
         durations['end to end'].append((received_here[stamp] - stamp) / 1e6)
     return durations
 

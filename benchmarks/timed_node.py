@@ -3,9 +3,8 @@
 It is segmentation_node itself (same parameters, defaults and threads) with the hand-over
 points between its stages overridden to record, for every frame, the wall-clock time (the clock
 of the image stamps) at which it reached the subscription callback, entered and left the model
-call, and entered and left the output stage, plus the output stage's thread CPU time and how
-often the scheduler preempted it (involuntary context switches). The records are written as
-JSON to `--stages-file` when the node stops.
+call, and entered and left the output stage, plus the output stage's thread CPU time. The
+records are written as JSON to `--stages-file` when the node stops.
 
     python benchmarks/timed_node.py --stages-file stages.json --ros-args -p model_path:=MODEL
 """
@@ -14,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -56,12 +54,9 @@ class TimedSegmentationNode(SegmentationNode):
     def _publish_outputs(self, inferred):
         self._record(inferred.message, 'outputs_start')
         cpu = time.thread_time_ns()
-        switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
         super()._publish_outputs(inferred)
         self._record(inferred.message, 'outputs_end')
         self._record(inferred.message, 'outputs_cpu_ns', time.thread_time_ns() - cpu)
-        self._record(inferred.message, 'outputs_preempted',
-                     resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw - switches)
 
 
 def main(argv=None):
