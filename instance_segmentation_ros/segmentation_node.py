@@ -109,6 +109,11 @@ PARAMETERS = {
 }
 
 
+def running_mean(mean: float, sample: float) -> float:
+    """Exponential running mean, the newest sample weighted 0.2; a first sample (mean 0) as is."""
+    return sample if not mean else 0.8 * mean + 0.2 * sample
+
+
 @dataclass
 class _Window:
     """Counters over one diagnostics period."""
@@ -300,9 +305,8 @@ class SegmentationNode(Node):
             self._publish_outputs(inferred)
         finally:
             self._handoff.done()
-            spent = time.thread_time() - started
-            self._output_seconds = (spent if not self._output_seconds
-                                    else 0.8 * self._output_seconds + 0.2 * spent)
+            self._output_seconds = running_mean(self._output_seconds,
+                                                time.thread_time() - started)
 
     def _reject(self, error: ImageConversionError):
         """Count a malformed image; warn at most every few seconds for each kind of fault."""
@@ -317,8 +321,7 @@ class SegmentationNode(Node):
     def _infer(self, message: Image, received: float) -> _Inferred:
         bgr = image_msg_to_bgr(message)
         detections, inference_s = self.segmenter.detect(bgr)
-        self._model_seconds = (inference_s if not self._model_seconds
-                               else 0.8 * self._model_seconds + 0.2 * inference_s)
+        self._model_seconds = running_mean(self._model_seconds, inference_s)
         return _Inferred(message, received, bgr, detections, inference_s)
 
     def _publish_outputs(self, inferred: _Inferred):
