@@ -13,12 +13,10 @@ import sys
 import time
 
 import bench_common  # noqa: F401 - puts the repository on sys.path
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from instance_segmentation_ros.segmentation_node import SegmentationNode
+from instance_segmentation_ros.segmentation_node import SegmentationNode, run
 
 NAIVE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -35,18 +33,7 @@ class NaiveSegmentationNode(SegmentationNode):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = NaiveSegmentationNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(args, NaiveSegmentationNode)
 
 
 if __name__ == '__main__':

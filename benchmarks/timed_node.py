@@ -15,15 +15,13 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import bench_common  # noqa: F401 - puts the repository on sys.path
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from sensor_msgs.msg import Image
 
-from instance_segmentation_ros.node_support import use_large_frame_dds_profile
-from instance_segmentation_ros.segmentation_node import SegmentationNode
+from instance_segmentation_ros.segmentation_node import SegmentationNode, run
 
 
 def stamp_ns(message: Image) -> int:
@@ -33,8 +31,9 @@ def stamp_ns(message: Image) -> int:
 class TimedSegmentationNode(SegmentationNode):
     """segmentation_node recording when each frame passes each stage boundary."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, stages_file: Path, **kwargs):
         self.stages = {}  # image stamp (ns) -> {boundary: time.time_ns()}; before the threads
+        self._stages_file = stages_file
         super().__init__(**kwargs)
 
     def _record(self, message: Image, boundary: str, value: int | None = None):
@@ -58,27 +57,19 @@ class TimedSegmentationNode(SegmentationNode):
         self._record(inferred.message, 'outputs_end')
         self._record(inferred.message, 'outputs_cpu_ns', time.thread_time_ns() - cpu)
 
+    def destroy_node(self):
+        """Stop the stages, then write the records of every frame that was published."""
+        super().destroy_node()
+        finished = {stamp: times for stamp, times in list(self.stages.items())
+                    if 'outputs_end' in times}
+        self._stages_file.write_text(json.dumps(finished))
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--stages-file', required=True, type=Path)
     args, ros_args = parser.parse_known_args(argv)
-    use_large_frame_dds_profile()
-    rclpy.init(args=ros_args)
-    node = None
-    try:
-        node = TimedSegmentationNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-            finished = {stamp: times for stamp, times in list(node.stages.items())
-                        if 'outputs_end' in times}
-            args.stages_file.write_text(json.dumps(finished))
-        rclpy.try_shutdown()
-    return 0
+    return run(ros_args, partial(TimedSegmentationNode, args.stages_file))
 
 
 if __name__ == '__main__':

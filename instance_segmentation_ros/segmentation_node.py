@@ -409,8 +409,11 @@ class SegmentationNode(Node):
         super().destroy_node()
 
 
-def run(args=None) -> int:
-    """Run the node; returns 1 with one error line when it cannot start, else 0."""
+def run(args=None, node_factory=SegmentationNode) -> int:
+    """Run the node; returns 1 with one error line when it cannot start, else 0.
+
+    `node_factory` makes the node: the benchmarks pass variants of SegmentationNode.
+    """
     use_large_frame_dds_profile()
     try:
         rclpy.init(args=args)
@@ -419,7 +422,7 @@ def run(args=None) -> int:
         return 1
     node = None
     try:
-        node = SegmentationNode()
+        node = node_factory()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
