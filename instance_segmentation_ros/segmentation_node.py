@@ -382,6 +382,7 @@ class SegmentationNode(Node):
         values = {
             'rate_hz': f'{window.processed / max(elapsed, 1e-9):.2f}',
             'inference_ms': f'{window.inference_s / count * 1000:.1f}',
+            'outputs_cpu_ms': f'{self._output_seconds * 1000:.1f}',
             'latency_ms': f'{window.latency_s / count * 1000:.1f}',
             'latency_max_ms': f'{window.latency_max_s * 1000:.1f}',
             'frames_received': str(self._received),

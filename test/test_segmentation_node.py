@@ -284,9 +284,11 @@ def test_diagnostics_report_rate_latency_and_drops(harness):
     assert wait_for(lambda: len(harness.diagnostics) >= 2, timeout=5)
     status = harness.diagnostics.last.status[0]
     keys = {kv.key for kv in status.values}
-    assert {'rate_hz', 'inference_ms', 'latency_ms', 'frames_dropped',
+    assert {'rate_hz', 'inference_ms', 'outputs_cpu_ms', 'latency_ms', 'frames_dropped',
             'frames_received', 'frames_processed'} <= keys
     assert 'segmentation' in status.name
+    values = {kv.key: kv.value for kv in status.values}
+    assert float(values['outputs_cpu_ms']) > 0.0
 
 
 def test_slow_model_processes_newest_frame_and_answers_parameters_meanwhile(slow_model_path):
