@@ -11,24 +11,32 @@ import time
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 
 
 class SpinningGraph:
-    """An rclpy context whose nodes are spun by a background executor thread."""
+    """An rclpy context whose nodes are spun by a background executor thread.
+
+    The thread runs every callback itself and stops between two of them on `close`, so that
+    nodes are destroyed only when no callback of theirs is running.
+    """
 
     def __init__(self, args=None):
         self.context = rclpy.Context()
         rclpy.init(args=args, context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=3, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:  # shutdown races end the spin
-            pass
+        while not self._stop.is_set():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # a context shut down by a test ends the spin
+                if not rclpy.ok(context=self.context):
+                    return
+                raise
 
     def add(self, node):
         self.executor.add_node(node)
@@ -38,12 +46,13 @@ class SpinningGraph:
         return self.add(rclpy.create_node(name, context=self.context))
 
     def close(self):
+        self._stop.set()
+        self._thread.join(timeout=5.0)
         for node in list(self.executor.get_nodes()):
             self.executor.remove_node(node)
             node.destroy_node()
         self.executor.shutdown(timeout_sec=2.0)
         rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=5.0)
 
 
 def wait_for(condition, timeout: float = 10.0, interval: float = 0.02) -> bool:
