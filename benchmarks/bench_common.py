@@ -167,6 +167,7 @@ class SpinningNode:
     """A ROS node of this process in a context of its own, spun by a background thread.
 
     Subclasses create their publishers and subscriptions on `self.node`, then call `spin()`.
+    The thread stops between two callbacks on `close`, before the node is destroyed.
     """
 
     def __init__(self, name: str):
@@ -181,6 +182,7 @@ class SpinningNode:
         self.lock = threading.Lock()
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
 
     def spin(self):
@@ -188,14 +190,20 @@ class SpinningNode:
         self._thread.start()
 
     def _spin(self):
-        try:
-            self.executor.spin()
-        except Exception:  # shutdown
-            pass
+        while not self._stop.is_set() and self.rclpy.ok(context=self.context):
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # Ctrl+C shut the context down
+                if self.rclpy.ok(context=self.context):
+                    raise
 
     def close(self):
-        self.executor.shutdown(timeout_sec=2.0)
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        self.executor.remove_node(self.node)
         self.node.destroy_node()
+        self.executor.shutdown(timeout_sec=2.0)
         self.rclpy.try_shutdown(context=self.context)
 
 
