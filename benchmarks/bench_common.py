@@ -166,45 +166,23 @@ def use_ros_environment():
 class SpinningNode:
     """A ROS node of this process in a context of its own, spun by a background thread.
 
-    Subclasses create their publishers and subscriptions on `self.node`, then call `spin()`.
-    The thread stops between two callbacks on `close`, before the node is destroyed.
+    The tests' `SpinningGraph` with one node: subclasses create their publishers and
+    subscriptions on `self.node`, which is already being spun.
     """
 
     def __init__(self, name: str):
         import rclpy
-        from rclpy.executors import SingleThreadedExecutor
+        from ros_helpers import SpinningGraph
 
         use_ros_environment()
         self.rclpy = rclpy
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node(name, context=self.context)
+        self._graph = SpinningGraph()
+        self.context = self._graph.context
+        self.node = self._graph.node(name)
         self.lock = threading.Lock()
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-
-    def spin(self):
-        """Start the background thread that runs the callbacks."""
-        self._thread.start()
-
-    def _spin(self):
-        while not self._stop.is_set() and self.rclpy.ok(context=self.context):
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # Ctrl+C shut the context down
-                if self.rclpy.ok(context=self.context):
-                    raise
 
     def close(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-        self.executor.remove_node(self.node)
-        self.node.destroy_node()
-        self.executor.shutdown(timeout_sec=2.0)
-        self.rclpy.try_shutdown(context=self.context)
+        self._graph.close()
 
 
 def console_script(name: str) -> str:

@@ -58,7 +58,6 @@ class Driver(bench_common.SpinningNode):
         self.node.create_subscription(Image, PREFIX + 'overlay', self.output('overlay'), 10)
         self.node.create_subscription(String, PREFIX + 'detections_json', self.on_json, 10)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
-        self.spin()
 
     def output(self, kind):
         def callback(message):

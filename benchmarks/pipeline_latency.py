@@ -58,7 +58,6 @@ class Measurer(bench_common.SpinningNode):
         self.node.create_subscription(String, PREFIX + 'detections_json', self.on_json, 10)
         self.node.create_subscription(Image, PREFIX + 'masks', self.on_masks, 10)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
-        self.spin()
 
     def clear(self):
         with self.lock:
