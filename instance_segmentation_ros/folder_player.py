@@ -12,8 +12,17 @@ Topics (relative, so a namespace or remapping places them):
 Both are reliable (REP-2003) with a small history, so a subscriber that is matched does not
 lose images. Discovery takes time and the first messages of a publisher are lost until the
 subscriber is matched, so before the first image the player waits until ``image`` has a
-subscriber (and every known subscriber of ``image_file`` and, in lock-step mode, a publisher
-on ``wait_for_topic`` is matched), at most ``wait_for_subscriber`` seconds.
+subscriber and every known subscriber of ``image`` and ``image_file`` is matched, at most
+``wait_for_subscriber`` seconds; then it warns and starts anyway.
+
+In lock-step mode (``wait_for_topic``) no image is published before the consumer is there,
+however long it takes to start (segmentation_node needs 15-20 s to load and warm up a model):
+the player waits until a subscriber on ``image`` is matched and its subscription on
+``wait_for_topic`` is matched with a publisher, logging every 10 s what it still waits for.
+``wait_for_subscriber`` then bounds only the rest: that every known subscriber of ``image`` and
+``image_file`` is matched, and that a node publishing ``wait_for_topic`` subscribes ``image``
+(the consumer, as opposed to, say, a bag recorder; results that come from another node are
+allowed, after that wait).
 
 Files are matched against ``pattern`` (comma separated globs, case-insensitive), sorted by name
 and read with cv2.imread at publish time, so a file that vanished or is corrupt is noticed then:
@@ -21,6 +30,7 @@ it is skipped with a warning naming it and counted in the final summary. Lock-st
 (``wait_for_topic``): after each image the player waits until a message arrives on that topic
 (any type, ``wait_for_type``) or ``wait_timeout`` passes; ``rate`` stays an upper bound. That is
 how a bag recording or a benchmark gets every image processed and none dropped.
+``wait_timeout`` bounds only these waits for a result, never the wait for the consumer above.
 
 Without ``loop`` the node logs a summary and exits 0 once every file was played.
 """
@@ -50,6 +60,8 @@ from instance_segmentation_ros.node_support import (
 
 DEFAULT_PATTERN = '*.jpg,*.jpeg,*.png,*.bmp,*.tif,*.tiff,*.webp'
 DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
+PROGRESS_INTERVAL = 10.0  # s between log lines while lock-step mode waits for its consumer
+UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'  # the graph's node name before discovery completes
 MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 
@@ -149,7 +161,10 @@ class FolderPlayer(Node):
         self._overdue = False  # the rate allowed the next image while an ack was awaited
         self._ack_deadline = 0.0
         self._started = time.monotonic()
-        self._discovery_deadline = self._started + self._wait_subscriber
+        self._waiting_since = self._started
+        self._next_progress = self._started + PROGRESS_INTERVAL
+        # When the bounded part of discovery began: at once, or once lock-step's consumer is in.
+        self._matching_since = None if self._ack_sub else self._started
         self._start_at = None
         self._timer = None
         self._discovery_timer = self.create_timer(DISCOVERY_POLL, self._on_discovery)
@@ -174,18 +189,21 @@ class FolderPlayer(Node):
             'frame_id', 'camera', descriptor('frame_id of the published headers'))
         self.declare_parameter(
             'wait_for_topic', '', descriptor(
-                'Lock-step mode: after each image wait for a message on this topic; '
-                'empty = off', read_only=True))
+                'Lock-step mode: no image before a subscriber on image and a publisher on '
+                'this topic are matched, however long that takes; after each image wait for a '
+                'message on this topic; empty = off', read_only=True))
         self.declare_parameter(
             'wait_for_type', 'std_msgs/msg/String', descriptor(
                 'Message type of wait_for_topic, e.g. sensor_msgs/msg/Image', read_only=True))
         self.declare_parameter(
             'wait_timeout', 30.0, descriptor(
-                'Seconds to wait for wait_for_topic before warning and going on; 0 = forever',
+                'Seconds to wait for the message on wait_for_topic after each image before '
+                'warning and going on; 0 = forever',
                 floating=(0.0, 86400.0)))
         self.declare_parameter(
             'wait_for_subscriber', 10.0, descriptor(
-                'Seconds to wait for a subscriber on image before the first image; 0 = none',
+                'Seconds to wait before the first image for a subscriber on image (lock-step '
+                'mode: for the rest of discovery, once its consumer is matched); 0 = none',
                 floating=(0.0, 86400.0)))
         self.declare_parameter(
             'start_delay', 0.0, descriptor(
@@ -230,10 +248,20 @@ class FolderPlayer(Node):
                 self._wait_timeout = param.value
             elif param.name == 'wait_for_subscriber':
                 self._wait_subscriber = param.value
-                self._discovery_deadline = self._started + param.value
         return SetParametersResult(successful=True)
 
     # Playback ---------------------------------------------------------------------------------
+
+    def _consumer_missing(self):
+        """In lock-step mode, what of the consumer is not matched yet ('' when it is)."""
+        if self._ack_sub is None:
+            return ''
+        missing = []
+        if self._image_pub.get_subscription_count() == 0:
+            missing.append(f"a subscriber on '{self._image_pub.topic_name}'")
+        if self._ack_sub.get_publisher_count() == 0:
+            missing.append(f"a publisher on '{self._ack_sub.topic_name}'")
+        return ' and '.join(missing)
 
     def _unmatched(self):
         """Describe what discovery still waits for, or return '' when everything is matched."""
@@ -245,15 +273,35 @@ class FolderPlayer(Node):
         file_topic = self._file_pub.topic_name
         if self._file_pub.get_subscription_count() < self.count_subscribers(file_topic):
             missing.append(f"match with the subscribers of '{file_topic}'")
-        if self._ack_sub is not None and self._ack_sub.get_publisher_count() == 0:
-            missing.append(f"publisher on '{self._ack_sub.topic_name}'")
+        if self._ack_sub is not None and not self._consumer_subscribes():
+            missing.append(
+                f"subscriber on '{image_topic}' in a node that publishes "
+                f"'{self._ack_sub.topic_name}'")
         return ' and '.join(missing)
+
+    def _consumer_subscribes(self):
+        """Whether a node that publishes wait_for_topic has a subscription on image."""
+        publishers = {(info.node_namespace, info.node_name)
+                      for info in self.get_publishers_info_by_topic(self._ack_sub.topic_name)
+                      if info.node_name != UNKNOWN_NODE}
+        return any((info.node_namespace, info.node_name) in publishers
+                   for info in self.get_subscriptions_info_by_topic(self._image_pub.topic_name))
 
     def _on_discovery(self):
         now = time.monotonic()
         if self._start_at is None:
+            if self._matching_since is None:
+                missing = self._consumer_missing()
+                if missing:
+                    if now >= self._next_progress:
+                        self._next_progress = now + PROGRESS_INTERVAL
+                        self.get_logger().info(
+                            f'waiting for {missing} ({now - self._waiting_since:.0f} s so far): '
+                            'in lock-step mode the first image waits for its consumer')
+                    return
+                self._matching_since = now
             missing = self._unmatched()
-            if missing and now < self._discovery_deadline:
+            if missing and now < self._matching_since + self._wait_subscriber:
                 return
             if missing and self._wait_subscriber > 0:
                 self.get_logger().warn(

@@ -11,6 +11,8 @@ from ros_helpers import NodeProcess, spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from instance_segmentation_ros.folder_player import PROGRESS_INTERVAL
+
 RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -34,6 +36,29 @@ class Recorder:
     @property
     def widths(self):
         return [width for width, *_ in self.images]
+
+
+class Consumer(Recorder):
+    """Records like Recorder and answers every image on ``ack``, as segmentation_node does.
+
+    The answers start once ``answer()`` made the publisher (at once with ``answering``).
+    """
+
+    def __init__(self, node, answering=True):
+        super().__init__(node)
+        self._node = node
+        self._ack = None
+        if answering:
+            self.answer()
+
+    def answer(self):
+        self._ack = self._node.create_publisher(String, 'ack', 10)
+        return time.monotonic()
+
+    def _on_image(self, msg):
+        super()._on_image(msg)
+        if self._ack is not None:
+            self._ack.publish(String(data=f'done with image {len(self.images)}'))
 
 
 def make_folder(root, count=5, corrupt=True):
@@ -132,6 +157,54 @@ def test_lock_step_waits_for_ack_and_times_out(ros, tmp_path):
     warnings = [line for line in output.splitlines() if '[WARN]' in line]
     assert len(warnings) == 1 and "'/ack' within 1.5 s after img_1.png" in warnings[0], output
     assert 'published 3 images, skipped 0, 1 wait timeouts' in output
+
+
+def test_lock_step_waits_for_a_consumer_that_starts_late(ros, tmp_path):
+    """Beyond wait_for_subscriber and the progress interval: no image is lost meanwhile."""
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    with NodeProcess('folder_player', folder=folder, rate=50.0, wait_for_topic='ack',
+                     wait_for_subscriber=1.0, wait_timeout=5.0) as player:
+        assert spin_until(executor, lambda: node.count_publishers('/image') > 0, 30.0), \
+            player.finish()
+        # Like segmentation_node loading a model: nothing subscribes or answers for a while.
+        assert not spin_until(executor, lambda: player.returncode is not None,
+                              PROGRESS_INTERVAL + 1.5)
+        consumer = Consumer(node)
+        assert spin_until(executor, lambda: player.returncode is not None, 60.0), \
+            player.finish()
+        spin_until(executor, lambda: len(consumer.images) >= 3, 1.0)
+        status, output = player.finish()
+    assert status == 0, output
+    assert consumer.widths == [32, 33, 34], output
+    assert consumer.names == names(3)
+    assert 'published 3 images, skipped 0, 0 wait timeouts' in output, output
+    progress = [line for line in output.splitlines() if 'waiting for a subscriber on' in line]
+    assert progress and '[INFO]' in progress[0], output
+    assert "a subscriber on '/image' and a publisher on '/ack'" in progress[0], output
+    assert '[WARN]' not in output and 'starting anyway' not in output, output
+
+
+def test_lock_step_waits_for_the_result_publisher_too(ros, tmp_path):
+    """A consumer that subscribes at once but publishes results late gets the first image."""
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    consumer = Consumer(node, answering=False)
+    with NodeProcess('folder_player', folder=folder, rate=50.0, wait_for_topic='ack',
+                     wait_for_subscriber=1.0, wait_timeout=5.0) as player:
+        assert spin_until(executor, lambda: node.count_publishers('/image') > 0, 30.0), \
+            player.finish()
+        spin_until(executor, lambda: player.returncode is not None, 3.0)
+        answering = consumer.answer()
+        assert spin_until(executor, lambda: player.returncode is not None, 60.0), \
+            player.finish()
+        spin_until(executor, lambda: len(consumer.images) >= 3, 1.0)
+        status, output = player.finish()
+    assert status == 0, output
+    assert consumer.widths == [32, 33, 34], output
+    assert consumer.images[0][3] > answering, 'an image came before its result could'
+    assert 'published 3 images, skipped 0, 0 wait timeouts' in output, output
+    assert '[WARN]' not in output, output
 
 
 @pytest.mark.parametrize('case', ['empty', 'missing', 'bad_rate'])
