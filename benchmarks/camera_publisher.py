@@ -4,7 +4,7 @@ Publishes like a camera driver (REP-2003: system default QoS, reliable, keep las
 that the tiny test models detect. Waits for a subscriber first, publishes for `--duration`
 seconds, then prints one JSON line with what it did and exits.
 
-    python benchmarks/camera_publisher.py --topic /segmentation_node/image --rate 30
+    python benchmarks/camera_publisher.py --topic /segmentation/image --rate 30
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def scene_bgr(height: int, width: int, seed: int = 1):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--topic', default='/segmentation_node/image')
+    parser.add_argument('--topic', default='/segmentation/image')
     parser.add_argument('--rate', type=float, default=30.0)
     parser.add_argument('--width', type=int, default=1280)
     parser.add_argument('--height', type=int, default=720)

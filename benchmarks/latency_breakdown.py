@@ -1,7 +1,7 @@
 """Where benchmark 2's end-to-end latency goes, stage by stage.
 
 Benchmark 2's set-up (camera process, 1280x720 bgr8 at 30 Hz -> node process -> this process,
-which subscribes ~/masks, ~/detections_json and /diagnostics) with the node replaced by
+which subscribes masks, detections_json and /diagnostics) with the node replaced by
 benchmarks/timed_node.py: segmentation_node with its default parameters, recording when each
 frame crosses each stage boundary. For each model time T it prints p50 / p95 of
 
@@ -13,9 +13,9 @@ frame crosses each stage boundary. For each model time T it prints p50 / p95 of
 - hand-off: model stage end -> output stage start;
 - output stage: post-processing, RLE and publishing, wall time and the thread's CPU time (the
   difference is time spent waiting for a core or the GIL);
-- transport out: output stage end -> ~/detections_json received here;
+- transport out: output stage end -> detections_json received here;
 
-and the end-to-end latency (~/detections_json received here - image stamp) of the same frames.
+and the end-to-end latency (detections_json received here - image stamp) of the same frames.
 Percentiles of the parts do not add up to the percentile of the whole.
 
     python benchmarks/latency_breakdown.py [--times 0.05 0.2 1.0] [--duration 30]

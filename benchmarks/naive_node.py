@@ -13,19 +13,24 @@ import sys
 import time
 
 import bench_common  # noqa: F401 - puts the repository on sys.path
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import Image
 
 from instance_segmentation_ros.segmentation_node import SegmentationNode, run
 
-NAIVE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+NAIVE_QUEUE_DEPTH = 10
 
 
 class NaiveSegmentationNode(SegmentationNode):
     """segmentation_node with the model call in the callback instead of the stage threads."""
 
+    def _start_stages(self):
+        """No stage threads: the subscription callback does the work."""
+
     def _subscribe(self, qos: QoSProfile):
-        self.create_subscription(Image, '~/image', self._segment_now, NAIVE_QOS)
+        self._subscription = self.create_subscription(
+            Image, 'image', self._segment_now,
+            QoSProfile(depth=NAIVE_QUEUE_DEPTH, reliability=qos.reliability))
 
     def _segment_now(self, message: Image):
         self._received += 1

@@ -2,8 +2,8 @@
 
 The node process (`segmentation_node` console script, `input_reliability:=reliable`) runs a
 zero-cost tiny model (compute_seconds=0: a few ms of real TF work). This process drives it in
-lock-step over DDS: publish one 1280x720 bgr8 frame, wait until ~/masks, ~/overlay and
-~/detections_json of that frame have all arrived, publish the next. Every output has a
+lock-step over DDS: publish one 1280x720 bgr8 frame, wait until masks, overlay and
+detections_json of that frame have all arrived, publish the next. Every output has a
 subscriber, so the node converts, post-processes, renders and publishes everything.
 
 Measured:
@@ -28,7 +28,7 @@ import time
 import bench_common
 from bench_common import markdown_table, median, percentile
 
-PREFIX = '/segmentation_node/'
+PREFIX = '/segmentation/'
 
 
 class Driver(bench_common.SpinningNode):
@@ -190,7 +190,8 @@ def in_process_breakdown(model: str, repeats: int) -> dict:
 def run(frames: int, warmup: int, sample_every: int) -> dict:
     model = bench_common.model_path('tf2_od_api', 0.0)
     command = [bench_common.console_script('segmentation_node'), '--ros-args',
-               '-p', f'model_path:={model}', '-p', 'input_reliability:=reliable']
+               '-p', f'model_path:={model}', '-p', 'input_reliability:=reliable',
+               '-r', '__ns:=/segmentation']
     driver = Driver()
     node = bench_common.start(command, 'node_overhead_node.log')
     try:

@@ -4,19 +4,20 @@ For each model time T (a tiny real TF2 SavedModel exported with compute_seconds=
 costs about T of real compute) and each design:
 
 - pipelined: the `segmentation_node` console script (one-slot latest frame, model stage and
-  output stage threads, the default frame and output waits) with its default input QoS (best
-  effort, keep last 1);
+  output stage threads, the default frame and output waits) with a best-effort input, keep
+  last 1 (`-p input_reliability:=best_effort`, the default when these results were taken);
 - pipelined_overlap: the same with `-p output_wait_fraction:=0.0` (the outputs of a frame always
   overlap the next model call);
 - pipelined_no_wait: the same with `-p frame_wait_fraction:=0.0` (never waits for a due frame);
-- pipelined_reliable: the same as pipelined with `-p input_reliability:=reliable`;
+- pipelined_reliable: the same as pipelined with `-p input_reliability:=reliable` (what the
+  default `auto` now gives this reliable camera);
 - naive: benchmarks/naive_node.py (the same node with the model call in the subscription
   callback, reliable depth 10),
 
 a camera process (benchmarks/camera_publisher.py) publishes 1280x720 bgr8 at 30 Hz into the node
-process, and this process subscribes ~/masks, ~/detections_json and /diagnostics, as a user
+process, and this process subscribes masks, detections_json and /diagnostics, as a user
 would. Measured: output rate x T (throughput against 1/T), end-to-end latency (receive time of
-~/detections_json minus the image stamp) p50/p95, frames dropped, and drift (median latency of
+detections_json minus the image stamp) p50/p95, frames dropped, and drift (median latency of
 the first third of the run against the last third).
 
     python benchmarks/pipeline_latency.py [--quick] [--duration S] [--times 0.05 0.2 1.0]
@@ -34,14 +35,14 @@ import bench_common
 from bench_common import markdown_table, median, percentile
 
 HERE = Path(__file__).resolve().parent
-PREFIX = '/segmentation_node/'
+PREFIX = '/segmentation/'
 DESIGNS = ('pipelined', 'pipelined_overlap', 'pipelined_no_wait', 'pipelined_reliable', 'naive')
 DESIGN_PARAMETERS = {
-    'pipelined': [],
-    'pipelined_overlap': ['output_wait_fraction:=0.0'],
-    'pipelined_no_wait': ['frame_wait_fraction:=0.0'],
+    'pipelined': ['input_reliability:=best_effort'],
+    'pipelined_overlap': ['input_reliability:=best_effort', 'output_wait_fraction:=0.0'],
+    'pipelined_no_wait': ['input_reliability:=best_effort', 'frame_wait_fraction:=0.0'],
     'pipelined_reliable': ['input_reliability:=reliable'],
-    'naive': [],
+    'naive': ['input_reliability:=reliable'],
 }
 
 
@@ -95,7 +96,8 @@ def node_command(design: str, model: str, program: list[str] | None = None) -> l
         program = ([sys.executable, str(HERE / 'naive_node.py')] if design == 'naive'
                    else [bench_common.console_script('segmentation_node')])
     parameters = [f'model_path:={model}', *DESIGN_PARAMETERS[design]]
-    return [*program, '--ros-args', *(arg for p in parameters for arg in ('-p', p))]
+    return [*program, '--ros-args', '-r', '__ns:=/segmentation',
+            *(arg for p in parameters for arg in ('-p', p))]
 
 
 def run_one(measurer: Measurer, design: str, seconds: float, duration: float, warm: float,
@@ -216,7 +218,7 @@ def report(results, duration):
          'node CPU s/s'], rows))
     print()
     print(f'{duration:g} s per run; camera 1280x720 bgr8 at 30 Hz; latency = receive time of '
-          f'~/detections_json - image stamp.')
+          f'detections_json - image stamp.')
     for r in results:
         if r['design'] == 'naive':
             continue

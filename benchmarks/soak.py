@@ -90,13 +90,14 @@ def run_soak(frames: int, height: int = 480, width: int = 640, workdir: str | No
         cv2.imwrite(str(folder / f'{index:04d}.png'), rgb[..., ::-1])
 
     node = start_process([script('segmentation_node'), '--ros-args',
-                          '-p', f'model_path:={model}', '-r', '~/image:=/image'])
+                          '-p', f'model_path:={model}', '-r', '__ns:=/segmentation',
+                          '-r', 'image:=/image'])
     graph = SpinningGraph()
     player = None
     try:
         client = graph.node('soak_monitor')
         results, names, diagnostics = Collector(), Collector(), Collector()
-        client.create_subscription(String, '/segmentation_node/detections_json', results, 50)
+        client.create_subscription(String, '/segmentation/detections_json', results, 50)
         client.create_subscription(String, '/image_file', names, 50)
         client.create_subscription(DiagnosticArray, '/diagnostics', diagnostics, 10)
         assert wait_for(lambda: len(diagnostics) > 0, timeout=120), 'node did not start'
@@ -104,7 +105,7 @@ def run_soak(frames: int, height: int = 480, width: int = 640, workdir: str | No
         player = start_process([
             script('folder_player'), '--ros-args', '-p', f'folder:={folder}',
             '-p', 'rate:=1000.0', '-p', 'loop:=true', '-p', 'wait_timeout:=10.0',
-            '-p', 'wait_for_topic:=/segmentation_node/detections_json'])
+            '-p', 'wait_for_topic:=/segmentation/detections_json'])
         started = time.monotonic()
         deadline = started + (timeout or frames * 0.5 + 60)
         wait_for(lambda: len(results) >= frames, timeout=deadline - time.monotonic(),

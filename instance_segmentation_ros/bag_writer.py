@@ -1,12 +1,13 @@
 """Segmentation results as a rosbag2 (mcap storage), written without ROS by `rosbags`.
 
-One frame = four messages with the same header (stamp and frame_id), on the topics a
-`segmentation_node` fed by a folder player would publish (DESIGN section 2):
+One frame = four messages with the same header (stamp and frame_id), on the topics that
+`folder.launch.py record:=true` records (a folder player on ``/image``, the node in the launch
+files' ``/segmentation`` namespace):
 
 - ``/image`` (sensor_msgs/msg/Image, bgr8): the input image;
-- ``/segmentation_node/masks`` (sensor_msgs/msg/Image, mono8): the instance label image;
-- ``/segmentation_node/overlay`` (sensor_msgs/msg/Image, bgr8);
-- ``/segmentation_node/detections_json`` (std_msgs/msg/String).
+- ``/segmentation/masks`` (sensor_msgs/msg/Image, mono8): the instance label image;
+- ``/segmentation/overlay`` (sensor_msgs/msg/Image, bgr8);
+- ``/segmentation/detections_json`` (std_msgs/msg/String).
 
 Each message's bag timestamp is its header stamp, so `ros2 bag play` replays the frames at the
 spacing of the stamps. The bag is rosbag2 format version 8 (what ROS 2 Jazzy writes) with the
@@ -25,10 +26,12 @@ from rosbags.interfaces import QosTime as _QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
-IMAGE_TOPIC = '/image'
-MASKS_TOPIC = '/segmentation_node/masks'
-OVERLAY_TOPIC = '/segmentation_node/overlay'
-JSON_TOPIC = '/segmentation_node/detections_json'
+from .topics import FOLDER_IMAGE_TOPIC, segmentation_topic
+
+IMAGE_TOPIC = FOLDER_IMAGE_TOPIC
+MASKS_TOPIC = segmentation_topic('masks')
+OVERLAY_TOPIC = segmentation_topic('overlay')
+JSON_TOPIC = segmentation_topic('detections_json')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 STRING_TYPE = 'std_msgs/msg/String'
 TOPICS = {IMAGE_TOPIC: IMAGE_TYPE, MASKS_TOPIC: IMAGE_TYPE, OVERLAY_TOPIC: IMAGE_TYPE,

@@ -167,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help='write COCO results (pycocotools COCO.loadRes input) and, beside '
                              'it, FILE-stem.images.json with the image ids and file names')
     folder.add_argument('--bag', metavar='BAG_DIR',
-                        help='write a rosbag2 (mcap) with /image, /segmentation_node/masks, '
-                             '/segmentation_node/overlay and /segmentation_node/'
-                             'detections_json, one frame per image, 1 s apart')
+                        help='write a rosbag2 (mcap) with /image, /segmentation/masks, '
+                             '/segmentation/overlay and /segmentation/detections_json (the '
+                             'topics of folder.launch.py record:=true), one frame per image, '
+                             '1 s apart')
     folder.add_argument('--bag-start', type=_seconds, metavar='SECONDS',
                         help='stamp of the first bag frame in seconds since the epoch '
                              '(default: the start of the run, whole seconds)')
@@ -837,7 +838,10 @@ def run_webcam(args) -> int:
 def _open_camera(device: str):
     import cv2
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    if hasattr(cv2.utils, 'logging'):
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    else:  # OpenCV 4.6 (Ubuntu 24.04 / Jazzy) has only cv2.setLogLevel(int)
+        cv2.setLogLevel(2)  # cv::utils::logging::LOG_LEVEL_ERROR
     source = int(device) if device.strip().isdigit() else device
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():

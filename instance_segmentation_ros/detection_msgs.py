@@ -1,7 +1,7 @@
-"""vision_msgs/Detection2DArray output, used where the vision_msgs package is installed.
+"""vision_msgs outputs (Detection2DArray, LabelInfo), used where vision_msgs is installed.
 
-vision_msgs has no PyPI wheel, so the import is optional; the node publishes this topic
-only when it succeeds, and `~/detections_json` carries the same content everywhere.
+vision_msgs has no PyPI wheel, so the import is optional; the node publishes `detections` and
+`label_info` only when it succeeds, and `detections_json` carries the same content everywhere.
 """
 
 from __future__ import annotations
@@ -10,9 +10,15 @@ from .labels import LabelMap
 from .postprocess import Instances
 
 try:
-    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
-except ImportError:  # not installable from PyPI: see DESIGN section 4
-    Detection2D = Detection2DArray = ObjectHypothesisWithPose = None
+    from vision_msgs.msg import (
+        Detection2D,
+        Detection2DArray,
+        LabelInfo,
+        ObjectHypothesisWithPose,
+        VisionClass,
+    )
+except ImportError:  # no PyPI wheel: a ROS install, or the README's overlay, brings it
+    Detection2D = Detection2DArray = LabelInfo = ObjectHypothesisWithPose = VisionClass = None
 
 AVAILABLE = Detection2DArray is not None
 
@@ -32,4 +38,13 @@ def to_detection2d_array(instances: Instances, label_map: LabelMap, header):
         hypothesis.hypothesis.score = float(instances.scores[number - 1])
         detection.results.append(hypothesis)
         message.detections.append(detection)
+    return message
+
+
+def to_label_info(label_map: LabelMap, threshold: float, stamp):
+    """The label map as vision_msgs/LabelInfo: class id -> name, and the score threshold."""
+    message = LabelInfo(threshold=float(threshold))
+    message.header.stamp = stamp
+    message.class_map = [VisionClass(class_id=class_id, class_name=name)
+                         for class_id, name in sorted(label_map.names.items())]
     return message

@@ -1,7 +1,9 @@
 """segmentation_node: Mask R-CNN instance segmentation of a camera image topic.
 
-Subscribes `~/image`; publishes `~/masks` (mono8 instance labels), `~/detections_json`,
-`~/detections` (vision_msgs, where installed), `~/overlay` (bgr8) and `/diagnostics`.
+Subscribes `image`; publishes `masks` (mono8 instance labels), `detections_json`,
+`detections` and `label_info` (vision_msgs, where installed), `overlay` (bgr8) and
+`/diagnostics`. The names are relative, as image_proc's are: a namespace places the outputs and
+`-r image:=/camera/image_raw` picks the camera.
 
 The subscription only drops each frame into a one-slot mailbox. Two threads do the work in a
 pipeline: one runs the model on the newest frame, the other post-processes and publishes the
@@ -31,7 +33,12 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import (
+    DurabilityPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -56,9 +63,14 @@ from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
 
 OUTPUT_QOS = QoSProfile(depth=5)
+# Latched, as vision_msgs intends for LabelInfo: a late subscriber gets the current map.
+LABEL_INFO_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 WARNING_INTERVAL_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
-RELIABILITIES = ('best_effort', 'reliable')
+INPUT_CHECK_PERIOD_S = 0.5
+NO_PUBLISHER_NOTICE_S = 5.0
+RELIABILITIES = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
+                 'reliable': ReliabilityPolicy.RELIABLE}
 
 
 UNIT = (0.0, 1.0)
@@ -88,9 +100,9 @@ PARAMETERS = {
         'this fraction of the model time (where both share CPU cores, the outputs come out '
         'sooner for at most this fraction of throughput); 0 = always overlap them',
         floating=UNIT)),
-    'input_reliability': ('best_effort', descriptor(
-        'QoS reliability of the image subscription: best_effort or reliable',
-        read_only=True)),
+    'input_reliability': ('auto', descriptor(
+        'QoS reliability of the image subscription: auto (reliable when every publisher of '
+        'the topic is, else best effort), best_effort or reliable', read_only=True)),
     'device': ('auto', descriptor('TensorFlow device: auto, cpu or gpu:N', read_only=True)),
     'intra_op_threads': (0, descriptor(
         'TensorFlow intra-op threads (0 = TensorFlow default)', read_only=True,
@@ -107,6 +119,22 @@ PARAMETERS = {
         'Height of the warm-up image (the camera height gives the fastest first frame)',
         read_only=True, integer=(1, 16384))),
 }
+
+
+def input_reliability(setting: str, offered: list) -> ReliabilityPolicy | None:
+    """The reliability to subscribe to the image topic with, given its publishers' offers.
+
+    `auto` follows image_proc: reliable when every publisher is reliable (no frame of a large
+    image is then lost to best effort), best effort when any is, and None (do not subscribe
+    yet) while there is no publisher to match.
+    """
+    if setting != 'auto':
+        return RELIABILITIES[setting]
+    if not offered:
+        return None
+    if all(policy == ReliabilityPolicy.RELIABLE for policy in offered):
+        return ReliabilityPolicy.RELIABLE
+    return ReliabilityPolicy.BEST_EFFORT
 
 
 def running_mean(mean: float, sample: float) -> float:
@@ -153,10 +181,10 @@ class SegmentationNode(Node):
         if declared['classes'].type_ == Parameter.Type.NOT_SET:
             self.set_parameters([Parameter('classes', Parameter.Type.STRING_ARRAY, [])])
 
-        reliability = self._param('input_reliability')
-        if reliability not in RELIABILITIES:
-            raise ValueError(f'input_reliability {reliability!r} is not one of '
-                             f'{", ".join(RELIABILITIES)}')
+        self._input_reliability = self._param('input_reliability')
+        if self._input_reliability not in ('auto', *RELIABILITIES):
+            raise ValueError(f'input_reliability {self._input_reliability!r} is not one of '
+                             f'auto, {", ".join(RELIABILITIES)}')
         model_path, label_map_path, builtin = with_builtin_defaults(
             self._param('model_path'), self._param('label_map_path'))
         if builtin:
@@ -185,12 +213,16 @@ class SegmentationNode(Node):
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
-        self._masks_pub = self.create_publisher(Image, '~/masks', OUTPUT_QOS)
-        self._json_pub = self.create_publisher(String, '~/detections_json', OUTPUT_QOS)
-        self._overlay_pub = self.create_publisher(Image, '~/overlay', OUTPUT_QOS)
-        self._detections_pub = (
-            self.create_publisher(detection_msgs.Detection2DArray, '~/detections', OUTPUT_QOS)
-            if detection_msgs.AVAILABLE else None)
+        self._masks_pub = self.create_publisher(Image, 'masks', OUTPUT_QOS)
+        self._json_pub = self.create_publisher(String, 'detections_json', OUTPUT_QOS)
+        self._overlay_pub = self.create_publisher(Image, 'overlay', OUTPUT_QOS)
+        self._detections_pub = self._label_info_pub = None
+        if detection_msgs.AVAILABLE:
+            self._detections_pub = self.create_publisher(
+                detection_msgs.Detection2DArray, 'detections', OUTPUT_QOS)
+            self._label_info_pub = self.create_publisher(
+                detection_msgs.LabelInfo, 'label_info', LABEL_INFO_QOS)
+            self._publish_label_info()
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._received = 0
@@ -207,24 +239,64 @@ class SegmentationNode(Node):
         self._slot = LatestFrameSlot()
         self._handoff = StageHandOff()
         self._stages = []
-        self._subscribe(QoSProfile(
-            depth=1, history=qos_profile_sensor_data.history,
-            durability=qos_profile_sensor_data.durability,
-            reliability=ReliabilityPolicy.BEST_EFFORT
-            if reliability == 'best_effort' else ReliabilityPolicy.RELIABLE))
+        self._start_stages()
+        self._image_topic = self.resolve_topic_name('image')
+        self._subscription = None
+        self._input_checked_since = time.monotonic()
+        self._told_no_publisher = False
+        self._check_input()
+        self._input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._check_input)
         self.get_logger().info(
-            f'segmenting {self.resolve_topic_name("~/image")} '
-            f'({reliability}); vision_msgs '
-            f'{"available" if detection_msgs.AVAILABLE else "not installed: ~/detections off"}')
+            f'segmenting {self._image_topic} (input_reliability {self._input_reliability}); '
+            f'outputs under {self.resolve_topic_name("masks").rpartition("/")[0] or "/"}; '
+            'vision_msgs ' + ('available' if detection_msgs.AVAILABLE
+                              else 'not installed: detections and label_info off'))
 
-    def _subscribe(self, qos: QoSProfile):
+    def _start_stages(self):
         """The newest-frame design: the callback fills the slot, the stage threads work."""
-        self.create_subscription(Image, '~/image', self._on_image, qos)
         self._stages = [
             threading.Thread(target=self._run_stage, args=(step,), name=name, daemon=True)
             for name, step in (('inference', self._infer_next), ('outputs', self._output_next))]
         for stage in self._stages:
             stage.start()
+
+    def _subscribe(self, qos: QoSProfile):
+        self._subscription = self.create_subscription(Image, 'image', self._on_image, qos)
+
+    def _check_input(self):
+        """Subscribe with the reliability the image publishers need; say if there are none.
+
+        With `input_reliability: auto` the subscription follows the publishers found on the
+        topic (and is made again if they change); a fixed setting subscribes at once. A node
+        that has seen no publisher for a while says once which topic it listens on, the usual
+        sign of a missing remap.
+        """
+        publishers = self.get_publishers_info_by_topic(self._image_topic)
+        if not publishers and not self._told_no_publisher and (
+                time.monotonic() - self._input_checked_since >= NO_PUBLISHER_NOTICE_S):
+            self._told_no_publisher = True
+            self.get_logger().warning(
+                f'no publisher on {self._image_topic} after {NO_PUBLISHER_NOTICE_S:g} s: '
+                'remap image to the camera topic, e.g. -r image:=/camera/image_raw')
+        wanted = input_reliability(self._input_reliability,
+                                   [info.qos_profile.reliability for info in publishers])
+        if wanted is None or (self._subscription is not None
+                              and self._subscription.qos_profile.reliability == wanted):
+            return
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+        self._subscribe(QoSProfile(
+            depth=1, history=qos_profile_sensor_data.history,
+            durability=qos_profile_sensor_data.durability, reliability=wanted))
+        if self._input_reliability == 'auto':
+            self.get_logger().info(
+                f'{len(publishers)} publisher(s) on {self._image_topic}: subscribing '
+                f'{"reliable" if wanted == ReliabilityPolicy.RELIABLE else "best effort"}')
+
+    def _publish_label_info(self):
+        """The class ids and names of the label map, with the score threshold in force."""
+        self._label_info_pub.publish(detection_msgs.to_label_info(
+            self.label_map, self._param('score_threshold'), self.get_clock().now().to_msg()))
 
     def _param(self, name: str):
         return self.get_parameter(name).value
@@ -262,6 +334,8 @@ class SegmentationNode(Node):
             self._frame_wait_fraction = float(changes['frame_wait_fraction'])
         if 'output_wait_fraction' in changes:
             self._output_wait_fraction = float(changes['output_wait_fraction'])
+        if 'score_threshold' in changes and self._label_info_pub is not None:
+            self._publish_label_info()
 
     # Frames ---------------------------------------------------------------------------
 

@@ -3,34 +3,35 @@
 ros2 launch instance_segmentation_ros folder.launch.py folder:=images model_path:=/path/to/model \
     record:=true bag_path:=segmented_bag
 
-The player waits for each result before the next image (lock-step), so a slow model drops
-nothing; when the folder is done the whole launch shuts down and the bag is closed.
+folder_player publishes /image and waits for each result on /segmentation/detections_json
+before the next image (lock-step), so a slow model drops nothing, however long it takes to
+start; when the folder is done the whole launch shuts down and the bag is closed. record:=true
+without rosbag2 installed stops the launch before it starts anything.
 """
 
-import os
-
-from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
     EmitEvent,
-    ExecuteProcess,
     IncludeLaunchDescription,
     RegisterEventHandler,
 )
-from launch.conditions import IfCondition
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-PACKAGE = 'instance_segmentation_ros'
-SHARE = get_package_share_directory(PACKAGE)
-RESULT_TOPIC = '/segmentation_node/detections_json'
-RECORDED_TOPICS = ['/image', '/segmentation_node/masks', '/segmentation_node/overlay',
-                   RESULT_TOPIC, '/segmentation_node/detections', '/image_file']
+from instance_segmentation_ros.launch_support import (
+    PACKAGE,
+    bag_recorder,
+    config_file,
+    require_bag_recorder,
+    rviz,
+    segmentation_launch_file,
+)
+from instance_segmentation_ros.topics import FOLDER_IMAGE_TOPIC, RECORDED_TOPICS, RESULT_TOPIC
 
 
 def generate_launch_description():
@@ -45,14 +46,16 @@ def generate_launch_description():
                               description='Mask R-CNN model; empty: the value in params_file'),
         DeclareLaunchArgument('classes', default_value='',
                               description='Class names or ids to keep, e.g. "[person]"'),
-        DeclareLaunchArgument('params_file',
-                              default_value=os.path.join(SHARE, 'config', 'segmentation.yaml'),
+        DeclareLaunchArgument('score_threshold', default_value='',
+                              description='Minimum score kept (0..1); empty: params_file'),
+        DeclareLaunchArgument('params_file', default_value=config_file('segmentation.yaml'),
                               description='segmentation_node parameters'),
         DeclareLaunchArgument('player_params_file',
-                              default_value=os.path.join(SHARE, 'config', 'folder_player.yaml'),
+                              default_value=config_file('folder_player.yaml'),
                               description='folder_player parameters'),
         DeclareLaunchArgument('record', default_value='false',
-                              description='Record images and results with ros2 bag (mcap)'),
+                              description='Record images and results with ros2 bag (mcap); '
+                                          'needs rosbag2'),
         DeclareLaunchArgument('bag_path', default_value='segmentation_bag',
                               description='Output folder of the bag (must not exist)'),
         DeclareLaunchArgument('rviz', default_value='false',
@@ -67,24 +70,22 @@ def generate_launch_description():
             'loop': ParameterValue(LaunchConfiguration('loop'), value_type=bool),
             'wait_for_topic': RESULT_TOPIC,
         }],
+        remappings=[('image', FOLDER_IMAGE_TOPIC)],
         output='screen', emulate_tty=True)
     segmentation = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'segmentation.launch.py')),
+        PythonLaunchDescriptionSource(segmentation_launch_file()),
         launch_arguments={
-            'image_topic': '/image',
+            'image_topic': FOLDER_IMAGE_TOPIC,
             'model_path': LaunchConfiguration('model_path'),
             'classes': LaunchConfiguration('classes'),
+            'score_threshold': LaunchConfiguration('score_threshold'),
             'params_file': LaunchConfiguration('params_file'),
         }.items())
-    recorder = ExecuteProcess(
-        cmd=['ros2', 'bag', 'record', '--storage', 'mcap',
-             '--output', LaunchConfiguration('bag_path'), *RECORDED_TOPICS],
-        output='screen', condition=IfCondition(LaunchConfiguration('record')))
-    rviz = Node(
-        package='rviz2', executable='rviz2', name='rviz2',
-        arguments=['-d', PathJoinSubstitution([SHARE, 'config', 'instance_segmentation.rviz'])],
-        condition=IfCondition(LaunchConfiguration('rviz')))
     shutdown_when_done = RegisterEventHandler(OnProcessExit(
         target_action=player, on_exit=[EmitEvent(event=Shutdown(reason='folder finished'))]))
-    return LaunchDescription([*arguments, recorder, segmentation, player, rviz,
-                              shutdown_when_done])
+    return LaunchDescription([
+        *arguments,
+        require_bag_recorder(),  # first: nothing may start when the bag cannot be written
+        bag_recorder(LaunchConfiguration('bag_path'), RECORDED_TOPICS),
+        segmentation, player, rviz(), shutdown_when_done,
+    ])

@@ -2,32 +2,34 @@
 
 ros2 launch instance_segmentation_ros segmentation.launch.py \
     image_topic:=/camera/image_raw model_path:=/path/to/model classes:='[person, car]'
+
+The node runs in the namespace `segmentation` (argument `namespace`), so its outputs are
+/segmentation/masks, /segmentation/detections, /segmentation/overlay, ...
 """
 
-import os
-
 import yaml
-from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-PACKAGE = 'instance_segmentation_ros'
+from instance_segmentation_ros.launch_support import PACKAGE, config_file
+from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
 ARGUMENTS = {
-    'image_topic': ('/camera/image_raw', 'Image topic to segment (remapped to ~/image)'),
+    'image_topic': ('/camera/image_raw', 'Image topic to segment (remapped to image); a '
+                                         'relative name is relative to namespace'),
     'model_path': ('', 'SavedModel folder, frozen graph .pb, zoo model folder or downloaded '
                        'zoo model name; empty: the value in params_file'),
-    'params_file': (os.path.join(get_package_share_directory(PACKAGE), 'config',
-                                 'segmentation.yaml'),
+    'params_file': (config_file('segmentation.yaml'),
                     'YAML file with the segmentation_node parameters'),
     'classes': ('', 'Class names or ids to keep, e.g. "[person, car]"; empty: params_file'),
     'score_threshold': ('', 'Minimum score kept (0..1); empty: the value in params_file'),
     'image_width': ('', 'Width of the incoming images: the model is warmed up at this size '
                         'so that the first frame is fast (with image_height); empty: params_file'),
     'image_height': ('', 'Height of the incoming images (with image_width); empty: params_file'),
-    'namespace': ('', 'Namespace of the node (for several cameras)'),
+    'namespace': (SEGMENTATION_NAMESPACE, 'Namespace of the node and of its output topics '
+                                          '(one per camera, for several cameras)'),
     'node_name': ('segmentation_node', 'Name of the node'),
 }
 
@@ -61,7 +63,7 @@ def segmentation_node(context):
         name=LaunchConfiguration('node_name'),
         namespace=LaunchConfiguration('namespace'),
         parameters=[LaunchConfiguration('params_file'), overrides],
-        remappings=[('~/image', LaunchConfiguration('image_topic'))],
+        remappings=[('image', LaunchConfiguration('image_topic'))],
         output='screen',
         emulate_tty=True,
     )]

@@ -125,10 +125,12 @@ def console_command(script: str) -> list[str]:
 class NodeProcess:
     """A node started as a subprocess with this test's environment; stopped with SIGINT."""
 
-    def __init__(self, script, **params):
+    def __init__(self, script, remaps=(), **params):
         command = console_command(script) + ['--ros-args']
         for name, value in params.items():
             command += ['-p', f'{name}:={value}']
+        for remap in remaps:
+            command += ['-r', remap]
         env = dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1')
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)

@@ -332,7 +332,7 @@ def test_folder_bag_reads_back_with_rosbags(folder_run, expected):
         stamp_ns = (BAG_START + k) * 1_000_000_000
         assert all(messages[topic][k][0] == stamp_ns for topic in TOPICS)
         image, masks, drawn = (messages[topic][k][1] for topic in (
-            '/image', '/segmentation_node/masks', '/segmentation_node/overlay'))
+            '/image', '/segmentation/masks', '/segmentation/overlay'))
         for message in (image, masks, drawn):
             assert (message.header.stamp.sec, message.header.stamp.nanosec) == (BAG_START + k, 0)
             assert message.header.frame_id == 'camera'
@@ -340,7 +340,7 @@ def test_folder_bag_reads_back_with_rosbags(folder_run, expected):
         assert np.array_equal(image_of(image), bgr)
         assert np.array_equal(image_of(masks), segmentation.instances.label_image)
         assert np.array_equal(image_of(drawn), overlay)
-        frame = json.loads(messages['/segmentation_node/detections_json'][k][1].data)
+        frame = json.loads(messages['/segmentation/detections_json'][k][1].data)
         assert frame['header'] == {'stamp': {'sec': BAG_START + k, 'nanosec': 0},
                                    'frame_id': 'camera'}
         assert (frame['height'], frame['width'], frame['model']) == (HEIGHT, WIDTH, 'tf1_zoo')

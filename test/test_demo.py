@@ -57,8 +57,8 @@ def test_node_without_model_path_runs_the_builtin_model():
         node = graph.add(SegmentationNode(context=graph.context))
         client = graph.node('demo_client')
         results = Collector()
-        client.create_subscription(String, '/segmentation_node/detections_json', results, 10)
-        publisher = client.create_publisher(Image, '/segmentation_node/image', 10)
+        client.create_subscription(String, '/detections_json', results, 10)
+        publisher = client.create_publisher(Image, '/image', 10)
         assert wait_for(lambda: publisher.get_subscription_count() > 0
                         and node._json_pub.get_subscription_count() > 0)
         scene = synthetic_scenes.generate_scene(HELD_OUT_SEED, 0)

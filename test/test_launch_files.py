@@ -1,9 +1,10 @@
 """Launch files and config agree with the nodes, checked without importing `launch`.
 
-`launch`/`launch_ros` have no PyPI wheels, so these checks read the launch files as Python
-source: every executable they start is installed by setup.py (or is rviz2/ros2), every
-config file they name exists and is installed, every launch argument has a description, and
-every parameter in config/*.yaml is one its node declares.
+The launch files run in test_launch_*.py where launch and launch_testing are installed; these
+checks also run in a plain pip venv, reading the launch files as Python source: every
+executable they start is installed by setup.py (or is rviz2), every launch argument has a
+description, every parameter in config/*.yaml is one its node declares, and the rviz config
+and the CLI's bags use the topics the launch files give the node.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from instance_segmentation_ros import bag_writer
+from instance_segmentation_ros.topics import RECORDED_TOPICS, SEGMENTATION_NAMESPACE
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / 'instance_segmentation_ros'
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+LAUNCH_SUPPORT = PACKAGE / 'launch_support.py'
 EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
 NODE_CONFIGS = {
     'segmentation.yaml': 'segmentation_node.py',
@@ -67,12 +72,12 @@ def test_there_are_the_four_documented_launch_files():
         'segmentation.launch.py', 'webcam.launch.py', 'folder.launch.py', 'demo.launch.py'}
 
 
-@pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
-def test_launch_file_starts_installed_executables(launch_file):
-    tree = ast.parse(launch_file.read_text())
+@pytest.mark.parametrize('source', [*LAUNCH_FILES, LAUNCH_SUPPORT], ids=lambda p: p.name)
+def test_launch_file_starts_installed_executables_or_includes_one(source):
+    tree = ast.parse(source.read_text())
     scripts = console_scripts()
     started = [(keyword(c, 'package'), keyword(c, 'executable')) for c in calls(tree, 'Node')]
-    assert started
+    assert started or list(calls(tree, 'IncludeLaunchDescription'))
     for package, executable in started:
         if package == 'instance_segmentation_ros' or package is None:
             assert executable in scripts, f'{executable} is not a console script'
@@ -132,10 +137,11 @@ def test_launch_overrides_name_declared_parameters():
         assert name in player, name
     camera = declared_parameters(PACKAGE / 'webcam_publisher.py')
     tree = ast.parse((ROOT / 'launch' / 'webcam.launch.py').read_text())
-    function = next(node for node in ast.walk(tree)
-                    if isinstance(node, ast.FunctionDef) and node.name == 'webcam_publisher')
-    names = [key.value for node in ast.walk(function) if isinstance(node, ast.Dict)
-             for key in node.keys]
+    function = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                    and node.name == 'camera_and_segmentation')
+    names = [key.value for node in ast.walk(function) if isinstance(node, ast.Assign)
+             and getattr(node.targets[0], 'id', None) == 'overrides'
+             for key in node.value.keys]
     names += [item.value for node in ast.walk(function) if isinstance(node, ast.For)
               for item in node.iter.elts]
     assert {'device', 'width', 'height'} <= set(names)
@@ -143,14 +149,11 @@ def test_launch_overrides_name_declared_parameters():
         assert name in camera, name
 
 
-def test_rviz_config_shows_overlay_and_masks():
+def test_rviz_config_shows_overlay_and_masks_relative_to_its_namespace():
     config = yaml.safe_load((ROOT / 'config' / 'instance_segmentation.rviz').read_text())
     topics = {d['Topic']['Value'] for d in config['Visualization Manager']['Displays']}
-    assert topics == {'/segmentation_node/overlay', '/segmentation_node/masks'}
+    assert topics == {f'{SEGMENTATION_NAMESPACE}/overlay', f'{SEGMENTATION_NAMESPACE}/masks'}
 
 
-def test_recorded_topics_are_the_node_outputs():
-    source = (ROOT / 'launch' / 'folder.launch.py').read_text()
-    recorded = set(re.findall(r"'(/[\w/]+)'", source))  # RECORDED_TOPICS and RESULT_TOPIC
-    assert {'/image', '/segmentation_node/masks', '/segmentation_node/overlay',
-            '/segmentation_node/detections_json'} <= recorded
+def test_the_launch_records_what_the_cli_writes_to_its_bags():
+    assert set(bag_writer.TOPICS) <= set(RECORDED_TOPICS)

@@ -1,54 +1,71 @@
-"""launch_testing: folder.launch.py plays a folder in lock-step and shuts down when done.
+"""launch_testing: folder.launch.py segments every image of a folder, then ends by itself.
 
-Runs where launch_testing and launch_ros are installed (a ROS 2 workspace: `colcon test`);
-skipped elsewhere, since they have no PyPI wheels.
+Needs launch_testing and launch_ros (a ROS 2 install, or the README's ROS tools for the pip
+set-up); skipped without them. Runs under pytest, and alone: `launch_test THIS_FILE`.
 """
 
+import json
 import os
+import sys
 import tempfile
 import unittest
 
 import pytest
 
-pytest.importorskip('launch_testing',
-                    reason='launch_testing is not installed (ROS 2 workspace only)')
-pytest.importorskip('launch_ros', reason='launch_ros is not installed (ROS 2 workspace only)')
+pytest.importorskip('launch_testing', reason='launch_testing is not installed (no PyPI wheel)')
+pytest.importorskip('launch_ros', reason='launch_ros is not installed (no PyPI wheel)')
 
-import cv2  # noqa: E402
 import launch  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
-import tiny_models  # noqa: E402
-from ament_index_python.packages import get_package_share_directory  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from instance_segmentation_ros.launch_support import SHARE  # noqa: E402
+from instance_segmentation_ros.synthetic_scenes import write_coco_dataset  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # launch_test: helpers beside
+from launch_test_support import SCENE_SEED, TopicRecorder, header_key  # noqa: E402
 
 IMAGES = 4
-WORKDIR = tempfile.mkdtemp()
-MODEL = tiny_models.export_tf1_frozen_graph(os.path.join(WORKDIR, 'model.pb'))
-FOLDER = os.path.join(WORKDIR, 'images')
-os.makedirs(FOLDER)
-for index in range(IMAGES):
-    cv2.imwrite(os.path.join(FOLDER, f'{index}.png'),
-                tiny_models.draw_scene(seed=index)[0][..., ::-1])
+FOLDER = os.path.join(tempfile.mkdtemp(prefix='launch_folder_'), 'images')
+RESULTS = '/segmentation/detections_json'
+RECORDER = None
 
 
 @pytest.mark.launch_test
 def generate_test_description():
-    share = get_package_share_directory('instance_segmentation_ros')
+    global RECORDER
+    write_coco_dataset(FOLDER, IMAGES, seed=SCENE_SEED)
+    RECORDER = TopicRecorder({'/image': Image, RESULTS: String})
     folder = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'folder.launch.py')),
-        launch_arguments={'folder': FOLDER, 'model_path': MODEL, 'rate': '20.0'}.items())
+        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'folder.launch.py')),
+        launch_arguments={'folder': FOLDER, 'rate': '20.0'}.items())
     return launch.LaunchDescription([folder, launch_testing.actions.ReadyToTest()])
 
 
 class TestFolderLaunch(unittest.TestCase):
 
-    def test_every_image_gets_a_result_then_the_launch_ends(self, proc_output):
-        proc_output.assertWaitFor(f"done with '{FOLDER}': published {IMAGES}", timeout=120)
+    def test_the_player_plays_every_image_in_lock_step(self, proc_output):
+        proc_output.assertWaitFor(
+            f"done with '{FOLDER}': published {IMAGES} images, skipped 0, 0 wait timeouts",
+            timeout=180)
 
 
 @launch_testing.post_shutdown_test()
-class TestShutdown(unittest.TestCase):
+class TestAfterShutdown(unittest.TestCase):
 
-    def test_exit_codes(self, proc_info):
+    @classmethod
+    def tearDownClass(cls):
+        RECORDER.close()
+
+    def test_every_image_has_one_result_with_its_header(self):
+        images = [header_key(m) for m in RECORDER.messages('/image')]
+        results = [json.loads(m.data)['header'] for m in RECORDER.messages(RESULTS)]
+        self.assertEqual(len(images), IMAGES)
+        self.assertEqual([(r['stamp']['sec'], r['stamp']['nanosec'], r['frame_id'])
+                          for r in results], images)
+
+    def test_every_process_exits_cleanly(self, proc_info):
         launch_testing.asserts.assertExitCodes(proc_info)

@@ -115,8 +115,8 @@ def test_signal_during_inference_exits_cleanly_within_two_seconds(slow_model_pat
     try:
         client = graph.node('signal_client')
         results = Collector()
-        client.create_subscription(String, '/segmentation_node/detections_json', results, 10)
-        publisher = client.create_publisher(Image, '/segmentation_node/image', 10)
+        client.create_subscription(String, '/detections_json', results, 10)
+        publisher = client.create_publisher(Image, '/image', 10)
         assert wait_for(lambda: publisher.get_subscription_count() > 0, timeout=60)
         message = scene_message(stamp_sec=700)[0]
         publisher.publish(message)

@@ -16,7 +16,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from ros_helpers import (
     Collector,
     SpinningGraph,
@@ -41,6 +41,7 @@ FORMATS = {
 }
 CLASS_NAMES = {1: 'person', 3: 'car'}
 SLOW_MODEL_S = 1.0
+NAMESPACE = '/segmentation'  # where the launch files put the node
 
 
 @pytest.fixture(scope='module')
@@ -62,17 +63,17 @@ class Harness:
     def __init__(self, model_path: str, extra_args=(), node_class=SegmentationNode):
         args = ['--ros-args', '-p', f'model_path:={model_path}', *extra_args]
         self.graph = SpinningGraph(args=args)
-        self.node = self.graph.add(node_class(context=self.graph.context))
+        self.node = self.graph.add(node_class(context=self.graph.context, namespace=NAMESPACE))
         self.client = self.graph.node('test_client')
         self.masks, self.json, self.overlay, self.diagnostics = (Collector() for _ in range(4))
-        prefix = '/segmentation_node/'
+        prefix = NAMESPACE + '/'
         self.client.create_subscription(Image, prefix + 'masks', self.masks, 10)
         self.client.create_subscription(String, prefix + 'detections_json', self.json, 10)
         self.client.create_subscription(Image, prefix + 'overlay', self.overlay, 10)
         self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics, 10)
         # Reliable, so that it matches best-effort and reliable subscriptions alike.
         self.publisher = self.client.create_publisher(Image, prefix + 'image', 10)
-        self.parameters = AsyncParameterClient(self.client, 'segmentation_node')
+        self.parameters = AsyncParameterClient(self.client, NAMESPACE + '/segmentation_node')
         assert wait_for(lambda: self.publisher.get_subscription_count() > 0
                         and self.node._json_pub.get_subscription_count() > 0)
 
@@ -369,11 +370,11 @@ def test_cheap_outputs_are_published_before_the_next_model_call(slow_model_path,
 
 
 @pytest.mark.skipif(not detection_msgs.AVAILABLE,
-                    reason='vision_msgs is not installed (no PyPI wheel); ~/detections is off')
+                    reason='vision_msgs is not installed (no PyPI wheel); detections is off')
 def test_detection2d_array(harness):
     collector = Collector()
     harness.client.create_subscription(detection_msgs.Detection2DArray,
-                                       '/segmentation_node/detections', collector, 10)
+                                       NAMESPACE + '/detections', collector, 10)
     assert wait_for(lambda: harness.node._detections_pub.get_subscription_count() > 0)
     message, _, _ = scene_message(stamp_sec=60)
     harness.segment(message)
@@ -383,6 +384,23 @@ def test_detection2d_array(harness):
     assert [d.id for d in array.detections] == ['1', '2']
     assert [d.results[0].hypothesis.class_id for d in array.detections] == ['person', 'car']
     assert array.detections[0].results[0].hypothesis.score == pytest.approx(0.9)
+
+
+@pytest.mark.skipif(not detection_msgs.AVAILABLE,
+                    reason='vision_msgs is not installed (no PyPI wheel); label_info is off')
+def test_label_info_is_latched_and_follows_the_score_threshold(harness):
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    collector = Collector()  # subscribed after the node published: latching must deliver
+    harness.client.create_subscription(detection_msgs.LabelInfo, NAMESPACE + '/label_info',
+                                       collector, latched)
+    assert wait_for(lambda: len(collector) == 1)
+    info = collector.last
+    assert [(c.class_id, c.class_name) for c in info.class_map][:3] == [
+        (1, 'person'), (2, 'bicycle'), (3, 'car')]
+    assert len(info.class_map) == 80 and info.threshold == pytest.approx(0.5)
+    assert all(r.successful for r in harness.set(Parameter('score_threshold', value=0.25)))
+    assert wait_for(lambda: len(collector) == 2)
+    assert collector.last.threshold == pytest.approx(0.25)
 
 
 def console_script(name: str) -> str:
@@ -395,12 +413,12 @@ def test_console_script_with_ros_args_answers(model_paths):
     process = start_process([console_script('segmentation_node'), '--ros-args',
                              '-p', f'model_path:={model_paths["tf1_frozen_graph"]}',
                              '-p', 'classes:=[car]', '-r', '__ns:=/robot',
-                             '-r', '~/image:=/robot/camera/image_raw'])
+                             '-r', 'image:=/robot/camera/image_raw'])
     graph = SpinningGraph()
     try:
         client = graph.node('script_client')
         results = Collector()
-        client.create_subscription(String, '/robot/segmentation_node/detections_json',
+        client.create_subscription(String, '/robot/detections_json',
                                    results, 10)
         publisher = client.create_publisher(Image, '/robot/camera/image_raw',
                                             qos_profile_sensor_data)
@@ -424,7 +442,7 @@ def test_console_script_with_ros_args_answers(model_paths):
     (['model_path:=/etc'], ['is not a model']),
     (['max_detections:=0'], ['max_detections', 'out of range']),
     (['score_threshold:=1'], ['score_threshold', 'score_threshold:=5.0']),
-    (['input_reliability:=sometimes'], ['input_reliability', 'best_effort']),
+    (['input_reliability:=sometimes'], ['input_reliability', 'auto, best_effort']),
 ])
 def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
     command = [console_script('segmentation_node'), '--ros-args']

@@ -1,0 +1,87 @@
+"""What the package's launch files share: its paths and the optional ROS tools.
+
+Imported by the files in `launch/` only (it needs the `launch` packages of a ROS install).
+rviz2 and rosbag2 are separate ROS packages that a user may not have installed. Asking for one
+that is missing must not end the launch half-way, with nodes already started and left behind,
+so the launch files check first:
+
+- `rviz:=true` without rviz2: one warning line, and the launch goes on without it;
+- `record:=true` without rosbag2: one error line, and the launch stops before any node starts
+  (exit status 1), since a run whose bag the user asked for and does not get is lost work.
+"""
+
+from __future__ import annotations
+
+import os
+
+import launch.logging
+from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+from launch.actions import ExecuteProcess, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = 'instance_segmentation_ros'
+SHARE = get_package_share_directory(PACKAGE)
+RVIZ_CONFIG = os.path.join(SHARE, 'config', 'instance_segmentation.rviz')
+
+
+class MissingToolError(RuntimeError):
+    """A ROS tool a launch argument asks for is not installed; the message says which."""
+
+
+def installed(package: str) -> bool:
+    """Whether a ROS package is in the ament index of this environment."""
+    try:
+        get_package_share_directory(package)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def config_file(name: str) -> str:
+    """A file of the package's config/ folder, as installed."""
+    return os.path.join(SHARE, 'config', name)
+
+
+def segmentation_launch_file() -> str:
+    """segmentation.launch.py as installed, for the launch files that include it."""
+    return os.path.join(SHARE, 'launch', 'segmentation.launch.py')
+
+
+def rviz(argument: str = 'rviz') -> OpaqueFunction:
+    """rviz2 with the package's display config when `argument` is true and rviz2 is there."""
+    def start(context):
+        if not IfCondition(LaunchConfiguration(argument)).evaluate(context):
+            return []
+        if not installed('rviz2'):
+            launch.logging.get_logger('launch').warning(
+                f'{argument}:=true but rviz2 is not installed (sudo apt install '
+                'ros-$ROS_DISTRO-rviz2): going on without it')
+            return []
+        return [Node(package='rviz2', executable='rviz2', name='rviz2',
+                     arguments=['-d', RVIZ_CONFIG])]
+    return OpaqueFunction(function=start)
+
+
+def require_bag_recorder(argument: str = 'record') -> OpaqueFunction:
+    """Stop the launch before anything starts when `argument` is true and rosbag2 is missing.
+
+    Put it first in the launch description: an exception raised there ends the launch with
+    exit status 1 and one error line, before any process was started.
+    """
+    def check(context):
+        if IfCondition(LaunchConfiguration(argument)).evaluate(context) and not installed(
+                'ros2bag'):
+            raise MissingToolError(f'{argument}:=true needs rosbag2, which is not installed '
+                              '(sudo apt install ros-$ROS_DISTRO-rosbag2 '
+                              f'ros-$ROS_DISTRO-rosbag2-storage-mcap), or leave out {argument}')
+        return []
+    return OpaqueFunction(function=check)
+
+
+def bag_recorder(bag_path, topics, argument: str = 'record') -> ExecuteProcess:
+    """`ros2 bag record` of `topics` into `bag_path` (mcap) when `argument` is true."""
+    return ExecuteProcess(
+        cmd=['ros2', 'bag', 'record', '--storage', 'mcap', '--output', bag_path, *topics],
+        output='screen', condition=IfCondition(LaunchConfiguration(argument)))
