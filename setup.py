@@ -47,9 +47,10 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'segmentation_node = instance_segmentation_ros.segmentation_node:main',
-            'webcam_publisher = instance_segmentation_ros.webcam_publisher:main',
-            'folder_player = instance_segmentation_ros.folder_player:main',
+            # Through exit_guard: Ctrl+C or SIGTERM during the imports exits 0 like later on.
+            'segmentation_node = instance_segmentation_ros.exit_guard:segmentation_node',
+            'webcam_publisher = instance_segmentation_ros.exit_guard:webcam_publisher',
+            'folder_player = instance_segmentation_ros.exit_guard:folder_player',
             'instance-segmentation = instance_segmentation_ros.cli:main',
             'instance_segmentation = instance_segmentation_ros.cli:main',
         ],

@@ -10,8 +10,12 @@ from importlib import resources
 import cv2
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.signals import SignalHandlerOptions, install_signal_handlers
+
+from instance_segmentation_ros import exit_guard
 
 
 class FatalError(Exception):
@@ -79,53 +83,97 @@ def quiet_opencv():
 
 
 def shut_down(close=None):
-    """Run a node's clean-up, then rclpy's shutdown; a second Ctrl+C meanwhile cuts it short.
+    """Run a node's clean-up, then rclpy's shutdown, deaf to further signals until the exit.
 
-    Users press Ctrl+C twice; without this the second one ends the process with a traceback
-    and a signal status in place of the clean exit it asked for.
+    Users press Ctrl+C twice, and `ros2 launch` sends SIGINT to a node that is already ending;
+    neither may turn the clean exit into a traceback or a signal status (exit_guard).
     """
+    exit_guard.closing()
     try:
         try:
             if close is not None:
                 close()
         finally:
-            rclpy.try_shutdown()
-    except KeyboardInterrupt:
+            try:
+                rclpy.try_shutdown()
+            except RCLError:
+                # rclpy's signal thread shut the context down in the meantime: done, then.
+                if rclpy.ok():
+                    raise
+    except KeyboardInterrupt:  # only where no exit guard could be installed
         pass
+
+
+SIGNAL_CHECK_S = 0.25  # s between looks for a signal while spinning
+
+
+def init_rclpy(args=None):
+    """rclpy.init, then the executor, then rclpy's signal handlers; returns the executor.
+
+    rclpy's handler shuts the context down from a thread of its own, at any moment: an
+    executor being made meanwhile fails half-built, and its finalizer prints a traceback. So
+    it is made first, while exit_guard alone notes a signal (exit_guard.building raises it).
+    """
+    exit_guard.initialising()
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    executor = SingleThreadedExecutor()
+    install_signal_handlers(SignalHandlerOptions.ALL)
+    return executor
+
+
+def spin_until_stopped(executor, node, future=None):
+    """Spin `node` until `future` is done or a signal stops it; True when stopped by a signal.
+
+    On SIGINT or SIGTERM rclpy's handler wakes the executor and shuts the context down from a
+    thread of its own: the executor can look before the shutdown is done and go back to
+    waiting, so the spin also looks at exit_guard's note of the signal, every SIGNAL_CHECK_S.
+    """
+    exit_guard.spinning()
+    executor.add_node(node)
+    try:
+        while future is None or not future.done():
+            if exit_guard.interrupted() or not rclpy.ok():
+                return True
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_S)
+    except ExternalShutdownException:
+        return True
+    finally:
+        executor.remove_node(node)
+    return False
 
 
 def run_until_done(name, node_factory, args=None):
     """Spin a node until its `done` future holds an exit status, a fatal error or a signal.
 
     The node has a `done` rclpy Future and a `close(interrupted)` method. Exit status: the
-    future's result, 1 for a FatalError (logged as one line), 0 for Ctrl+C or SIGTERM.
+    future's result, 1 for a FatalError (logged as one line), 0 for Ctrl+C or SIGTERM at any
+    moment (exit_guard).
     """
+    exit_guard.install()
     use_large_frame_dds_profile()
-    try:
-        rclpy.init(args=args)
-    except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
-        rclpy.logging.get_logger(name).error(f'cannot start: {exc}')
-        sys.exit(1)
-    quiet_opencv()
     node = None
     status = 0
     interrupted = False
     try:
+        try:
+            executor = init_rclpy(args)
+        except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
+            raise FatalError(f'cannot start: {exc}') from None
+        quiet_opencv()
+        exit_guard.building()
         node = node_factory()
-        rclpy.spin_until_future_complete(node, node.done)
-        if node.done.done():
+        interrupted = spin_until_stopped(executor, node, node.done)
+        if not interrupted:
             status = node.done.result()
-        else:
-            interrupted = True  # SIGTERM: rclpy shut the context down and spin returned
     except FatalError as exc:
         (exc.logger or rclpy.logging.get_logger(name)).error(str(exc))
         status = 1
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except KeyboardInterrupt:
         interrupted = True
     except Exception:
         if rclpy.ok():
             raise
-        # A signal shut the context down while the executor was building its wait set.
+        # A signal shut the context down while the node was being built.
         interrupted = True
     finally:
         shut_down(None if node is None else partial(node.close, interrupted=interrupted))

@@ -18,7 +18,6 @@ frame over half a period old. Every output carries the input header.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -28,9 +27,8 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy._rclpy_pybind11 import RCLError
+from rclpy._rclpy_pybind11 import RCLError, UnknownROSArgsError
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
@@ -42,7 +40,7 @@ from rclpy.qos import (
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from . import detection_msgs
+from . import detection_msgs, exit_guard
 from .demo import DEMO_MODEL_NAME, with_builtin_defaults
 from .frame_slot import LatestFrameSlot, StageHandOff
 from .image_conversion import (
@@ -55,8 +53,10 @@ from .labels import LabelMapError, load_label_map
 from .model import ModelError, RawDetections, SegmentationModel
 from .node_support import (
     descriptor,
+    init_rclpy,
     parameter_error_text,
     shut_down,
+    spin_until_stopped,
     use_large_frame_dds_profile,
 )
 from .pipeline import Segmenter
@@ -487,24 +487,31 @@ class SegmentationNode(Node):
 def run(args=None, node_factory=SegmentationNode) -> int:
     """Run the node; returns 1 with one error line when it cannot start, else 0.
 
+    0 also for Ctrl+C or SIGTERM at any moment, model load included (exit_guard).
     `node_factory` makes the node: the benchmarks pass variants of SegmentationNode.
     """
+    exit_guard.install()
     use_large_frame_dds_profile()
-    try:
-        rclpy.init(args=args)
-    except RCLError as error:
-        print(f'segmentation_node: invalid ROS arguments: {error}', file=sys.stderr)
-        return 1
     node = None
     try:
+        try:
+            executor = init_rclpy(args)
+        except (RCLError, UnknownROSArgsError) as error:
+            print(f'segmentation_node: invalid ROS arguments: {error}', file=sys.stderr)
+            return 1
+        exit_guard.building()
         node = node_factory()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_stopped(executor, node)
+    except KeyboardInterrupt:
         pass
     except (ModelError, LabelMapError, ValueError, FileNotFoundError,
             ParameterException) as error:
         rclpy.logging.get_logger('segmentation_node').error(parameter_error_text(error))
         return 1
+    except Exception:
+        if rclpy.ok():
+            raise
+        # A signal shut the context down while the node was being built.
     finally:
         shut_down(None if node is None else node.destroy_node)
     return 0
@@ -516,10 +523,8 @@ def main(args=None):
     Tearing TensorFlow down at interpreter exit takes a second or more; by the time `run`
     returns, DDS and logging are shut down, so nothing is lost by exiting at once.
     """
-    status = run(args)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    exit_guard.install()
+    exit_guard.leave(run(args))
 
 
 if __name__ == '__main__':
