@@ -78,8 +78,8 @@ def quiet_opencv():
     """Silence OpenCV's own open/read warnings: the nodes report those errors themselves."""
     try:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except AttributeError:
-        pass
+    except AttributeError:  # OpenCV 4.6 (Ubuntu 24.04 / Jazzy) has only cv2.setLogLevel(int)
+        cv2.setLogLevel(0)  # cv::utils::logging::LOG_LEVEL_SILENT
 
 
 def shut_down(close=None):

@@ -85,6 +85,26 @@ def bt601_yuv(bgr):
     return tuple(int(round(c)) for c in (y, u, v))
 
 
+def bgr_to_yuv422(bgr, order):
+    """Packed YUV 4:2:2 ('UYVY' or 'YUY2') of a BGR scene with even width, shape (H, W, 2).
+
+    OpenCV 4.7 added COLOR_BGR2YUV_UYVY/_YUY2; OpenCV 4.6 (Ubuntu 24.04, ROS 2 Jazzy) has only
+    the decoding direction, so pack the bytes here: Y per pixel, U and V averaged per pair.
+    """
+    code = getattr(cv2, f'COLOR_BGR2YUV_{order}', None)
+    if code is not None:
+        return cv2.cvtColor(bgr, code)
+    yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV).astype(np.uint16)
+    u = ((yuv[:, 0::2, 1] + yuv[:, 1::2, 1] + 1) // 2).astype(np.uint8)
+    v = ((yuv[:, 0::2, 2] + yuv[:, 1::2, 2] + 1) // 2).astype(np.uint8)
+    y_channel, uv_channel = (1, 0) if order == 'UYVY' else (0, 1)
+    out = np.empty(bgr.shape[:2] + (2,), np.uint8)
+    out[..., y_channel] = yuv[..., 0]
+    out[:, 0::2, uv_channel] = u
+    out[:, 1::2, uv_channel] = v
+    return out
+
+
 def encode(scene, encoding, rng, big_endian=False):
     """Return (raw rows of shape (H, W*bpp), expected BGR decode) for a BGR scene."""
     h, w, _ = scene.shape
@@ -108,10 +128,10 @@ def encode(scene, encoding, rng, big_endian=False):
         raw = mosaic(scene, pattern)
         expected = cv2.cvtColor(raw, getattr(cv2, f'COLOR_Bayer{pattern}2BGR'))
     elif encoding in UYVY:
-        raw = cv2.cvtColor(scene, cv2.COLOR_BGR2YUV_UYVY)
+        raw = bgr_to_yuv422(scene, 'UYVY')
         expected = cv2.cvtColor(raw, cv2.COLOR_YUV2BGR_UYVY)
     else:
-        raw = cv2.cvtColor(scene, cv2.COLOR_BGR2YUV_YUY2)
+        raw = bgr_to_yuv422(scene, 'YUY2')
         expected = cv2.cvtColor(raw, cv2.COLOR_YUV2BGR_YUY2)
     return np.ascontiguousarray(raw).reshape(h, -1), expected
 
