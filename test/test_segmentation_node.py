@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from std_msgs.msg import String
 from instance_segmentation_ros import detection_msgs
 from instance_segmentation_ros.image_conversion import fill_image_msg, image_msg_to_bgr
 from instance_segmentation_ros.render import class_colour
-from instance_segmentation_ros.segmentation_node import SegmentationNode
+from instance_segmentation_ros.segmentation_node import NO_PUBLISHER_NOTICE_S, SegmentationNode
 
 FORMATS = {
     'tf2_od_api': lambda path: tiny_models.export_tf2_od_saved_model(path),
@@ -407,6 +409,31 @@ def console_script(name: str) -> str:
     """The installed console script, preferring the one beside this interpreter."""
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else shutil.which(name)
+
+
+def test_a_node_without_publisher_says_once_which_topic_it_listens_on(model_paths):
+    process = start_process([console_script('segmentation_node'), '--ros-args',
+                             '-p', f'model_path:={model_paths["tf1_frozen_graph"]}',
+                             '-r', '__ns:=/lonely'])
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+
+    def notices():
+        return [line for line in list(lines) if 'no publisher on' in line]
+
+    try:
+        assert wait_for(lambda: notices() or process.poll() is not None, timeout=90)
+        time.sleep(NO_PUBLISHER_NOTICE_S + 1.0)  # long enough for a second one
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=30)
+        reader.join(timeout=10)
+    output = ''.join(lines)
+    assert code == 0, output
+    assert len(notices()) == 1, output
+    assert 'no publisher on /lonely/image after 5 s' in notices()[0]
+    assert '-r image:=' in notices()[0]
 
 
 def test_console_script_with_ros_args_answers(model_paths):
