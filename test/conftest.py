@@ -1,15 +1,42 @@
 """Shared pytest set-up: isolate the DDS traffic of this test run from anything else."""
 
+import fcntl
 import os
+import tempfile
 
 import pytest
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 
+DOMAIN_IDS = range(1, 102)  # the ids Fast DDS can use besides 0, the default
+
+
+def claim_domain_id() -> tuple[int, object]:
+    """A DDS domain id no other test run on this machine holds, with the lock that holds it.
+
+    Two test runs at once on one machine (CI beside a developer, two venvs) must never hear
+    each other's nodes; an id from the process id collided now and then. The lock is a file
+    lock, so it goes with the process, however that ends.
+    """
+    for domain_id in DOMAIN_IDS:
+        path = os.path.join(tempfile.gettempdir(),
+                            f'instance_segmentation_ros_tests_domain_{domain_id}.lock')
+        lock = open(path, 'w')  # held open for the life of the process
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            continue
+        return domain_id, lock
+    raise RuntimeError(f'every DDS domain id in {DOMAIN_IDS} is held by another test run')
+
+
 # Each pytest process gets its own DDS domain and stays on the loopback interface, so that
-# concurrent runs on one machine never see each other's topics (DESIGN section 5).
-os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
+# concurrent runs on one machine never see each other's topics.
+if 'ROS_DOMAIN_ID' not in os.environ:
+    _domain_id, _DOMAIN_LOCK = claim_domain_id()
+    os.environ['ROS_DOMAIN_ID'] = str(_domain_id)
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
