@@ -192,6 +192,8 @@ class SegmentationNode(Node):
                 f'model_path is empty: using the {DEMO_MODEL_NAME}; set model_path to a zoo '
                 f'Mask R-CNN to segment real scenes')
         self.label_map = load_label_map(label_map_path)
+        # Before the model, which takes seconds to load: an unknown class is a typo to say now.
+        self._settings = self._settings_from({})
         self.model = SegmentationModel(
             model_path, self._param('device'),
             intra_op_threads=self._param('intra_op_threads'),
@@ -204,7 +206,6 @@ class SegmentationNode(Node):
             seconds = self.model.warm_up(self._param('warmup_height'), self._param('warmup_width'))
             self.get_logger().info(f'warm-up run took {seconds:.2f} s')
 
-        self._settings = self._settings_from({})
         self._overlay_alpha = self._param('overlay_alpha')
         self._frame_wait_fraction = self._param('frame_wait_fraction')
         self._output_wait_fraction = self._param('output_wait_fraction')

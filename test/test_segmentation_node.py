@@ -468,8 +468,9 @@ def test_console_script_with_ros_args_answers(model_paths):
     (['model_path:=/no/such/model'], ['does not exist']),
     (['model_path:=/etc'], ['is not a model']),
     (['max_detections:=0'], ['max_detections', 'out of range']),
-    (['score_threshold:=1'], ['score_threshold', 'score_threshold:=5.0']),
+    (['score_threshold:=1'], ['score_threshold', 'score_threshold:=1.0']),
     (['input_reliability:=sometimes'], ['input_reliability', 'auto, best_effort']),
+    (['classes:=[unicorn]'], ["unknown class 'unicorn'", 'valid names']),
 ])
 def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
     command = [console_script('segmentation_node'), '--ros-args']
@@ -482,3 +483,4 @@ def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
     assert 'Traceback' not in output
     errors = [line for line in output.splitlines() if 'ERROR' in line]
     assert len(errors) == 1 and all(word in errors[0] for word in words), output
+    assert 'loaded' not in output, 'the error was found only after the model had loaded'
