@@ -242,8 +242,11 @@ def _add_model_options(parser: argparse.ArgumentParser, default_score: float = 0
     group.add_argument('--label-map', metavar='FILE',
                        help='.pbtxt label map or text file with one name per line (default: '
                             "COCO; the demo model's own labels for the demo model)")
-    group.add_argument('--classes', nargs='+', default=[], metavar='CLASS',
-                       help='only these classes, by name or id (e.g. person 3); default: all')
+    # One value per flag (repeat it, or separate with commas): a list-valued option before a
+    # positional argument would take the image path for a class name.
+    group.add_argument('--classes', action='append', default=[], metavar='CLASS[,CLASS...]',
+                       help='only these classes, by name or id: --classes person,3 or '
+                            '--classes person --classes 3; default: all')
     group.add_argument('--score-threshold', type=_unit_float, default=default_score,
                        metavar='S',
                        help=f'minimum detection score, 0..1 (default: {default_score})')

@@ -130,6 +130,17 @@ def test_image_writes_the_overlay_and_one_line_per_instance(models, in_dir, tmp_
     assert not changed[near == 0].any()  # far from the instances nothing is drawn
 
 
+def test_classes_before_the_image_path_leave_the_path_alone(models, in_dir, tmp_path, capsys):
+    output = tmp_path / 'o.png'
+    status, out, err = run_cli(capsys, 'image', '--classes', 'car', in_dir / 'scene_0.png',
+                               '--model', models['tf2'], '-o', output)
+    assert status == 0, err
+    assert out.splitlines()[0].startswith('scene_0.png: 1 instance ') and output.is_file()
+    status, out, err = run_cli(capsys, 'image', '--classes', 'car', '--classes', 'person',
+                               in_dir / 'scene_0.png', '--model', models['tf2'], '-o', output)
+    assert status == 0 and out.splitlines()[0].startswith('scene_0.png: 2 instances '), err
+
+
 def test_image_classes_and_threshold_select_instances(models, in_dir, tmp_path, capsys):
     argv = ('image', in_dir / 'scene_0.png', '--model', models['tf2'], '-o', tmp_path / 'o.png')
     status, out, _ = run_cli(capsys, *argv, '--classes', 'car')
@@ -183,7 +194,7 @@ def test_image_errors_are_one_line(case, fragments, models, in_dir, tmp_path, ca
     elif case == 'corrupt_image':
         args['image'] = in_dir / 'broken.jpg'
     elif case == 'unknown_class':
-        args['extra'] = ['--classes', 'person', 'unicorn']
+        args['extra'] = ['--classes', 'person,unicorn']
     elif case == 'missing_model':
         args['model'] = tmp_path / 'no_model'
     elif case == 'bad_extension':
