@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import partial
 from importlib import resources
@@ -52,8 +53,9 @@ def parameter_error_text(exc):
     message, _, name = text.rpartition(': ')
     message = message.split('Reason: ', 1)[-1]
     text = f"parameter '{name}': {message}"
-    if "expecting type 'DOUBLE'" in message:
-        text += f' (write doubles with a decimal point, e.g. {name}:=5.0)'
+    given = re.search(r"to '(-?\d+)' of type 'INTEGER', expecting type 'DOUBLE'", message)
+    if given:  # the value as the user meant it, e.g. score_threshold:=1 -> 1.0
+        text += f' (write doubles with a decimal point: {name}:={given.group(1)}.0)'
     return text
 
 

@@ -40,3 +40,9 @@ def test_parameter_type_errors_name_the_parameter_and_hint_at_doubles():
     error = InvalidParameterTypeException(Parameter('rate', value=5), 'DOUBLE')
     text = parameter_error_text(error)
     assert "parameter 'rate'" in text and 'rate:=5.0' in text
+
+
+def test_the_double_hint_repeats_the_value_given_not_an_example():
+    error = InvalidParameterTypeException(Parameter('score_threshold', value=1), 'DOUBLE')
+    text = parameter_error_text(error)
+    assert 'score_threshold:=1.0' in text and '5.0' not in text
