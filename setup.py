@@ -44,7 +44,6 @@ setup(
     maintainer_email='maintainers@instance-segmentation-ros.dev',
     description='Mask R-CNN instance segmentation for ROS 2 camera images.',
     license='MIT',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             # Through exit_guard: Ctrl+C or SIGTERM during the imports exits 0 like later on.
