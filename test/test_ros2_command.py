@@ -46,6 +46,15 @@ pytestmark = [
 ]
 
 
+def hear_ctrl_c():
+    """In the child: SIGINT as in a terminal, even where the tests were started in the background.
+
+    A shell starts background commands with SIGINT ignored, an ignored signal stays ignored
+    through exec, and `ros2 launch` then cannot be stopped with Ctrl+C's signal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Launch:
     """`ros2 launch ...` in a process group of its own, so that every child can be found."""
 
@@ -53,6 +62,7 @@ class Launch:
         self.process = subprocess.Popen(
             [ros2(), 'launch', PACKAGE, *arguments], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            preexec_fn=hear_ctrl_c,
             env=dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1'))
 
     def finish(self, timeout: float, sig=None) -> tuple[int, str]:
