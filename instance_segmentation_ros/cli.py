@@ -226,9 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                        'cache folder)')
     download.add_argument('--url-base', metavar='URL',
                           help='zoo mirror to download from (default: $INSTANCE_SEGMENTATION_'
-                               'ZOO_URL or http://download.tensorflow.org/models/'
+                               'ZOO_URL or https://download.tensorflow.org/models/'
                                'object_detection)')
-    download.add_argument('--sha256', metavar='HEX', help='expected sha256 of the archive')
+    download.add_argument('--sha256', metavar='HEX',
+                          help='expected sha256 of the archive (default: the one recorded at '
+                               'the first download into the same folder)')
     download.set_defaults(run=run_download_model)
     return parser
 

@@ -9,10 +9,14 @@ Models are downloaded into one cache folder, each unpacked into a folder named a
 
 A download goes to ``<name>.tar.gz.part`` first and is resumed with an HTTP Range request
 when that file is there (a server that ignores the range restarts it from zero), then the
-archive is checked (its sha256 where the catalogue knows it, and that it is a tarball holding
-``saved_model/`` or ``frozen_inference_graph.pb``), unpacked with absolute and ``..`` member
-names refused, and deleted. `downloaded_model` maps a catalogue name to its folder, which is
-how `model.locate_model` accepts a model name wherever a model path is accepted.
+archive is checked, unpacked with absolute and ``..`` member names refused, and deleted. The
+check: its sha256 against the one the user gives (``--sha256``) or the catalogue knows;
+otherwise (the zoos publish none) against the sha256 recorded in ``<name>.tar.gz.sha256`` beside
+the model when it was first downloaded into that folder (trust on first use: a later download
+that differs, a substituted archive or a changed mirror, is refused); and in any case that it
+is a tarball holding ``saved_model/`` or ``frozen_inference_graph.pb``. `downloaded_model`
+maps a catalogue name to its folder, which is how `model.locate_model` accepts a model name
+wherever a model path is accepted.
 
 Nothing here imports TensorFlow.
 """
@@ -31,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-DEFAULT_URL_BASE = 'http://download.tensorflow.org/models/object_detection'
+DEFAULT_URL_BASE = 'https://download.tensorflow.org/models/object_detection'
 URL_BASE_ENV = 'INSTANCE_SEGMENTATION_ZOO_URL'
 """Environment variable that replaces `DEFAULT_URL_BASE` (a mirror, or a test server)."""
 
@@ -166,15 +170,26 @@ def download(name: str, directory: str | os.PathLike | None = None, url_base: st
         fetch(model.url(url_base), part, progress=progress, log=log, attempts=attempts,
               timeout=timeout)
         os.replace(part, archive)
+    actual = file_sha256(archive)
     expected = sha256 or model.sha256
-    if expected:
-        actual = file_sha256(archive)
-        if actual.lower() != expected.lower():
-            archive.unlink()
-            raise ZooError(f'checksum mismatch for {name}: expected sha256 {expected}, got '
-                           f'{actual}; the download was deleted, run the command again')
+    record = folder / f'{name}.tar.gz.sha256'
+    recorded = record.read_text().split()[0] if record.is_file() else None
+    if expected and actual.lower() != expected.lower():
+        archive.unlink()
+        raise ZooError(f'checksum mismatch for {name}: expected sha256 {expected}, got '
+                       f'{actual}; the download was deleted, run the command again')
+    if not expected and recorded and actual != recorded:
+        archive.unlink()
+        raise ZooError(f'the archive of {name} differs from the one first downloaded into '
+                       f'{folder} (sha256 {recorded}, now {actual}): refused and deleted; if '
+                       f'the zoo really replaced it, pass --sha256 {actual}')
     path = unpack(archive, folder, name)
     archive.unlink()
+    if recorded != actual:
+        record.write_text(f'{actual}  {name}.tar.gz\n')
+        if not expected:
+            log(f'{name} has no published checksum: recorded sha256 {actual} in {record}; '
+                'later downloads into this folder must match it (trust on first use)')
     return path
 
 

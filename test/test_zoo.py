@@ -4,6 +4,7 @@ import dataclasses
 import hashlib
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def closed_port():
 # -- catalogue and cache folder ----------------------------------------------------------------
 
 def test_catalogue_holds_the_zoo_mask_rcnns():
-    base = 'http://download.tensorflow.org/models/object_detection'
+    base = 'https://download.tensorflow.org/models/object_detection'
     expected = {
         'mask_rcnn_inception_v2_coco_2018_01_28': (79, 25.0),
         'mask_rcnn_resnet50_atrous_coco_2018_01_28': (343, 29.0),
@@ -203,7 +204,9 @@ def test_download_model_end_to_end_then_the_name_works_as_model(
     progress = [line for line in result.stderr.splitlines() if '%' in line]
     assert progress[0].startswith(f'{NAME}:   0%') and progress[-1].startswith(f'{NAME}: 100%')
     assert len(progress) >= 5
-    assert not list(cache.glob('*.tar.gz*')) and not list(cache.glob('.*'))  # no leftovers
+    # No leftovers but the digest recorded for later downloads.
+    assert [p.name for p in cache.glob('*.tar.gz*')] == [f'{NAME}.tar.gz.sha256']
+    assert not list(cache.glob('.*'))
     assert SegmentationModel(path).format == 'tf1_od_api_frozen_graph'
 
     # The name now works wherever a model path does.
@@ -290,6 +293,47 @@ def test_bad_archives_are_refused_and_deleted(data, message, server, cache, caps
     assert_one_line_error(status, err.splitlines()[-1] + '\n', message)
     assert not list(cache.iterdir())
     assert not (cache.parent / 'evil.txt').exists()
+
+
+def test_downloads_are_over_https_by_default(monkeypatch):
+    monkeypatch.delenv(zoo.URL_BASE_ENV, raising=False)
+    for model in zoo.CATALOGUE.values():
+        assert model.url().startswith('https://download.tensorflow.org/'), model.url()
+
+
+def test_first_download_is_recorded_and_a_substituted_archive_refused(
+        archive, server, cache, capsys):
+    server.serve(NAME, archive)
+    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    assert status == 0, err
+    digest = hashlib.sha256(archive).hexdigest()
+    record = cache / f'{NAME}.tar.gz.sha256'
+    assert record.read_text().split() == [digest, f'{NAME}.tar.gz']
+    assert 'trust on first use' in err and digest in err
+
+    # The model is deleted; the mirror now serves another archive under the same name.
+    shutil.rmtree(cache / NAME)
+    substitute = tar_gz([(f'{NAME}/', None), (f'{NAME}/frozen_inference_graph.pb', b'evil')])
+    server.serve(NAME, substitute)
+    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    other = hashlib.sha256(substitute).hexdigest()
+    assert_one_line_error(status, err.splitlines()[-1] + '\n', 'differs from the one first',
+                          digest, other, f'--sha256 {other}')
+    assert sorted(p.name for p in cache.iterdir()) == [record.name]  # nothing unpacked
+    assert record.read_text().split()[0] == digest
+
+    # The user who knows the zoo replaced it says so; that digest is recorded instead.
+    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url,
+                               '--sha256', other)
+    assert status == 0, err
+    assert record.read_text().split()[0] == other
+
+
+def test_a_truncated_archive_is_refused_and_nothing_recorded(archive, server, cache, capsys):
+    server.serve(NAME, archive[:len(archive) // 2])
+    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    assert_one_line_error(status, err.splitlines()[-1] + '\n', 'is corrupt', 'deleted')
+    assert not list(cache.iterdir())
 
 
 def test_offline_fails_in_one_line(cache, capsys):
