@@ -119,15 +119,37 @@ def coco_mask_stats(ground_truth: dict, results: list[dict]) -> list[float]:
     return [float(value) for value in evaluation.stats]
 
 
+LABEL_FILE_NAMES = ('labels.txt', 'label_map.pbtxt', 'labels.pbtxt')
+"""Label files that, beside a model, name its classes (the built-in model's is labels.txt)."""
+
+
+def label_map_beside(model_path: str | Path) -> str:
+    """A label file that came with the model, or '' (then the COCO map applies).
+
+    Looked for in the model folder, and beside the `saved_model/` folder or `.pb` file when
+    the path names one of those.
+    """
+    path = Path(model_path).expanduser()
+    folders = [path] if path.is_dir() else []
+    if path.is_file() or path.name == 'saved_model':
+        folders.append(path.parent)
+    for folder in folders:
+        for name in LABEL_FILE_NAMES:
+            if (folder / name).is_file():
+                return str(folder / name)
+    return ''
+
+
 def with_builtin_defaults(model_path: str | None, label_map_path: str | None
                           ) -> tuple[str, str, bool]:
     """(model path, label map path, whether the built-in model is used).
 
-    No model path means the built-in demo model, with its own labels unless a label map is
-    given. Raises FileNotFoundError when the package was installed without it.
+    No model path means the built-in demo model. Without a label map path, a label file
+    beside the model is used (`label_map_beside`), for the built-in model and every other.
+    Raises FileNotFoundError when the package was installed without the built-in model.
     """
     if model_path and str(model_path).strip():
-        return str(model_path), label_map_path or '', False
+        return str(model_path), label_map_path or label_map_beside(model_path), False
     shipped = builtin_model()
     if shipped is None:
         raise FileNotFoundError('no model_path given and this installation has no built-in '

@@ -79,7 +79,8 @@ PARAMETERS = {
         'SavedModel folder, frozen graph .pb, zoo model folder or downloaded zoo model name',
         read_only=True)),
     'label_map_path': ('', descriptor(
-        '.pbtxt StringIntLabelMap or text file (one name per line); empty = COCO',
+        '.pbtxt StringIntLabelMap or text file (one name per line); empty = the labels.txt, '
+        'label_map.pbtxt or labels.pbtxt beside the model, else COCO',
         read_only=True)),
     'score_threshold': (0.5, descriptor('Minimum detection score kept', floating=UNIT)),
     'mask_threshold': (0.5, descriptor('Mask probability above which a pixel is in',
@@ -201,7 +202,8 @@ class SegmentationNode(Node):
         self.segmenter = Segmenter(self.model, self.label_map)
         self.get_logger().info(
             f'loaded {self.model.format} model {self.model.name!r} from '
-            f'{self.model.source.path} in {self.model.load_seconds:.1f} s')
+            f'{self.model.source.path} in {self.model.load_seconds:.1f} s; class names from '
+            f'{label_map_path or "the COCO label map"}')
         if self._param('warmup'):
             seconds = self.model.warm_up(self._param('warmup_height'), self._param('warmup_width'))
             self.get_logger().info(f'warm-up run took {seconds:.2f} s')

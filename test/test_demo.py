@@ -2,13 +2,20 @@
 
 import json
 
+import cv2
 import numpy as np
 from ros_helpers import Collector, SpinningGraph, wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from instance_segmentation_ros import cli, synthetic_scenes
-from instance_segmentation_ros.demo import COCO_SCORE_THRESHOLD, HELD_OUT_SEED, builtin_model
+from instance_segmentation_ros.demo import (
+    COCO_SCORE_THRESHOLD,
+    HELD_OUT_SEED,
+    builtin_model,
+    label_map_beside,
+    with_builtin_defaults,
+)
 from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.model import MODEL_GARDEN, SegmentationModel
 from instance_segmentation_ros.segmentation_node import SegmentationNode
@@ -73,3 +80,31 @@ def test_node_without_model_path_runs_the_builtin_model():
     found = sorted(d['category_name'] for d in data['detections'])
     expected = sorted(instance.name for instance in scene.instances)
     assert found == expected
+
+
+def test_the_builtin_model_by_path_keeps_its_own_labels(tmp_path, capsys):
+    saved_model, _ = builtin_model()
+    scene = synthetic_scenes.generate_scene(HELD_OUT_SEED, 0)
+    (tmp_path / 'in').mkdir()
+    assert cv2.imwrite(str(tmp_path / 'in' / 'scene.png'), scene.bgr)
+    expected = sorted(instance.name for instance in scene.instances)
+    for model in (saved_model.parent, saved_model):  # the folder, or its saved_model/
+        status = cli.main(['folder', str(tmp_path / 'in'), str(tmp_path / 'out'),
+                           '--model', str(model), '--score-threshold', '0.5',
+                           '--json', str(tmp_path / 'out.json')])
+        assert status == 0, capsys.readouterr().err
+        found = sorted(r['category_name']
+                       for r in json.loads((tmp_path / 'out.json').read_text()))
+        assert found == expected, (model, found)
+
+
+def test_a_label_file_beside_any_model_is_found(tmp_path):
+    folder = tmp_path / 'my_model'
+    (folder / 'saved_model').mkdir(parents=True)
+    (folder / 'frozen_inference_graph.pb').write_bytes(b'')
+    assert label_map_beside(folder) == ''
+    (folder / 'label_map.pbtxt').write_text("item { id: 1 name: 'widget' }\n")
+    for path in (folder, folder / 'saved_model', folder / 'frozen_inference_graph.pb'):
+        assert label_map_beside(path) == str(folder / 'label_map.pbtxt')
+    assert with_builtin_defaults(str(folder), '/given.txt')[1] == '/given.txt'
+    assert label_map_beside(tmp_path / 'no_such_model') == ''
