@@ -494,6 +494,17 @@ def _check_writable_image(output: Path):
     if not output.absolute().parent.is_dir():
         raise CliError(f'cannot write {output}: the folder {output.absolute().parent} does '
                        f'not exist')
+    _check_writable_folder(output.absolute().parent, output.name)
+
+
+def _check_writable_folder(folder: Path, what: str):
+    """Fail now, not after the model has loaded, when no file can be created in `folder`."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CliError(f'cannot write {what} into {folder}: '
+                       f'{(error.strerror or str(error)).lower()}') from None
 
 
 def _show_side_by_side(original, result):
@@ -642,9 +653,11 @@ def run_folder(args) -> int:
         raise CliError('OUT_DIR is IN_DIR: the overlays would replace the originals; choose '
                        'another output folder')
     json_path = Path(args.json).expanduser() if args.json else None
-    if json_path is not None and not json_path.absolute().parent.is_dir():
-        raise CliError(f'cannot write {json_path}: the folder {json_path.absolute().parent} '
-                       f'does not exist')
+    if json_path is not None:
+        if not json_path.absolute().parent.is_dir():
+            raise CliError(f'cannot write {json_path}: the folder {json_path.absolute().parent} '
+                           f'does not exist')
+        _check_writable_folder(json_path.absolute().parent, json_path.name)
     label_map, settings = _settings_and_labels(args)
     start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
         Decimal(args.bag_start) * 1_000_000_000)
@@ -655,6 +668,7 @@ def run_folder(args) -> int:
         except OSError as error:
             raise CliError(f'cannot create {out_dir}: '
                            f'{(error.strerror or str(error)).lower()}') from None
+        _check_writable_folder(out_dir, 'overlays')
         segmenter = _load_segmenter(args, label_map)
         summary = _segment_files(args, segmenter, settings, files, out_dir, json_path, bag,
                                  start_ns)
@@ -739,8 +753,12 @@ def _write_json(json_path: Path, results: list, images: list, segmenter):
         json_path.write_text(json.dumps(results, separators=(',', ':')) + '\n')
         images_path.write_text(json.dumps(dataset, indent=1) + '\n')
     except OSError as error:
-        raise CliError(f'cannot write {json_path}: {(error.strerror or str(error)).lower()}'
-                       ) from None
+        # Checked before the run, so the place went away meanwhile: keep the results anyway.
+        kept = Path(tempfile.mkdtemp(prefix='instance_segmentation_results_'))
+        (kept / json_path.name).write_text(json.dumps(results, separators=(',', ':')) + '\n')
+        (kept / images_path.name).write_text(json.dumps(dataset, indent=1) + '\n')
+        raise CliError(f'cannot write {json_path}: {(error.strerror or str(error)).lower()}; '
+                       f'the results are in {kept / json_path.name}') from None
 
 
 def images_json_path(json_path: Path) -> Path:
@@ -777,9 +795,15 @@ def run_demo(args) -> int:
     from .demo import HELD_OUT_SEED
     from .demo import run_demo as segment_and_score
 
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f'cannot create {out_dir}: '
+                       f'{(error.strerror or str(error)).lower()}') from None
+    _check_writable_folder(out_dir, 'the demo files')
     label_map, settings = _settings_and_labels(args)
     segmenter = _load_segmenter(args, label_map)
-    out_dir = Path(args.out)
     progress = _Progress(args.count)
     try:
         report = segment_and_score(

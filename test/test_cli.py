@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import cv2
@@ -394,6 +395,37 @@ def unwritable_folder(tmp_path):
         return Path('/sys')
     os.rmdir('/sys/instance_segmentation_probe')
     pytest.skip('no folder here is read-only for root')
+
+
+@pytest.mark.parametrize('command, fragment', [
+    (['image', '{image}', '-o', '{locked}/out.png'], 'cannot write out.png into {locked}'),
+    (['folder', '{in_dir}', '{locked}'], 'cannot write overlays into {locked}'),
+    (['folder', '{in_dir}', '{tmp}/out', '--json', '{locked}/r.json'],
+     'cannot write r.json into {locked}'),
+    (['demo', '--count', '1', '--out', '{locked}/demo'], 'cannot create {locked}/demo'),
+], ids=['image', 'folder', 'json', 'demo'])
+def test_outputs_are_checked_before_the_model_loads(command, fragment, in_dir, tmp_path,
+                                                    capsys):
+    # The model does not exist: an error about it means the outputs were checked too late.
+    places = {'image': in_dir / 'scene_0.png', 'in_dir': in_dir, 'tmp': tmp_path,
+              'locked': unwritable_folder(tmp_path)}
+    argv = [part.format(**places) for part in command]
+    status, out, err = run_cli(capsys, *argv, '--model', str(tmp_path / 'no_model'))
+    assert_one_line_error(status, err, fragment.format(**places))
+    assert 'no_model' not in err
+
+
+def test_results_that_cannot_be_written_at_the_end_are_kept_elsewhere(tmp_path):
+    segmenter = types.SimpleNamespace(label_map=types.SimpleNamespace(names={1: 'person'}),
+                                      model=types.SimpleNamespace(name='tiny'))
+    results = [{'image_id': 1, 'category_id': 1, 'score': 0.9}]
+    json_path = unwritable_folder(tmp_path) / 'r.json'
+    with pytest.raises(cli.CliError) as error:
+        cli._write_json(json_path, results, [{'id': 1, 'file_name': 'a.png'}], segmenter)
+    kept = Path(str(error.value).rsplit('the results are in ', 1)[1])
+    assert str(error.value).startswith(f'cannot write {json_path}: ')
+    assert json.loads(kept.read_text()) == results
+    assert json.loads(kept.with_name('r.images.json').read_text())['images'][0]['id'] == 1
 
 
 @pytest.mark.parametrize('case', ['exists', 'parent_is_file', 'not_writable'])
