@@ -58,7 +58,8 @@ def run_demo(segmenter: Segmenter, out_dir: Path | None, count: int,
     Overlays show the detections that pass `settings`; mask AP is computed over every
     detection scoring at least COCO_SCORE_THRESHOLD (or the lower threshold of `settings`).
     With `out_dir`: `images/` (the scenes), `overlays/` (the results), `annotations.json`
-    (COCO ground truth) and `results.json` (the COCO results that were scored).
+    (COCO ground truth) and `results.json` (the COCO results that were scored). Scenes an
+    earlier, larger run left there are removed, so the folders show this run only.
     """
     shown = settings or PostprocessSettings(score_threshold=0.3)
     scored = replace(shown, score_threshold=min(shown.score_threshold, COCO_SCORE_THRESHOLD))
@@ -68,6 +69,9 @@ def run_demo(segmenter: Segmenter, out_dir: Path | None, count: int,
     if out_dir is not None:
         for sub in ('images', 'overlays'):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)
+            for stale in set((out_dir / sub).glob('scene_*_*.png')) - {
+                    out_dir / sub / name for name in names}:
+                stale.unlink()
     if scenes:  # time the steady state, not TensorFlow's first-call set-up
         segmenter.model.warm_up(*scenes[0].image.shape[:2])
     results, inference, pipeline = [], [], []

@@ -108,3 +108,15 @@ def test_a_label_file_beside_any_model_is_found(tmp_path):
         assert label_map_beside(path) == str(folder / 'label_map.pbtxt')
     assert with_builtin_defaults(str(folder), '/given.txt')[1] == '/given.txt'
     assert label_map_beside(tmp_path / 'no_such_model') == ''
+
+
+def test_a_smaller_demo_run_leaves_no_scenes_of_a_larger_one(tmp_path, capsys):
+    out = tmp_path / 'demo'
+    (out / 'overlays').mkdir(parents=True)
+    (out / 'overlays' / 'notes.txt').write_text('mine')  # not the demo's: kept
+    for count in (3, 1):
+        assert cli.main(['demo', '--count', str(count), '--out', str(out)]) == 0
+    capsys.readouterr()
+    for sub in ('images', 'overlays'):
+        assert [p.name for p in (out / sub).glob('*.png')] == [f'scene_{HELD_OUT_SEED}_00000.png']
+    assert (out / 'overlays' / 'notes.txt').read_text() == 'mine'
