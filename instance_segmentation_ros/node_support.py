@@ -45,6 +45,15 @@ def fatal_start_error(node, exc):
     return FatalError(parameter_error_text(exc), logger)
 
 
+def ros_arguments_error_text(exc):
+    """One line for --ros-args that rcl refused, with the quoting hint a glob like *.gif needs."""
+    text = f'invalid ROS arguments: {str(exc).strip().splitlines()[0]}'
+    if 'parameter override rule' in text:
+        text += (' (values are YAML: quote one that starts with *, & or !, as in '
+                 '-p "pattern:=\'*.gif\'")')
+    return text
+
+
 def parameter_error_text(exc):
     """One readable line for a parameter error, with a hint for the common int/double slip."""
     text = str(exc)
@@ -160,7 +169,7 @@ def run_until_done(name, node_factory, args=None):
         try:
             executor = init_rclpy(args)
         except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
-            raise FatalError(f'cannot start: {exc}') from None
+            raise FatalError(ros_arguments_error_text(exc)) from None
         quiet_opencv()
         exit_guard.building()
         node = node_factory()

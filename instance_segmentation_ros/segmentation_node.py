@@ -55,6 +55,7 @@ from .node_support import (
     descriptor,
     init_rclpy,
     parameter_error_text,
+    ros_arguments_error_text,
     shut_down,
     spin_until_stopped,
     use_large_frame_dds_profile,
@@ -500,7 +501,7 @@ def run(args=None, node_factory=SegmentationNode) -> int:
         try:
             executor = init_rclpy(args)
         except (RCLError, UnknownROSArgsError) as error:
-            print(f'segmentation_node: invalid ROS arguments: {error}', file=sys.stderr)
+            print(f'segmentation_node: {ros_arguments_error_text(error)}', file=sys.stderr)
             return 1
         exit_guard.building()
         node = node_factory()

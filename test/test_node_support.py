@@ -11,6 +11,7 @@ from rclpy.parameter import Parameter
 from instance_segmentation_ros.node_support import (
     DDS_PROFILE_VARIABLE,
     parameter_error_text,
+    ros_arguments_error_text,
     use_large_frame_dds_profile,
 )
 
@@ -46,3 +47,11 @@ def test_the_double_hint_repeats_the_value_given_not_an_example():
     error = InvalidParameterTypeException(Parameter('score_threshold', value=1), 'DOUBLE')
     text = parameter_error_text(error)
     assert 'score_threshold:=1.0' in text and '5.0' not in text
+
+
+def test_a_glob_without_quotes_gets_the_quoting_hint():
+    error = RuntimeError("failed to initialize rcl: Couldn't parse parameter override rule: "
+                         "'-p pattern:=*.gif'. Error: Error parsing an event")
+    text = ros_arguments_error_text(error)
+    assert text.startswith('invalid ROS arguments: ')
+    assert '-p "pattern:=\'*.gif\'"' in text
