@@ -497,6 +497,16 @@ def _check_writable_image(output: Path):
     _check_writable_folder(output.absolute().parent, output.name)
 
 
+def _make_writable_folder(folder: Path, what: str):
+    """Create `folder` where needed, then check it as `_check_writable_folder` does."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f'cannot create {folder}: '
+                       f'{(error.strerror or str(error)).lower()}') from None
+    _check_writable_folder(folder, what)
+
+
 def _check_writable_folder(folder: Path, what: str):
     """Fail now, not after the model has loaded, when no file can be created in `folder`."""
     try:
@@ -663,12 +673,7 @@ def run_folder(args) -> int:
         Decimal(args.bag_start) * 1_000_000_000)
     bag = SegmentationBag(args.bag).open() if args.bag else None
     try:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise CliError(f'cannot create {out_dir}: '
-                           f'{(error.strerror or str(error)).lower()}') from None
-        _check_writable_folder(out_dir, 'overlays')
+        _make_writable_folder(out_dir, 'overlays')
         segmenter = _load_segmenter(args, label_map)
         summary = _segment_files(args, segmenter, settings, files, out_dir, json_path, bag,
                                  start_ns)
@@ -796,12 +801,7 @@ def run_demo(args) -> int:
     from .demo import run_demo as segment_and_score
 
     out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CliError(f'cannot create {out_dir}: '
-                       f'{(error.strerror or str(error)).lower()}') from None
-    _check_writable_folder(out_dir, 'the demo files')
+    _make_writable_folder(out_dir, 'the demo files')
     label_map, settings = _settings_and_labels(args)
     segmenter = _load_segmenter(args, label_map)
     progress = _Progress(args.count)
