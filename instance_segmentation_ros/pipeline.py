@@ -62,6 +62,6 @@ class Segmenter:
 
     def frame_json(self, segmentation: Segmentation, stamp_sec: int, stamp_nanosec: int,
                    frame_id: str) -> str:
-        """The `~/detections_json` text for the instances."""
+        """The `detections_json` text for the instances."""
         return frame_json(segmentation.instances, self.label_map, stamp_sec, stamp_nanosec,
                           frame_id, self.model.name, segmentation.inference_s * 1000.0)

@@ -1,4 +1,4 @@
-"""Detections as JSON: COCO results entries and the per-frame `~/detections_json` object."""
+"""Detections as JSON: COCO results entries and the per-frame `detections_json` object."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def coco_detections(instances: Instances, label_map: LabelMap,
 
 def frame_json(instances: Instances, label_map: LabelMap, stamp_sec: int, stamp_nanosec: int,
                frame_id: str, model_name: str, inference_ms: float) -> str:
-    """The `~/detections_json` message text for one frame (DESIGN section 2)."""
+    """The `detections_json` message text for one frame."""
     height, width = instances.label_image.shape
     return json.dumps({
         'header': {'stamp': {'sec': int(stamp_sec), 'nanosec': int(stamp_nanosec)},

@@ -1,4 +1,4 @@
-"""The model loader on tiny real TensorFlow exports of the four formats (DESIGN section 3).
+"""The model loader on tiny real TensorFlow exports of the four formats.
 
 Every format is exported once per module by ``tiny_models`` (same export APIs, signatures and
 output keys as the real zoo / Model Garden exports) and loaded once through the package's own

@@ -1,7 +1,7 @@
 """The tiny exported models behave as documented, checked with raw TensorFlow only.
 
 The package's loader is tested on these models, so they must first be shown to match the four
-real formats (DESIGN section 3) independently of that loader.
+real formats independently of that loader.
 """
 
 import os

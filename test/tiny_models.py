@@ -1,4 +1,4 @@
-"""Tiny but real TensorFlow detection models in the four formats users bring (DESIGN section 3).
+"""Tiny but real TensorFlow detection models in the four formats users bring.
 
 No pretrained weights can be downloaded here, so the model loader is tested on models that these
 helpers build and export *the way the real exporters do*: same export API, same signature names,
