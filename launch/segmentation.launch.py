@@ -40,23 +40,38 @@ def declare_arguments():
             for name, (default, description) in ARGUMENTS.items()]
 
 
+def argument(context, name: str, convert=str, example: str = ''):
+    """A launch argument converted, or one line that says what is wrong with it."""
+    text = LaunchConfiguration(name).perform(context)
+    try:
+        return convert(text)
+    except (ValueError, yaml.YAMLError):
+        raise ValueError(f'launch argument {name}:={text!r} is not valid; for example '
+                         f'{name}:={example}') from None
+
+
+def class_list(text: str) -> list[str]:
+    """Class names or ids from a YAML list ('[person, 3]') or a single name."""
+    classes = yaml.safe_load(text or '[]') or []
+    return [str(name) for name in (classes if isinstance(classes, list) else [classes])]
+
+
 def segmentation_node(context):
     """The node, with the YAML file first and non-empty launch arguments on top of it."""
     overrides = {}
-    model_path = LaunchConfiguration('model_path').perform(context)
+    model_path = argument(context, 'model_path')
     if model_path:
         overrides['model_path'] = model_path
-    classes = yaml.safe_load(LaunchConfiguration('classes').perform(context) or '[]')
+    classes = argument(context, 'classes', class_list, "'[person, car]'")
     if classes:
-        overrides['classes'] = [str(name) for name in
-                                (classes if isinstance(classes, list) else [classes])]
-    score_threshold = LaunchConfiguration('score_threshold').perform(context)
+        overrides['classes'] = classes
+    score_threshold = argument(context, 'score_threshold', str.strip)
     if score_threshold:
-        overrides['score_threshold'] = float(score_threshold)
-    width, height = (LaunchConfiguration(name).perform(context)
+        overrides['score_threshold'] = argument(context, 'score_threshold', float, '0.6')
+    width, height = (argument(context, name, lambda text: int(text or 0), '640')
                      for name in ('image_width', 'image_height'))
-    if width and height and int(width) and int(height):  # 0 = a camera's own default size
-        overrides['warmup_width'], overrides['warmup_height'] = int(width), int(height)
+    if width and height:  # 0 or empty: a camera's own default size
+        overrides['warmup_width'], overrides['warmup_height'] = width, height
     return [Node(
         package=PACKAGE,
         executable='segmentation_node',

@@ -57,7 +57,9 @@ def camera_and_segmentation(context):
             'image_width': LaunchConfiguration('width'),
             'image_height': LaunchConfiguration('height'),
         }.items())
-    return [camera, GroupAction([segmentation])]
+    # segmentation first: a launch argument it refuses then stops the launch before the
+    # camera starts (a launch that fails half-way leaves the processes it started running).
+    return [GroupAction([segmentation]), camera]
 
 
 def generate_launch_description():

@@ -142,6 +142,16 @@ def test_record_without_rosbag2_stops_before_starting_anything(launched, tmp_pat
     assert not (tmp_path / 'bag').exists()
 
 
+def test_a_refused_launch_argument_stops_the_launch_before_anything_starts(launched, tmp_path):
+    launch = launched('webcam.launch.py', f'device:={tmp_path / "video.avi"}', 'classes:=[a, b')
+    code, output = launch.finish(timeout=60)
+    assert code == 1, output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1 and "classes:='[a, b' is not valid" in errors[0], output
+    assert 'process started' not in output
+    assert launch.survivors() == []
+
+
 def run_ros2(*arguments: str, timeout: float = 60) -> str:
     result = subprocess.run([ros2(), *arguments], capture_output=True, text=True,
                             timeout=timeout)
