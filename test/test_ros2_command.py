@@ -33,7 +33,7 @@ def installed(package: str) -> bool:
         return False
     try:
         get_package_prefix(package)
-    except PackageNotFoundError:
+    except (PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH at all
         return False
     return True
 
