@@ -44,9 +44,9 @@ def config_file(name: str) -> str:
     return os.path.join(SHARE, 'config', name)
 
 
-def segmentation_launch_file() -> str:
-    """segmentation.launch.py as installed, for the launch files that include it."""
-    return os.path.join(SHARE, 'launch', 'segmentation.launch.py')
+def launch_file(name: str) -> str:
+    """A launch file of the package as installed, for the launch files that include it."""
+    return os.path.join(SHARE, 'launch', name)
 
 
 def rviz(argument: str = 'rviz') -> OpaqueFunction:

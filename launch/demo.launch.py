@@ -14,9 +14,8 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Opaq
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
-from instance_segmentation_ros.launch_support import SHARE
+from instance_segmentation_ros.launch_support import launch_file
 
-FOLDER_LAUNCH_FILE = f'{SHARE}/launch/folder.launch.py'
 PASSED_ON = ('rate', 'loop', 'rviz', 'record', 'bag_path')
 
 
@@ -31,8 +30,8 @@ def scenes_and_folder_launch(context):
                        seed=HELD_OUT_SEED)
     arguments = {name: LaunchConfiguration(name) for name in PASSED_ON}
     arguments.update(folder=folder, model_path='', score_threshold='0.3')
-    return [IncludeLaunchDescription(PythonLaunchDescriptionSource(FOLDER_LAUNCH_FILE),
-                                     launch_arguments=arguments.items())]
+    folder_launch = PythonLaunchDescriptionSource(launch_file('folder.launch.py'))
+    return [IncludeLaunchDescription(folder_launch, launch_arguments=arguments.items())]
 
 
 def generate_launch_description():

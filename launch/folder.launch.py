@@ -27,9 +27,9 @@ from instance_segmentation_ros.launch_support import (
     PACKAGE,
     bag_recorder,
     config_file,
+    launch_file,
     require_bag_recorder,
     rviz,
-    segmentation_launch_file,
 )
 from instance_segmentation_ros.topics import FOLDER_IMAGE_TOPIC, RECORDED_TOPICS, RESULT_TOPIC
 
@@ -73,7 +73,7 @@ def generate_launch_description():
         remappings=[('image', FOLDER_IMAGE_TOPIC)],
         output='screen', emulate_tty=True)
     segmentation = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(segmentation_launch_file()),
+        PythonLaunchDescriptionSource(launch_file('segmentation.launch.py')),
         launch_arguments={
             'image_topic': FOLDER_IMAGE_TOPIC,
             'model_path': LaunchConfiguration('model_path'),

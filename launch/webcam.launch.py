@@ -22,8 +22,8 @@ from launch_ros.actions import Node, PushRosNamespace
 from instance_segmentation_ros.launch_support import (
     PACKAGE,
     config_file,
+    launch_file,
     rviz,
-    segmentation_launch_file,
 )
 from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
@@ -47,7 +47,7 @@ def camera_and_segmentation(context):
     namespace = LaunchConfiguration('namespace').perform(context).strip('/')
     image_topic = '/' + '/'.join(filter(None, (namespace, CAMERA_TOPIC)))
     segmentation = IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(segmentation_launch_file()),
+        PythonLaunchDescriptionSource(launch_file('segmentation.launch.py')),
         launch_arguments={
             'namespace': SEGMENTATION_NAMESPACE,  # relative: under the pushed namespace
             'image_topic': image_topic,

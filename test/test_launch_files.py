@@ -101,8 +101,9 @@ def test_every_launch_argument_has_a_description(launch_file):
 @pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
 def test_config_files_named_by_launch_files_exist_and_are_installed(launch_file):
     source = launch_file.read_text()
-    named = set(re.findall(r"'config',\s*'([^']+)'", source))
-    named |= set(re.findall(r"'launch',\s*'([^']+)'", source))
+    named = set(re.findall(r"(?:'config',\s*|config_file\()'([^']+)'", source))
+    named |= set(re.findall(r"(?:'launch',\s*|launch_file\()'([^']+)'", source))
+    assert named, f'{launch_file.name} names no config or launch file'
     setup = (ROOT / 'setup.py').read_text()
     assert "glob('config/*.yaml')" in setup and "glob('config/*.rviz')" in setup
     assert "glob('launch/*.launch.py')" in setup
