@@ -249,7 +249,7 @@ class SegmentationNode(Node):
         self._input_checked_since = time.monotonic()
         self._told_no_publisher = False
         self._check_input()
-        self._input_timer = self.create_timer(INPUT_CHECK_PERIOD_S, self._check_input)
+        self.create_timer(INPUT_CHECK_PERIOD_S, self._check_input)
         self.get_logger().info(
             f'segmenting {self._image_topic} (input_reliability {self._input_reliability}); '
             f'outputs under {self.resolve_topic_name("masks").rpartition("/")[0] or "/"}; '

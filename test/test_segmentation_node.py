@@ -18,7 +18,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from ros_helpers import (
     Collector,
     SpinningGraph,
@@ -33,7 +33,11 @@ from std_msgs.msg import String
 from instance_segmentation_ros import detection_msgs
 from instance_segmentation_ros.image_conversion import fill_image_msg, image_msg_to_bgr
 from instance_segmentation_ros.render import class_colour
-from instance_segmentation_ros.segmentation_node import NO_PUBLISHER_NOTICE_S, SegmentationNode
+from instance_segmentation_ros.segmentation_node import (
+    NO_PUBLISHER_NOTICE_S,
+    SegmentationNode,
+    input_reliability,
+)
 
 FORMATS = {
     'tf2_od_api': lambda path: tiny_models.export_tf2_od_saved_model(path),
@@ -121,6 +125,15 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 def find_by_stamp(collector: Collector, sec: int):
     matches = [m for m in collector.messages if m.header.stamp.sec == sec]
     return matches[-1] if matches else None
+
+
+def test_input_reliability_follows_the_publishers_only_when_auto():
+    reliable, best_effort = ReliabilityPolicy.RELIABLE, ReliabilityPolicy.BEST_EFFORT
+    assert input_reliability('auto', []) is None  # nothing to match yet: no subscription
+    assert input_reliability('auto', [reliable, reliable]) == reliable
+    assert input_reliability('auto', [reliable, best_effort]) == best_effort
+    assert input_reliability('best_effort', [reliable]) == best_effort
+    assert input_reliability('reliable', []) == reliable
 
 
 @pytest.fixture
