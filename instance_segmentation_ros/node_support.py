@@ -8,7 +8,6 @@ import sys
 from functools import partial
 from importlib import resources
 
-import cv2
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy._rclpy_pybind11 import RCLError
@@ -17,6 +16,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions, install_signal_handlers
 
 from instance_segmentation_ros import exit_guard
+from instance_segmentation_ros.video_source import quiet_opencv
 
 
 class FatalError(Exception):
@@ -83,14 +83,6 @@ def use_large_frame_dds_profile():
         return
     profile = resources.files(__package__).joinpath('data', 'fastdds_large_frames.xml')
     os.environ[DDS_PROFILE_VARIABLE] = str(profile)
-
-
-def quiet_opencv():
-    """Silence OpenCV's own open/read warnings: the nodes report those errors themselves."""
-    try:
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-    except AttributeError:  # OpenCV 4.6 (Ubuntu 24.04 / Jazzy) has only cv2.setLogLevel(int)
-        cv2.setLogLevel(0)  # cv::utils::logging::LOG_LEVEL_SILENT
 
 
 def shut_down(close=None):

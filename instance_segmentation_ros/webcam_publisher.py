@@ -20,10 +20,7 @@ the node logs a summary and exits 0 (``reconnect`` only covers opening it, e.g. 
 does not exist yet).
 """
 
-import glob
 import math
-import os
-import sys
 import threading
 import time
 
@@ -50,6 +47,13 @@ from instance_segmentation_ros.node_support import (
     fatal_start_error,
     run_until_done,
 )
+from instance_segmentation_ros.video_source import (
+    SourceError,
+    is_live,
+    open_capture,
+    parse_device,
+    video_devices,
+)
 
 BACKOFF_START = 0.5
 BACKOFF_MAX = 5.0
@@ -58,33 +62,6 @@ RELIABILITY = {
     'reliable': ReliabilityPolicy.RELIABLE,
     'best_effort': ReliabilityPolicy.BEST_EFFORT,
 }
-
-
-class SourceError(Exception):
-    """A capture source that cannot be opened; the text says why."""
-
-
-def video_devices():
-    """List the /dev/video* devices for error messages ('none' when there are none)."""
-    return ', '.join(sorted(glob.glob('/dev/video*'))) or 'none'
-
-
-def parse_device(device):
-    """Split ``device`` into (kind, target): kind is 'camera', 'file' or 'stream'.
-
-    An integer is a camera index, ``/dev/...`` a V4L2 device, ``file://...`` or anything else
-    without a scheme a video file, and other URLs (rtsp://, http://) a stream.
-    """
-    text = device.strip()
-    if text.isdigit():
-        return 'camera', int(text)
-    if text.startswith('/dev/'):
-        return 'camera', text
-    if text.lower().startswith('file://'):
-        return 'file', text[len('file://'):]
-    if '://' in text:
-        return 'stream', text
-    return 'file', text
 
 
 class WebcamPublisher(Node):
@@ -225,37 +202,7 @@ class WebcamPublisher(Node):
 
     def _open(self):
         """Open the source and ask it for the configured size and rate; raise SourceError."""
-        kind, target = self._kind, self._target
-        if kind == 'file':
-            try:
-                with open(target, 'rb'):
-                    pass
-            except OSError as exc:
-                raise SourceError(exc.strerror or str(exc)) from None
-        if kind == 'camera' and isinstance(target, str) and not os.path.exists(target):
-            raise SourceError('no such device')
-        if kind == 'camera' and isinstance(target, int) and sys.platform.startswith('linux'):
-            if not os.path.exists(f'/dev/video{target}'):
-                raise SourceError(f'no such device /dev/video{target}')
-        if kind == 'camera':
-            cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
-            if not cap.isOpened():
-                cap.release()
-                cap = cv2.VideoCapture(target)
-        else:
-            cap = cv2.VideoCapture(target)
-        if not cap.isOpened():
-            cap.release()
-            raise SourceError('OpenCV could not open it')
-        if kind == 'camera':
-            if self._width:
-                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._width)
-            if self._height:
-                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._height)
-            if self._fps:
-                cap.set(cv2.CAP_PROP_FPS, self._fps)
-            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queued one
-        return cap
+        return open_capture(self._kind, self._target, self._width, self._height, self._fps)
 
     def _file_period(self, cap):
         """Seconds between frames of a file: the fps parameter, else the file's own rate."""
@@ -308,8 +255,7 @@ class WebcamPublisher(Node):
                             return
                         outage, delay = self._retry_later(message, 'retrying', outage, delay)
                         continue
-                    live = self._kind == 'camera' or (
-                        self._kind == 'stream' and cap.get(cv2.CAP_PROP_FRAME_COUNT) <= 0)
+                    live = is_live(self._kind, cap)
                     period = 0.0 if live else self._file_period(cap)
                     frames_this_open = 0
                     size = None
