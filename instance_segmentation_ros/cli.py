@@ -7,7 +7,8 @@ Subcommands (``instance-segmentation COMMAND --help`` for each):
   opens the original and the result side by side.
 - ``folder IN_DIR OUT_DIR --model M``: segment every image of a folder into overlays of the
   same names; ``--json`` COCO results, ``--bag`` a rosbag2 (mcap), ``--masks`` label PNGs.
-- ``webcam --model M``: live window with the overlay and the measured frame rate.
+- ``webcam --model M``: live window with the overlay and the measured frame rate, from a camera,
+  a stream or a video file (``--output out.mp4`` writes a video file's overlays).
 - ``list-models`` and ``download-model NAME``: the Mask R-CNN models of the TF1/TF2 zoos.
 
 The model, post-processing, rendering and JSON come from `pipeline.Segmenter`, the same code
@@ -149,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help='overlay file to write (default: <stem>_segmented.png in the '
                             'current folder)')
     image.add_argument('--show', action='store_true',
-                       help='also show the original and the result in windows (needs a '
-                            'display and an OpenCV with GUI support); any key closes them')
+                       help='also show the original and the result in two windows (needs a '
+                            "desktop; OpenCV's GUI or else tkinter); any key closes them")
     _add_model_options(image)
     image.set_defaults(run=run_image)
 
@@ -181,11 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     folder.set_defaults(run=run_folder)
 
     webcam = commands.add_parser(
-        'webcam', help='segment a camera live in a window',
-        description='Show the overlay of a live camera with the measured frame rate; q, Esc '
-                    'or Ctrl+C quits.')
+        'webcam', help='segment a camera or a video live in a window',
+        description='Show the overlay of a camera, stream or video file with the measured '
+                    'frame rate; q, Esc, closing the window or Ctrl+C quits. A video file is '
+                    'played to its end (exit status 0, with a summary) and can be written '
+                    'annotated with --output, without a window unless --show is given.')
     webcam.add_argument('--device', default='0', metavar='D',
-                        help='camera index, device path or stream URL (default: 0)')
+                        help='camera index, device path, stream URL or video file (default: 0)')
+    webcam.add_argument('-o', '--output', metavar='FILE',
+                        help='write the annotated video of a video file (.mp4 or .avi, at the '
+                             "file's own frame rate)")
+    webcam.add_argument('--show', action='store_true',
+                        help='with --output, also show the window')
     _add_model_options(webcam)
     webcam.set_defaults(run=run_webcam)
 
@@ -334,6 +342,7 @@ def _load_segmenter(args, label_map):
 
     with _native_stderr_hidden(not args.verbose):
         model = SegmentationModel(args.model, args.tf_device)
+        model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
     return Segmenter(model, label_map)
 
 
@@ -403,33 +412,17 @@ def _write_image(path: Path, image) -> str:
     return ''
 
 
-def _check_display():
-    """CliError unless a window can be opened at all (X11 or Wayland on Linux)."""
-    if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY')
-                                                 or os.environ.get('WAYLAND_DISPLAY')):
-        raise CliError('no display available (DISPLAY and WAYLAND_DISPLAY are unset): run it '
-                       'on a desktop session or with ssh -X')
+def _open_viewer(check_only: bool = False):
+    """Windows on this desktop, before the model loads; CliError saying why none can open.
 
-
-def _open_window(name: str, x: int = 0, y: int = 0):
-    """Create an OpenCV window; a clear CliError when this OpenCV has no GUI."""
-    import cv2
+    `check_only` checks just that a display is named, before other sources are opened.
+    """
+    from .viewer import ViewerError, open_viewer, require_display
 
     try:
-        cv2.namedWindow(name, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
-        cv2.moveWindow(name, x, y)
-    except cv2.error:
-        raise CliError('this OpenCV has no GUI support (opencv-python-headless?), so no window '
-                       'can open: install opencv-python instead') from None
-
-
-def _window_open(name: str) -> bool:
-    import cv2
-
-    try:
-        return cv2.getWindowProperty(name, cv2.WND_PROP_VISIBLE) >= 1
-    except cv2.error:
-        return False
+        return require_display() if check_only else open_viewer()
+    except ViewerError as error:
+        raise CliError(str(error)) from None
 
 
 def _describe(segmenter, segmentation) -> list[str]:
@@ -462,6 +455,7 @@ def run_image(args) -> int:
         source = Path(SAMPLE_IMAGE)
     output = Path(args.output).expanduser() if args.output else Path(f'{stem}_segmented.png')
     _check_writable_image(output)
+    viewer = _open_viewer() if args.show else None
     label_map, settings = _settings_and_labels(args)
     segmenter = _load_segmenter(args, label_map)
 
@@ -476,12 +470,8 @@ def run_image(args) -> int:
     for line in _describe(segmenter, segmentation):
         print(line)
     print(f'wrote {output}', flush=True)
-    if args.show:
-        try:
-            _check_display()
-            _show_side_by_side(bgr, overlay)
-        except CliError as error:
-            raise CliError(f'wrote {output} but cannot show it: {error}') from None
+    if viewer is not None:
+        _show_until_closed(viewer, {'original': bgr, 'segmented': overlay})
     return 0
 
 
@@ -517,21 +507,14 @@ def _check_writable_folder(folder: Path, what: str):
                        f'{(error.strerror or str(error)).lower()}') from None
 
 
-def _show_side_by_side(original, result):
-    import cv2
-
-    names = ('original', 'segmented')
-    _open_window(names[0], 0, 0)
-    _open_window(names[1], min(original.shape[1], 960) + 10, 0)
-    try:
-        cv2.imshow(names[0], original)
-        cv2.imshow(names[1], result)
+def _show_until_closed(viewer, images: dict):
+    """Show each image in its own window until a key is pressed or a window is closed."""
+    with viewer:
+        for title, image in images.items():
+            viewer.show(title, image)
         print('press any key in a window to close', flush=True)
-        while all(_window_open(name) for name in names):
-            if cv2.waitKey(WINDOW_CHECK_MS) != -1:
-                break
-    finally:
-        cv2.destroyAllWindows()
+        while viewer.poll(WINDOW_CHECK_MS) is None:
+            pass
 
 
 # -- folder ------------------------------------------------------------------------------------
@@ -821,64 +804,155 @@ def run_demo(args) -> int:
 
 
 def run_webcam(args) -> int:
-    """Segment a camera live; q, Esc, closing the window or Ctrl+C quits."""
-    import cv2
+    """Segment a camera or a video in a window; a video file may also be written annotated."""
+    from .video_source import SourceError, is_live, open_capture, parse_device, quiet_opencv
 
-    _check_display()
+    kind, target = parse_device(args.device)
+    output = Path(args.output).expanduser() if args.output else None
+    if output is not None:
+        _check_writable_video(output)
+    show = args.show or output is None
+    if show:
+        _open_viewer(check_only=True)
     label_map, settings = _settings_and_labels(args)
-    capture = _open_camera(args.device)
-    window = f'{PROG} webcam (q quits)'
+    quiet_opencv()
     try:
-        _open_window(window)
+        capture = open_capture(kind, target)
+    except SourceError as error:
+        hint = (' (is a camera connected, and is /dev/video* readable?)' if kind == 'camera'
+                else '')
+        what = {'camera': 'camera', 'file': 'video file', 'stream': 'stream'}[kind]
+        raise CliError(f'cannot open {what} {args.device}: {str(error).lower()}{hint}') from None
+    live = is_live(kind, capture)
+    viewer = None
+    try:
+        if live and output is not None:
+            raise CliError(f'--output needs a video file as --device: {args.device} is live, '
+                           'so its frames have no fixed rate to write them at')
+        viewer = _open_viewer() if show else None
         segmenter = _load_segmenter(args, label_map)
-        fps, last, failures = 0.0, None, 0
-        while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                failures += 1
-                if failures >= 30:
-                    raise CliError(f'camera {args.device} stopped delivering images')
-                time.sleep(0.01)
-                continue
-            failures = 0
-            segmentation = segmenter.segment(frame, settings)
-            overlay = segmenter.overlay(frame, segmentation, args.overlay_alpha)
-            now = time.monotonic()
-            if last is not None:
-                instant = 1.0 / max(now - last, 1e-6)
-                fps = instant if fps == 0.0 else 0.9 * fps + 0.1 * instant
-            last = now
-            _draw_fps(overlay, fps, segmentation.inference_s)
-            cv2.imshow(window, overlay)
-            key = cv2.waitKey(1) & 0xFF
-            if key in (ord('q'), ord('Q'), 27) or not _window_open(window):
-                break
-    except KeyboardInterrupt:
-        pass  # Ctrl+C is the normal way out of a live view
+        run = _VideoRun(args.device, live, output, capture)
+        run.play(segmenter, settings, args.overlay_alpha, viewer)
     finally:
         capture.release()
+        if viewer is not None:
+            viewer.close()
+    print(run.summary(), flush=True)
+    return EXIT_INTERRUPTED if run.interrupted and not live else 0
+
+
+VIDEO_CODECS = {'.mp4': 'mp4v', '.avi': 'MJPG'}
+"""Container suffix -> FourCC that OpenCV's wheels write without extra codecs."""
+
+
+def _check_writable_video(output: Path):
+    """Fail before the model loads when `output` cannot be written as a video."""
+    if output.suffix.lower() not in VIDEO_CODECS:
+        raise CliError(f'cannot write {output}: videos are written as '
+                       f'{" or ".join(VIDEO_CODECS)} files')
+    folder = output.absolute().parent
+    if not folder.is_dir():
+        raise CliError(f'cannot write {output}: the folder {folder} does not exist')
+    _check_writable_folder(folder, output.name)
+
+
+class _VideoRun:
+    """Frames in, overlays out to a window and/or a video file, and the figures of a summary.
+
+    A live source that delivers no frame for LIVE_FAILURES reads in a row has failed; the end
+    of a file is the normal end.
+    """
+
+    LIVE_FAILURES = 30
+
+    def __init__(self, device: str, live: bool, output: Path | None, capture):
+        import cv2
+
+        self.device, self.live, self.output, self.capture = device, live, output, capture
+        self.frames = self.instances = 0
+        self.inference_s = 0.0
+        self.started = time.monotonic()
+        self.interrupted = self.quit = False
+        rate = capture.get(cv2.CAP_PROP_FPS)
+        self.file_fps = rate if 0 < rate <= 1000 else 30.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.total = total if not live and total > 0 else None
+
+    def play(self, segmenter, settings, alpha: float, viewer):
+        from .viewer import CLOSED, ESCAPE
+
+        window = f'{PROG} webcam (q quits)'
+        progress = (_Progress(self.total) if viewer is None and self.total
+                    and _is_terminal(sys.stderr) else None)
+        writer, fps, last, failures = None, 0.0, None, 0
         try:
-            cv2.destroyAllWindows()
-        except cv2.error:
-            pass
-    return 0
+            while True:
+                ok, frame = self.capture.read()
+                if not ok or frame is None:
+                    if not self.live:
+                        break
+                    failures += 1
+                    if failures >= self.LIVE_FAILURES:
+                        raise CliError(f'camera {self.device} stopped delivering images')
+                    time.sleep(0.01)
+                    continue
+                failures = 0
+                segmentation = segmenter.segment(frame, settings)
+                overlay = segmenter.overlay(frame, segmentation, alpha)
+                self.frames += 1
+                self.instances += len(segmentation.instances)
+                self.inference_s += segmentation.inference_s
+                if self.output is not None:
+                    writer = writer or self._open_writer(overlay.shape)
+                    writer.write(overlay)
+                if progress is not None:
+                    progress.step(f'frame {self.frames}',
+                                  f'{len(segmentation.instances)} instances')
+                if viewer is None:
+                    continue
+                now = time.monotonic()
+                if last is not None:
+                    instant = 1.0 / max(now - last, 1e-6)
+                    fps = instant if fps == 0.0 else 0.9 * fps + 0.1 * instant
+                last = now
+                _draw_fps(overlay, fps, segmentation.inference_s)
+                viewer.show(window, overlay)
+                if viewer.poll(1) in ('q', 'Q', ESCAPE, CLOSED):
+                    self.quit = True
+                    break
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            if progress is not None:
+                progress.close()
+            if writer is not None:
+                writer.release()
+        if self.frames == 0 and not self.live and not self.interrupted:
+            raise CliError(f'no frame could be read from {self.device}')
 
+    def _open_writer(self, shape):
+        import cv2
 
-def _open_camera(device: str):
-    import cv2
+        height, width = shape[:2]
+        fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.output.suffix.lower()])
+        writer = cv2.VideoWriter(str(self.output), fourcc, self.file_fps, (width, height))
+        if not writer.isOpened():
+            raise CliError(f'cannot write {self.output}: OpenCV cannot open a '
+                           f'{self.output.suffix} video writer')
+        return writer
 
-    if hasattr(cv2.utils, 'logging'):
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    else:  # OpenCV 4.6 (Ubuntu 24.04 / Jazzy) has only cv2.setLogLevel(int)
-        cv2.setLogLevel(2)  # cv::utils::logging::LOG_LEVEL_ERROR
-    source = int(device) if device.strip().isdigit() else device
-    capture = cv2.VideoCapture(source)
-    if not capture.isOpened():
-        capture.release()
-        hint = ' (is a camera connected, and is /dev/video* readable?)' if isinstance(
-            source, int) else ''
-        raise CliError(f'cannot open camera {device}{hint}')
-    return capture
+    def summary(self) -> str:
+        """One line: how it ended, frames, instances, rates, and the video written."""
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        ending = ('interrupted' if self.interrupted else 'stopped' if self.quit or self.live
+                  else 'end of file')
+        frames = self.frames
+        text = (f'{self.device}: {ending} after {frames} frame{"" if frames == 1 else "s"}, '
+                f'{self.instances} instances, {frames / seconds:.1f} FPS, inference '
+                f'{1000 * self.inference_s / max(frames, 1):.0f} ms per frame')
+        if self.output is not None and frames:
+            text += f'; wrote {self.output}'
+        return text
 
 
 def _draw_fps(image, fps: float, inference_s: float):

@@ -30,13 +30,14 @@ from instance_segmentation_ros.labels import coco_label_map
 from instance_segmentation_ros.model import SegmentationModel
 from instance_segmentation_ros.pipeline import Segmenter
 from instance_segmentation_ros.postprocess import PostprocessSettings
+from instance_segmentation_ros.viewer import opencv_has_gui
 
 BIN = Path(sys.executable).parent
 SCRIPT = BIN / 'instance-segmentation'
 HEIGHT, WIDTH = 240, 320
 SCENES = {'scene_0.png': 0, 'scene_1.png': 1, 'scene_2.png': 2, 'scene_3.BMP': 3}
 BAG_START = 1_700_000_000
-HAS_GUI = 'GUI:                           NONE' not in cv2.getBuildInformation()
+NO_SUCH_DISPLAY = ':9876'  # no X server answers there
 
 
 @pytest.fixture(scope='module')
@@ -161,23 +162,32 @@ def test_image_without_argument_uses_the_sample_photo(models, tmp_path):
     assert written is not None and written.shape == (512, 512, 3)
 
 
-def test_show_without_a_display_says_so_after_writing(models, in_dir, tmp_path, capsys,
-                                                      monkeypatch):
+def test_show_without_a_display_says_so_before_the_work(models, in_dir, tmp_path, capsys,
+                                                       monkeypatch):
     monkeypatch.delenv('DISPLAY', raising=False)
     monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
     output = tmp_path / 'shown.png'
     status, out, err = run_cli(capsys, 'image', in_dir / 'scene_0.png', '--model', models['tf2'],
                                '-o', output, '--show')
-    assert_one_line_error(status, err, 'no display available', f'wrote {output}')
-    assert output.is_file() and f'wrote {output}' in out
+    assert_one_line_error(status, err, 'no display available')
+    assert not output.exists() and not out
 
 
-@pytest.mark.skipif(HAS_GUI, reason='this OpenCV has GUI support')
-def test_show_with_headless_opencv_says_so(models, in_dir, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv('DISPLAY', ':99')
+def test_show_on_a_display_no_one_serves_says_so(models, in_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('DISPLAY', NO_SUCH_DISPLAY)
     status, _, err = run_cli(capsys, 'image', in_dir / 'scene_0.png', '--model', models['tf2'],
                              '-o', tmp_path / 'shown.png', '--show')
-    assert_one_line_error(status, err, 'no GUI support', 'install opencv-python')
+    assert_one_line_error(status, err, 'cannot open a window', NO_SUCH_DISPLAY)
+
+
+@pytest.mark.skipif(opencv_has_gui(), reason='this OpenCV has a GUI of its own')
+def test_show_with_headless_opencv_and_no_tkinter_says_what_to_install(
+        models, in_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('DISPLAY', NO_SUCH_DISPLAY)
+    monkeypatch.setitem(sys.modules, 'tkinter', None)  # as on a Python built without Tk
+    status, _, err = run_cli(capsys, 'image', in_dir / 'scene_0.png', '--model', models['tf2'],
+                             '-o', tmp_path / 'shown.png', '--show')
+    assert_one_line_error(status, err, 'no GUI', 'install python3-tk')
 
 
 @pytest.mark.parametrize('case,fragments', [
@@ -520,7 +530,7 @@ def test_webcam_without_display(models, capsys, monkeypatch):
 
 
 def test_webcam_that_cannot_be_opened(models, capsys, monkeypatch):
-    monkeypatch.setenv('DISPLAY', ':99')
+    monkeypatch.setenv('DISPLAY', NO_SUCH_DISPLAY)
     status, _, err = run_cli(capsys, 'webcam', '--device', '99', '--model', models['tf2'])
     assert_one_line_error(status, err, 'cannot open camera 99')
     status, _, err = run_cli(capsys, 'webcam', '--device', '/dev/no_such_camera', '--model',
@@ -528,15 +538,50 @@ def test_webcam_that_cannot_be_opened(models, capsys, monkeypatch):
     assert_one_line_error(status, err, 'cannot open camera /dev/no_such_camera')
 
 
-@pytest.mark.skipif(HAS_GUI, reason='this OpenCV has GUI support')
-def test_webcam_with_headless_opencv(models, tmp_path, capsys, monkeypatch):
-    video = tmp_path / 'camera.avi'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10, (64, 48))
-    if not writer.isOpened():
-        pytest.skip('this OpenCV cannot write a video to stand in for a camera')
-    for k in range(3):
-        writer.write(np.full((48, 64, 3), 40 * k, np.uint8))
+def write_clip(path, frames=3):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'MJPG'), 10, (WIDTH, HEIGHT))
+    assert writer.isOpened()
+    for seed in range(frames):
+        rgb, _ = tiny_models.draw_scene(HEIGHT, WIDTH, seed=seed)
+        writer.write(np.ascontiguousarray(rgb[..., ::-1]))
     writer.release()
-    monkeypatch.setenv('DISPLAY', ':99')
-    status, _, err = run_cli(capsys, 'webcam', '--device', video, '--model', models['tf2'])
-    assert_one_line_error(status, err, 'no GUI support')
+    return path
+
+
+def test_webcam_plays_a_video_file_to_its_end(models, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    clip = write_clip(tmp_path / 'clip.avi')
+    output = tmp_path / 'annotated.avi'
+    status, out, err = run_cli(capsys, 'webcam', '--device', clip, '--model', models['tf2'],
+                               '--output', output)
+    assert status == 0, err
+    assert out.startswith(f'{clip}: end of file after 3 frames, ') and f'wrote {output}' in out
+
+    segmenter = segmenter_for(models['tf2'])
+    source, written = cv2.VideoCapture(str(clip)), cv2.VideoCapture(str(output))
+    assert written.get(cv2.CAP_PROP_FPS) == pytest.approx(10)
+    for _ in range(3):
+        frame, annotated = source.read()[1], written.read()[1]
+        expected = segmenter.overlay(frame, segmenter.segment(frame, PostprocessSettings()))
+        assert annotated.shape == frame.shape
+        # MJPG is lossy: the written frame is near the overlay and far from the plain frame.
+        near, far = (np.abs(annotated.astype(int) - other).mean() for other in (expected, frame))
+        assert near < 3 and far > 2 * near
+    assert not written.read()[0]
+
+
+@pytest.mark.parametrize('device,output,fragments', [
+    ('clip.avi', 'out.mkv', ['cannot write out.mkv', '.mp4 or .avi']),
+    ('clip.avi', 'no_folder/out.mp4', ['the folder', 'does not exist']),
+    ('notes.txt', 'out.mp4', ['cannot open video file notes.txt']),
+])
+def test_webcam_output_errors_are_one_line(device, output, fragments, models, tmp_path, capsys,
+                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv('DISPLAY', raising=False)
+    write_clip(tmp_path / 'clip.avi')
+    (tmp_path / 'notes.txt').write_text('not a video')
+    status, _, err = run_cli(capsys, 'webcam', '--device', device, '--model', models['tf2'],
+                             '--output', output)
+    assert_one_line_error(status, err, *fragments)
