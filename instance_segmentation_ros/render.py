@@ -12,6 +12,7 @@ from .labels import LabelMap
 from .postprocess import Instances
 
 _GOLDEN_RATIO = 0.618033988749895
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 @lru_cache(maxsize=1024)
@@ -45,13 +46,22 @@ def render_overlay(bgr: np.ndarray, instances: Instances, label_map: LabelMap,
         _blend_masks(out, instances, colours, alpha)
     thickness = max(1, round(min(height, width) / 320))
     font_scale = max(0.4, min(height, width) / 800)
-    for number in range(len(instances), 0, -1):  # best instance drawn last, on top
-        x0, y0, x1, y1 = (int(round(v)) for v in instances.boxes[number - 1])
-        colour = tuple(int(c) for c in colours[number])
-        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), colour, thickness)
-        text = (f'{label_map.name(instances.classes[number - 1])} '
-                f'{instances.scores[number - 1]:.0%}')
-        _draw_label(out, text, x0, y0, colour, font_scale, thickness)
+    boxes = np.rint(instances.boxes).astype(np.int64)
+    texts = [f'{label_map.name(class_id)} {score:.0%}'
+             for class_id, score in zip(instances.classes, instances.scores, strict=True)]
+    text_sizes = [cv2.getTextSize(text, _FONT, font_scale, thickness) for text in texts]
+    positions = label_positions(boxes, [_label_size(size) for size in text_sizes],
+                                (height, width)).tolist()
+    label_colours = [tuple(colour) for colour in colours[1:len(instances) + 1].tolist()]
+    # Worst first, so that the best instance's outline and label end up on top; all
+    # outlines before any label, so that no outline runs through a label's text.
+    for index in reversed(range(len(instances))):
+        x0, y0, x1, y1 = boxes[index].tolist()
+        cv2.rectangle(out, (x0, y0), (max(x0, x1 - 1), max(y0, y1 - 1)), label_colours[index],
+                      thickness)
+    for index in reversed(range(len(instances))):
+        _draw_label(out, texts[index], positions[index], text_sizes[index],
+                    label_colours[index], font_scale, thickness)
     return out
 
 
@@ -71,15 +81,71 @@ def _blend_masks(out: np.ndarray, instances: Instances, colours: np.ndarray, alp
     cv2.copyTo(blended, labels, region)  # writes through the view into `out`
 
 
-def _draw_label(out: np.ndarray, text: str, x: int, y: int, colour, font_scale: float,
+def label_positions(boxes_xyxy: np.ndarray, label_sizes: np.ndarray,
+                    image_shape: tuple[int, ...]) -> np.ndarray:
+    """Top-left corners (x, y) of the instances' labels, one row per box.
+
+    Every label lies inside the image (or starts at its left/top edge when the image is
+    smaller than the label), and labels keep apart where there is room: they are placed
+    greedily in the given order, best instance first, and each takes the first of its
+    candidate spots (see `_candidate_tops`) where no earlier label is, or the one with the
+    fewest pixels under earlier labels when every spot is taken. `label_sizes` are
+    (width, height) in pixels.
+    """
+    height, width = image_shape[:2]
+    boxes = np.rint(np.asarray(boxes_xyxy, np.float64)).astype(np.int64).reshape(-1, 4)
+    # Rows outside the image hold no label, and boxes reaching far out (the model's boxes
+    # may) would otherwise give many candidate spots that all end up at the edge.
+    boxes[:, 1::2] = np.clip(boxes[:, 1::2], 0, height)
+    sizes = np.asarray(label_sizes, np.int64).reshape(-1, 2)
+    lefts = np.minimum(np.maximum(boxes[:, 0], 0), np.maximum(width - sizes[:, 0], 0))
+    tops = np.zeros(len(boxes), np.int64)
+    # Checking a spot is a slice of this mask, so one check costs the same however many
+    # labels are placed already.
+    labelled = np.zeros((height, width), bool)
+    for index, (left, (_, box_top, _, box_bottom), (label_width, label_height)) in enumerate(
+            zip(lefts.tolist(), boxes.tolist(), sizes.tolist(), strict=True)):
+        columns = slice(left, left + label_width)
+        best_top, least_covered = 0, None
+        for top in _candidate_tops(box_top, box_bottom, label_height, height):
+            covered = np.count_nonzero(labelled[top:top + label_height, columns])
+            if least_covered is None or covered < least_covered:
+                best_top, least_covered = top, covered
+            if not covered:
+                break
+        labelled[best_top:best_top + label_height, columns] = True
+        tops[index] = best_top
+    return np.stack((lefts, tops), axis=1)
+
+
+def _candidate_tops(box_top: int, box_bottom: int, label_height: int, image_height: int):
+    """Label tops in order of preference, each moved into the image.
+
+    Just above the box, inside it at its top, just below it, then further down inside it in
+    label-height steps: near its box, a label still says which instance it names.
+    """
+    lowest = max(image_height - label_height, 0)
+    yield from (min(max(top, 0), lowest) for top in (
+        box_top - label_height, box_top, box_bottom,
+        *range(box_top + label_height, box_bottom - label_height + 1, max(label_height, 1))))
+
+
+def _label_size(text_size) -> tuple[int, int]:
+    """A label's (width, height) from `cv2.getTextSize`: the text padded by a pixel.
+
+    Placing and drawing both use it, so a label is drawn exactly where it was placed.
+    """
+    (text_width, text_height), baseline = text_size
+    return text_width + 3, text_height + baseline + 3
+
+
+def _draw_label(out: np.ndarray, text: str, position, text_size, colour, font_scale: float,
                 thickness: int):
-    (text_width, text_height), baseline = cv2.getTextSize(
-        text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
-    top = y - text_height - baseline - 2
-    if top < 0:  # no room above the box: write inside it
-        top = y
-    bottom = top + text_height + baseline + 2
-    cv2.rectangle(out, (x, top), (x + text_width + 2, bottom), colour, cv2.FILLED)
+    left, top = position
+    label_width, label_height = _label_size(text_size)
+    cv2.rectangle(out, (left, top), (left + label_width - 1, top + label_height - 1), colour,
+                  cv2.FILLED)
     ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
-    cv2.putText(out, text, (x + 1, bottom - baseline - 1), cv2.FONT_HERSHEY_SIMPLEX,
-                font_scale, ink, thickness, cv2.LINE_AA)
+    text_height = text_size[0][1]
+    cv2.putText(out, text, (left + 1, top + text_height + 1), _FONT, font_scale, ink,
+                thickness, cv2.LINE_AA)

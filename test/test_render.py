@@ -8,7 +8,7 @@ import pytest
 from instance_segmentation_ros.labels import LabelMap, coco_label_map
 from instance_segmentation_ros.model import RawDetections
 from instance_segmentation_ros.postprocess import Instances, PostprocessSettings, postprocess
-from instance_segmentation_ros.render import class_colour, render_overlay
+from instance_segmentation_ros.render import class_colour, label_positions, render_overlay
 
 H, W = 240, 320
 LABEL_ROOM = 30  # rows above a box that its label may use (text ~10 px at this size)
@@ -299,3 +299,148 @@ def test_label_text_uses_the_label_map_names():
     assert np.array_equal(a, c)
     assert not np.array_equal(a[70:100], b[70:100])
     assert np.array_equal(a[110:], b[110:])
+
+
+# --- label placement -----------------------------------------------------------------------
+
+LABEL = (70, 16)  # (width, height), about a label's like 'person 90%' at this image size
+
+
+def label_rectangles(positions, sizes):
+    """(x0, y0, x1, y1) of each label, x1 and y1 exclusive."""
+    positions, sizes = np.asarray(positions), np.asarray(sizes)
+    return np.concatenate([positions, positions + sizes], axis=1)
+
+
+def overlapping_pairs(rectangles):
+    return [(a, b) for a, b in itertools.combinations(range(len(rectangles)), 2)
+            if rectangles[a][0] < rectangles[b][2] and rectangles[b][0] < rectangles[a][2]
+            and rectangles[a][1] < rectangles[b][3] and rectangles[b][1] < rectangles[a][3]]
+
+
+def label_patch(box, class_id, label_map):
+    """The label of one instance drawn alone, well inside the image: text on its fill."""
+    image = np.full((H, W, 3), 128, np.uint8)
+    out = render_overlay(image, make_instances([(box, class_id, 0.9, 'box')]), label_map,
+                         alpha=0.0)
+    rows, columns = np.nonzero(np.any(out[:box[1]] != 128, axis=2))  # above the box
+    return out[rows.min():rows.max() + 1, columns.min():columns.max() + 1]
+
+
+def shows(image, patch):
+    """Whether `patch` appears somewhere in `image`, every pixel of it."""
+    patch_height, patch_width = patch.shape[:2]
+    height, width = image.shape[:2]
+    corner_matches = np.all(
+        image[:height - patch_height + 1, :width - patch_width + 1] == patch[0, 0], axis=2)
+    return any(np.array_equal(image[y:y + patch_height, x:x + patch_width], patch)
+               for y, x in np.argwhere(corner_matches))
+
+
+def test_best_label_keeps_its_spot_above_its_box():
+    positions = label_positions([(100, 100, 220, 200)], [LABEL], (H, W))
+    assert positions.tolist() == [[100, 100 - LABEL[1]]]
+
+
+@pytest.mark.parametrize('box', [
+    (W - 30, 100, W, 200), (W - 1, 0, W, 10), (300, 5, W, 40), (W - 20, H - 20, W + 5, H + 5),
+    (W, H, W, H), (0, H - 1, 10, H), (-5, -5, 20, 20), (0, 0, W, H), (W + 50, -80, W + 90, -40),
+])
+def test_labels_lie_inside_the_image(box):
+    rectangle = label_rectangles(label_positions([box], [LABEL], (H, W)), [LABEL])[0]
+    assert rectangle[0] >= 0 and rectangle[1] >= 0
+    assert rectangle[2] <= W and rectangle[3] <= H
+
+
+def test_label_of_a_box_at_the_right_edge_moves_left_to_fit():
+    positions = label_positions([(W - 30, 100, W, 200)], [LABEL], (H, W))
+    assert positions.tolist() == [[W - LABEL[0], 100 - LABEL[1]]]
+
+
+def test_labels_of_nearly_identical_boxes_do_not_overlap():
+    boxes = [(100, 100, 220, 200), (102, 101, 221, 201), (99, 100, 219, 199)]
+    positions = label_positions(boxes, [LABEL] * 3, (H, W))
+    assert positions[0].tolist() == [100, 100 - LABEL[1]]  # the best one keeps its spot
+    assert overlapping_pairs(label_rectangles(positions, [LABEL] * 3)) == []
+
+
+def test_crowded_labels_find_free_spots_while_there_are_any():
+    # Ten instances on one spot: above, inside, below and down the box hold them all.
+    boxes = [(100 + k % 3, 60, 220 + k % 3, 220 + k % 2) for k in range(10)]
+    sizes = [LABEL] * 10
+    rectangles = label_rectangles(label_positions(boxes, sizes, (H, W)), sizes)
+    assert overlapping_pairs(rectangles) == []
+    assert np.all(rectangles[:, :2] >= 0) and np.all(rectangles[:, 2:] <= (W, H))
+
+
+def test_labels_finding_no_free_spot_still_lie_inside_the_image():
+    # Twenty labels cannot fit into a 40-row image; they still all lie inside it.
+    height = 40
+    sizes = [LABEL] * 20
+    positions = label_positions([(10, 5, 100, 35)] * 20, sizes, (height, W))
+    rectangles = label_rectangles(positions, sizes)
+    assert np.all(rectangles[:, :2] >= 0) and np.all(rectangles[:, 2:] <= (W, height))
+    assert overlapping_pairs(rectangles[:2]) == []  # the first two still found room
+
+
+def test_many_random_labels_stay_inside_and_apart_where_there_is_room():
+    rng = np.random.default_rng(12)
+    count = 100
+    corners = rng.uniform((-40, -40), (W, H), (count, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(5, 200, (count, 2))], axis=1)
+    sizes = np.stack([rng.integers(20, 120, count), rng.integers(8, 24, count)], axis=1)
+    positions = label_positions(boxes, sizes, (H, W))
+    rectangles = label_rectangles(positions, sizes)
+    assert positions.shape == (count, 2)
+    assert np.all(rectangles[:, :2] >= 0) and np.all(rectangles[:, 2:] <= (W, H))
+    # The first few, spread over a large image, never need to overlap.
+    assert overlapping_pairs(rectangles[:8]) == []
+
+
+@pytest.mark.parametrize('height, width', [(1, 1), (8, 8), (1, 50), (50, 1), (12, 200)])
+def test_labels_larger_than_the_image_start_at_its_edge(height, width):
+    boxes = [(0, 0, width, height), (2, 2, 5, 5), (width, height, width, height)]
+    rectangles = label_rectangles(label_positions(boxes, [LABEL] * 3, (height, width)),
+                                  [LABEL] * 3)
+    assert np.all(rectangles[:, :2] >= 0)
+    for start, end, size, room in ((0, 2, LABEL[0], width), (1, 3, LABEL[1], height)):
+        if size > room:  # does not fit: starts at the left or top edge
+            assert np.all(rectangles[:, start] == 0)
+        else:
+            assert np.all(rectangles[:, end] <= room)
+
+
+def test_no_boxes_give_no_positions():
+    assert label_positions(np.zeros((0, 4)), np.zeros((0, 2)), (H, W)).shape == (0, 2)
+
+
+@pytest.mark.parametrize('height, width', [(1, 1), (8, 8), (3, 40)])
+def test_tiny_images_with_several_detections_show_the_best_label(coco, height, width):
+    image = np.full((height, width, 3), 128, np.uint8)
+    shapes = [((0, 0, width, height), 1, 0.9, 'box'), ((1, 1, width, height), 18, 0.8, 'box'),
+              ((width - 1, height - 1, width + 4, height + 4), 44, 0.7, 'box')]
+    out = render_overlay(image, make_instances(shapes, height, width), coco, alpha=0.5)
+    assert out.shape == image.shape
+    # The best label, drawn last, fills the top-left pixel at least.
+    assert np.array_equal(out[0, 0], class_colour(1))
+
+
+def test_label_at_the_right_edge_is_shown_whole(coco):
+    patch = label_patch((100, 100, 220, 200), 1, coco)
+    image = np.full((H, W, 3), 128, np.uint8)
+    out = render_overlay(image, make_instances([((W - 30, 100, W, 200), 1, 0.9, 'box')]), coco,
+                         alpha=0.0)
+    assert shows(out, patch)
+    # It lies just above the box, its right side on the image's last column.
+    label_height, label_width = patch.shape[:2]
+    assert np.array_equal(out[100 - label_height:100, W - label_width:], patch)
+
+
+def test_labels_of_instances_on_one_spot_are_all_shown_whole():
+    label_map = LabelMap({1: 'cat', 2: 'dog', 3: 'owl'})
+    patches = [label_patch((100, 100, 220, 200), class_id, label_map) for class_id in (1, 2, 3)]
+    shapes = [((100, 100, 220, 200), 1, 0.9, 'box'), ((101, 101, 221, 201), 2, 0.9, 'box'),
+              ((100, 102, 219, 200), 3, 0.9, 'box')]
+    image = np.full((H, W, 3), 128, np.uint8)
+    out = render_overlay(image, make_instances(shapes), label_map, alpha=0.0)
+    assert all(shows(out, patch) for patch in patches)
