@@ -45,8 +45,9 @@ from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 
+from .image_files import IMAGE_EXTENSIONS, decode_image, image_names, read_image
+
 PROG = 'instance-segmentation'
-IMAGE_EXTENSIONS = ('.bmp', '.jpeg', '.jpg', '.png', '.tif', '.tiff', '.webp')
 SAMPLE_IMAGE = 'sample.jpg'
 """Packaged default image: NASA's photograph of astronaut Eileen Collins, as shipped by
 scikit-image (`skimage.data.astronaut`); public domain, no known copyright restrictions."""
@@ -373,28 +374,6 @@ def _native_stderr_hidden(hide: bool = True):
             os.close(saved)
 
 
-def _decode_image(data: bytes):
-    """BGR uint8 image from encoded bytes, or None when OpenCV cannot decode it."""
-    import cv2
-    import numpy as np
-
-    if not data:
-        return None
-    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-
-
-def _read_image(path: Path):
-    """(BGR image or None, reason when None)."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return None, (error.strerror or str(error)).lower()
-    image = _decode_image(data)
-    if image is None:
-        return None, 'empty file' if not data else 'not an image OpenCV can decode'
-    return image, ''
-
-
 def _write_image(path: Path, image) -> str:
     """Write an image; returns '' or the reason it failed."""
     import cv2
@@ -445,13 +424,13 @@ def run_image(args) -> int:
         if not source.is_file():
             raise CliError(f'image {source} does not exist' if not source.exists()
                            else f'{source} is not a file')
-        bgr, reason = _read_image(source)
+        bgr, reason = read_image(source)
         if bgr is None:
             raise CliError(f'cannot read image {source}: {reason}')
         stem = source.stem
     else:
         data = resources.files(__package__).joinpath('data', SAMPLE_IMAGE).read_bytes()
-        bgr, stem = _decode_image(data), Path(SAMPLE_IMAGE).stem
+        bgr, stem = decode_image(data)[0], Path(SAMPLE_IMAGE).stem
         source = Path(SAMPLE_IMAGE)
     output = Path(args.output).expanduser() if args.output else Path(f'{stem}_segmented.png')
     _check_writable_image(output)
@@ -618,9 +597,7 @@ def _image_files(in_dir: Path) -> list[Path]:
         raise CliError(f'{in_dir} is not a folder: give a folder of images (or use the image '
                        f'command for one file)')
     try:
-        files = sorted((p for p in in_dir.iterdir()
-                        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-                       key=lambda p: p.name)
+        files = [in_dir / name for name in image_names(in_dir)]
     except OSError as error:
         raise CliError(f'cannot list {in_dir}: {(error.strerror or str(error)).lower()}') from None
     if not files:
@@ -683,7 +660,7 @@ def _segment_files(args, segmenter, settings, files, out_dir, json_path, bag, st
                 if stop.requested:
                     interrupted = True
                     break
-                bgr, reason = _read_image(path)
+                bgr, reason = read_image(path)
                 if bgr is None:
                     unreadable.append((path.name, reason))
                     progress.step(path.name, f'skipped ({reason})')

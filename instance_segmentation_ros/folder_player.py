@@ -25,8 +25,9 @@ the player waits until a subscriber on ``image`` is matched and its subscription
 allowed, after that wait).
 
 Files are matched against ``pattern`` (comma separated globs, case-insensitive), sorted by name
-and read with cv2.imread at publish time, so a file that vanished or is corrupt is noticed then:
-it is skipped with a warning naming it and counted in the final summary. Lock-step mode
+and read at publish time, so a file that vanished, is corrupt or was cut short (a JPEG or PNG
+without its end, see `image_files`) is noticed then: it is skipped with a warning naming it and
+the reason, and counted in the final summary. Lock-step mode
 (``wait_for_topic``): after each image the player waits until a message arrives on that topic
 (any type, ``wait_for_type``) or ``wait_timeout`` passes; ``rate`` stays an upper bound. That is
 how a bag recording or a benchmark gets every image processed and none dropped.
@@ -35,12 +36,10 @@ how a bag recording or a benchmark gets every image processed and none dropped.
 Without ``loop`` the node logs a summary and exits 0 once every file was played.
 """
 
-import fnmatch
 import importlib
 import os
 import time
 
-import cv2
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
@@ -51,6 +50,12 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
 from instance_segmentation_ros.image_conversion import fill_image_msg
+from instance_segmentation_ros.image_files import (
+    DEFAULT_PATTERN,
+    image_names,
+    parse_pattern,
+    read_image,
+)
 from instance_segmentation_ros.node_support import (
     FatalError,
     descriptor,
@@ -58,7 +63,6 @@ from instance_segmentation_ros.node_support import (
     run_until_done,
 )
 
-DEFAULT_PATTERN = '*.jpg,*.jpeg,*.png,*.bmp,*.tif,*.tiff,*.webp'
 DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
 PROGRESS_INTERVAL = 10.0  # s between log lines while lock-step mode waits for its consumer
 UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'  # the graph's node name before discovery completes
@@ -66,38 +70,26 @@ MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 
 
-def parse_pattern(pattern):
-    """Split a comma separated list of globs into lower-case globs (empty entries dropped)."""
-    return [glob.strip().lower() for glob in pattern.split(',') if glob.strip()]
-
-
 def list_images(folder, globs):
-    """Return the names of the files in ``folder`` matching any glob, case-insensitive, sorted.
-
-    Raises FatalError when the folder is missing or nothing matches.
-    """
+    """`image_names` of ``folder``; FatalError, worded for the log, when there are none."""
     if not folder:
         raise FatalError('parameter folder is required (a directory of images)')
     try:
-        entries = sorted(os.listdir(folder))
+        names = image_names(folder, globs)
+        if names:
+            return names
+        entries = os.listdir(folder)  # to tell an empty folder from a pattern matching nothing
     except FileNotFoundError:
         raise FatalError(f"folder '{folder}' does not exist") from None
     except NotADirectoryError:
         raise FatalError(f"folder '{folder}' is not a directory") from None
     except OSError as exc:
         raise FatalError(f"cannot list folder '{folder}': {exc.strerror or exc}") from None
-    names = [
-        name for name in entries
-        if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
-        and os.path.isfile(os.path.join(folder, name))
-    ]
     if not entries:
         raise FatalError(f"folder '{folder}' is empty")
-    if not names:
-        raise FatalError(
-            f"no file of folder '{folder}' ({len(entries)} entries) matches pattern "
-            f"'{','.join(globs)}'")
-    return names
+    raise FatalError(
+        f"no file of folder '{folder}' ({len(entries)} entries) matches pattern "
+        f"'{','.join(globs)}'")
 
 
 def get_message_type(name):
@@ -362,12 +354,12 @@ class FolderPlayer(Node):
             name = self._files[self._index]
             self._index += 1
             path = os.path.join(self._folder, name)
-            image = cv2.imread(path, cv2.IMREAD_COLOR)
-            if image is None or image.size == 0:
+            image, reason = read_image(path)
+            if image is None:
                 self._skips += 1
                 if name not in self._skipped:
                     self._skipped.append(name)
-                    logger.warn(f"skipping '{path}': missing, unreadable or not an image")
+                    logger.warn(f"skipping '{path}': {reason}")
                 else:
                     logger.debug(f"skipping '{path}' again")
                 continue

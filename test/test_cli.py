@@ -51,12 +51,14 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def in_dir(tmp_path_factory):
-    """Four scenes (one with an upper-case extension), a corrupt JPEG and a text file."""
+    """Four scenes (one with an upper-case extension), a JPEG cut in half and a text file."""
     folder = tmp_path_factory.mktemp('images')
     for name, seed in SCENES.items():
         rgb, _ = tiny_models.draw_scene(HEIGHT, WIDTH, seed=seed)
         assert cv2.imwrite(str(folder / name), rgb[..., ::-1])
-    (folder / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 truncated')
+    rgb, _ = tiny_models.draw_scene(HEIGHT, WIDTH, seed=9)
+    jpeg = cv2.imencode('.jpg', rgb[..., ::-1])[1].tobytes()
+    (folder / 'broken.jpg').write_bytes(jpeg[:len(jpeg) // 2])
     (folder / 'notes.txt').write_text('not an image')
     return folder
 
@@ -193,6 +195,7 @@ def test_show_with_headless_opencv_and_no_tkinter_says_what_to_install(
 @pytest.mark.parametrize('case,fragments', [
     ('missing_image', ['image', 'does not exist']),
     ('corrupt_image', ['cannot read image', 'not an image OpenCV can decode']),
+    ('truncated_image', ['cannot read image', 'truncated JPEG (no end-of-image marker)']),
     ('unknown_class', ["unknown class 'unicorn'", 'person']),
     ('missing_model', ["model_path '", 'does not exist']),
     ('bad_extension', ['OpenCV writes no .xyz files']),
@@ -203,6 +206,8 @@ def test_image_errors_are_one_line(case, fragments, models, in_dir, tmp_path, ca
     if case == 'missing_image':
         args['image'] = tmp_path / 'nope.png'
     elif case == 'corrupt_image':
+        args['image'] = in_dir / 'notes.txt'
+    elif case == 'truncated_image':
         args['image'] = in_dir / 'broken.jpg'
     elif case == 'unknown_class':
         args['extra'] = ['--classes', 'person,unicorn']
@@ -252,9 +257,11 @@ def test_folder_writes_overlays_and_lists_unreadable_files(folder_run, in_dir):
     written = sorted(p.name for p in paths['out'].iterdir())
     assert written == sorted([*SCENES, *(Path(n).stem + '_masks.png' for n in SCENES)])
     lines = result.stderr.strip().splitlines()
-    assert lines[-2:] == ['could not read 1 file:', '  broken.jpg: not an image OpenCV can decode']
+    reason = 'truncated JPEG (no end-of-image marker)'
+    assert lines[-2:] == ['could not read 1 file:', f'  broken.jpg: {reason}']
     progress = [line for line in lines if line.startswith('[')]  # not a terminal: log lines
-    assert len(progress) == 5 and progress[0].startswith('[1/5] broken.jpg: skipped')
+    assert len(progress) == 5 and progress[0].startswith(f'[1/5] broken.jpg: skipped ({reason})')
+    assert 'Premature end of JPEG file' not in result.stderr  # refused before libjpeg reads it
     assert progress[-1].startswith('[5/5] scene_3.BMP: 2 instances') and 'img/s' in progress[-1]
     assert 'segmented 4 of 5 images' in result.stdout
     for name in SCENES:

@@ -17,7 +17,7 @@ import test_cli
 from rosbags.rosbag2 import Reader
 from test_cli import SCRIPT, TOPICS, assert_one_line_error, read_bag, run_cli
 
-in_dir = test_cli.in_dir  # fixture: four scenes, a corrupt JPEG and a text file
+in_dir = test_cli.in_dir  # fixture: four scenes, a JPEG cut in half and a text file
 slow_model = test_cli.slow_model  # fixture: a model that takes 0.4 s per image
 IMAGES = 8
 

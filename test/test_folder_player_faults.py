@@ -1,4 +1,4 @@
-"""folder_player faults: files, or the whole folder, that disappear during playback.
+"""folder_player faults: files cut short, and files or the whole folder that disappear.
 
 The player runs as its console script. In lock-step mode the test decides when the next file
 is read: it changes the folder after the first image and only then acknowledges it. Without a
@@ -9,6 +9,8 @@ overwritten with garbage instead.)
 
 import shutil
 
+import cv2
+import numpy as np
 from ros_helpers import NodeProcess, spin_until
 from std_msgs.msg import String
 from test_folder_player import Recorder, make_folder
@@ -65,6 +67,31 @@ def test_files_that_disappear_or_turn_to_garbage_are_skipped_and_listed(ros, tmp
     assert len(skips) == 2, output
     assert str(folder / 'img_2.png') in skips[0] and str(folder / 'img_4.png') in skips[1]
     assert 'published 4 images, skipped 2 (img_2.png, img_4.png)' in output, output
+    assert lines_of(output, 'ERROR') == [] and 'Traceback' not in output
+
+
+def test_a_jpeg_cut_short_is_skipped_and_the_whole_images_are_played(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    noise = np.random.default_rng(3).integers(0, 256, (24, 64, 3), np.uint8)
+    data = cv2.imencode('.jpg', noise)[1].tobytes()
+    cut = folder / 'img_1b.jpg'  # between img_1.png and img_2.png in name order
+    cut.write_bytes(data[:len(data) // 2])  # a copy that was still running, say
+    assert cv2.imread(str(cut)) is not None  # OpenCV alone would show it, half grey
+    recorder = Recorder(node)
+    with NodeProcess('folder_player', folder=folder, rate=20.0) as player:
+        assert spin_until(executor, lambda: player.returncode is not None, 30.0), \
+            player.finish()
+        spin_until(executor, lambda: len(recorder.images) >= 3, 1.0)
+        status, output = player.finish()
+    assert status == 0, output
+    assert recorder.widths == [32, 33, 34], output
+    assert recorder.names == ['img_0.png', 'img_1.png', 'img_2.png']
+    skips = [line for line in lines_of(output, 'WARN') if 'skipping' in line]
+    assert len(skips) == 1, output
+    assert f"skipping '{cut}': truncated JPEG (no end-of-image marker)" in skips[0], output
+    assert 'published 3 images, skipped 1 (img_1b.jpg)' in output, output
+    assert 'Premature end of JPEG file' not in output  # refused before libjpeg reads it
     assert lines_of(output, 'ERROR') == [] and 'Traceback' not in output
 
 

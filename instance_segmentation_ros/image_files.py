@@ -1,0 +1,69 @@
+"""The image files of a folder, and reading one, by one rule for the CLI and folder_player.
+
+A JPEG or PNG that was cut short (a copy still running, a full disk) is refused: OpenCV decodes
+such a JPEG into a partly grey image and only prints a libjpeg warning (imread always, imdecode
+in some builds), so "it decodes" does not mean "it is whole". A JPEG must end with its
+end-of-image marker and a PNG with its IEND chunk, padding after them allowed. Looking at the
+last bytes costs nothing next to the decode, and refuses these files before libjpeg or libpng
+prints anything.
+"""
+
+import fnmatch
+import os
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+DEFAULT_GLOBS = tuple(f'*{extension}' for extension in IMAGE_EXTENSIONS)
+DEFAULT_PATTERN = ','.join(DEFAULT_GLOBS)
+
+# format: (first bytes, last bytes of a whole file, what those last bytes are)
+ENDINGS = {
+    'JPEG': (b'\xff\xd8\xff', b'\xff\xd9', 'end-of-image marker'),
+    'PNG': (b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82', 'IEND chunk'),  # IEND's CRC never varies
+}
+PADDING = b'\x00\xff'  # fill bytes some writers and cameras put after the end of an image
+
+
+def parse_pattern(pattern):
+    """Split a comma separated list of globs into lower-case globs (empty entries dropped)."""
+    return [glob.strip().lower() for glob in pattern.split(',') if glob.strip()]
+
+
+def image_names(folder, globs=DEFAULT_GLOBS):
+    """Names of the files in ``folder`` that match any glob, case-insensitive, in name order.
+
+    ``globs`` are lower-case, as parse_pattern returns them.
+    The OSError of a folder that cannot be listed goes to the caller, which words it.
+    """
+    return [name for name in sorted(os.listdir(folder))
+            if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
+            and os.path.isfile(os.path.join(folder, name))]
+
+
+def read_image(path):
+    """(BGR uint8 image, '') for an intact image file, else (None, a one-line reason)."""
+    try:
+        with open(path, 'rb') as file:
+            data = file.read()
+    except OSError as error:
+        return None, (error.strerror or str(error)).lower()
+    return decode_image(data)
+
+
+def decode_image(data):
+    """(BGR uint8 image, '') for the bytes of an intact image file, else (None, a reason)."""
+    # Imported here: the CLI's help and argument errors need no OpenCV.
+    import cv2
+    import numpy as np
+
+    if not data:
+        return None, 'empty file'
+    kind = next((name for name, (start, _, _) in ENDINGS.items() if data.startswith(start)), '')
+    if kind:
+        _, ending, what = ENDINGS[kind]
+        if not data.rstrip(PADDING).endswith(ending):
+            return None, f'truncated {kind} (no {what})'
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        return None, f'corrupt {kind} (OpenCV cannot decode it)' if kind else (
+            'not an image OpenCV can decode')
+    return image, ''

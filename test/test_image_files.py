@@ -1,0 +1,127 @@
+"""image_files: which files of a folder are images, and which of them are whole."""
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from instance_segmentation_ros.image_files import (
+    DEFAULT_PATTERN,
+    image_names,
+    parse_pattern,
+    read_image,
+)
+
+CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'folder_player.yaml'
+TRUNCATED_JPEG = 'truncated JPEG (no end-of-image marker)'
+TRUNCATED_PNG = 'truncated PNG (no IEND chunk)'
+
+
+@pytest.fixture(scope='module')
+def scene():
+    """Noise, so that a JPEG of it is mostly entropy-coded data and cutting it hits the scan."""
+    return np.random.default_rng(7).integers(0, 256, (48, 64, 3), np.uint8)
+
+
+def encoded(scene, extension):
+    ok, data = cv2.imencode(extension, scene)
+    assert ok
+    return data.tobytes()
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize('extension', ['.jpg', '.png', '.bmp', '.tif', '.webp'])
+def test_whole_images_read_as_bgr_uint8(scene, tmp_path, extension):
+    image, reason = read_image(write(tmp_path, f'a{extension}', encoded(scene, extension)))
+    assert reason == ''
+    assert image.dtype == np.uint8 and image.shape == scene.shape
+    if extension in ('.png', '.bmp', '.tif'):  # lossless
+        assert np.array_equal(image, scene)
+
+
+def test_a_jpeg_cut_in_half_is_refused_though_opencv_shows_part_of_it(scene, tmp_path):
+    data = encoded(scene, '.jpg')
+    path = write(tmp_path, 'cut.jpg', data[:len(data) // 2])
+    assert cv2.imread(str(path)) is not None  # the grey-bottomed image folder_player published
+    assert read_image(path) == (None, TRUNCATED_JPEG)
+
+
+@pytest.mark.parametrize('ending, whole', [
+    (-2, False),  # all but the end-of-image marker
+    (b'\x00' * 512, True),  # padding after the marker
+    (b'\xff\xff', True),
+])
+def test_a_jpeg_is_whole_when_it_ends_with_its_marker(scene, tmp_path, ending, whole):
+    data = encoded(scene, '.jpg')
+    data = data[:ending] if isinstance(ending, int) else data + ending
+    image, reason = read_image(write(tmp_path, 'a.jpg', data))
+    assert (image is not None, reason) == ((True, '') if whole else (False, TRUNCATED_JPEG))
+
+
+@pytest.mark.parametrize('cut', ['half', 'iend', 'crc'])
+def test_a_truncated_png_is_refused(scene, tmp_path, cut):
+    data = encoded(scene, '.png')
+    data = {'half': data[:len(data) // 2], 'iend': data[:-12], 'crc': data[:-1]}[cut]
+    assert read_image(write(tmp_path, 'cut.png', data)) == (None, TRUNCATED_PNG)
+
+
+def test_a_whole_png_that_does_not_decode_is_corrupt(scene, tmp_path):
+    data = bytearray(encoded(scene, '.png'))
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)  # image data no longer matches its CRC
+    image, reason = read_image(write(tmp_path, 'bad.png', bytes(data)))
+    assert (image, reason) == (None, 'corrupt PNG (OpenCV cannot decode it)')
+
+
+def test_the_format_comes_from_the_bytes_not_the_name(scene, tmp_path):
+    data = encoded(scene, '.jpg')
+    assert read_image(write(tmp_path, 'photo.png', data[:-2])) == (None, TRUNCATED_JPEG)
+    image, reason = read_image(write(tmp_path, 'photo.jpg', encoded(scene, '.png')))
+    assert reason == '' and np.array_equal(image, scene)
+
+
+def test_empty_missing_and_non_image_files_have_a_reason(tmp_path):
+    assert read_image(write(tmp_path, 'empty.jpg', b'')) == (None, 'empty file')
+    assert read_image(tmp_path / 'gone.jpg') == (None, 'no such file or directory')
+    (tmp_path / 'folder.jpg').mkdir()
+    assert read_image(tmp_path / 'folder.jpg') == (None, 'is a directory')
+    assert read_image(write(tmp_path, 'notes.jpg', b'not an image\n' * 20)) == (
+        None, 'not an image OpenCV can decode')
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root reads files whatever their permissions')
+def test_a_file_without_read_permission_has_a_reason(scene, tmp_path):
+    path = write(tmp_path, 'locked.png', encoded(scene, '.png'))
+    path.chmod(0)
+    assert read_image(path) == (None, 'permission denied')
+
+
+def test_image_names_are_the_image_files_in_name_order_any_case(tmp_path):
+    for name in ('b.PNG', 'a.jpeg', 'c.Tiff', 'A.webp', 'd.bmp', 'e.JPG', 'f.tif', 'notes.txt',
+                 'image.gif', 'png'):
+        (tmp_path / name).write_bytes(b'x')
+    (tmp_path / 'folder.jpg').mkdir()
+    assert image_names(tmp_path) == [
+        'A.webp', 'a.jpeg', 'b.PNG', 'c.Tiff', 'd.bmp', 'e.JPG', 'f.tif']
+    assert image_names(tmp_path, parse_pattern(' *.GIF,, *.txt ')) == ['image.gif', 'notes.txt']
+    assert image_names(tmp_path, parse_pattern('a*')) == ['A.webp', 'a.jpeg']
+
+
+def test_image_names_leaves_the_folder_errors_to_the_caller(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        image_names(tmp_path / 'missing')
+    with pytest.raises(NotADirectoryError):
+        image_names(write(tmp_path, 'file.png', b'x'))
+
+
+def test_folder_player_config_states_the_default_pattern():
+    parameters = yaml.safe_load(CONFIG.read_text())['/**']['ros__parameters']
+    assert parameters['pattern'] == DEFAULT_PATTERN
