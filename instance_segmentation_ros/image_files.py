@@ -2,10 +2,11 @@
 
 A JPEG or PNG that was cut short (a copy still running, a full disk) is refused: OpenCV decodes
 such a JPEG into a partly grey image and only prints a libjpeg warning (imread always, imdecode
-in some builds), so "it decodes" does not mean "it is whole". A JPEG must end with its
-end-of-image marker and a PNG with its IEND chunk, padding after them allowed. Looking at the
-last bytes costs nothing next to the decode, and refuses these files before libjpeg or libpng
-prints anything.
+in some builds), so "it decodes" does not mean "it is whole". A PNG must end with its IEND
+chunk, padding after it allowed. A JPEG's image data must be followed by its end-of-image
+marker; data after that marker is allowed, as phones append a video to "motion photos" there,
+and the marker of an embedded EXIF thumbnail does not count. These checks cost nothing next to
+the decode, and refuse such files before libjpeg or libpng prints anything.
 """
 
 import fnmatch
@@ -60,10 +61,36 @@ def decode_image(data):
     kind = next((name for name, (start, _, _) in ENDINGS.items() if data.startswith(start)), '')
     if kind:
         _, ending, what = ENDINGS[kind]
-        if not data.rstrip(PADDING).endswith(ending):
+        whole = (_jpeg_has_end(data) if kind == 'JPEG'
+                 else data.rstrip(PADDING).endswith(ending))
+        if not whole:
             return None, f'truncated {kind} (no {what})'
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         return None, f'corrupt {kind} (OpenCV cannot decode it)' if kind else (
             'not an image OpenCV can decode')
     return image, ''
+
+
+def _jpeg_has_end(data: bytes) -> bool:
+    """True when an end-of-image marker follows the JPEG's first scan.
+
+    The marker segments before the scan are stepped over by their lengths (an EXIF thumbnail,
+    with a marker of its own, lives in one); inside scans a 0xFF byte is always followed by 0x00
+    or a restart marker, so the first FF D9 after the scan starts is the image's end. A header
+    this walk cannot follow is left for OpenCV to judge.
+    """
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return True
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif marker == 0xDA:  # start of scan
+            return data.find(b'\xff\xd9', position) != -1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+        else:
+            position += 2 + int.from_bytes(data[position + 2:position + 4], 'big')
+    return False

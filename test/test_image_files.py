@@ -66,6 +66,26 @@ def test_a_jpeg_is_whole_when_it_ends_with_its_marker(scene, tmp_path, ending, w
     assert (image is not None, reason) == ((True, '') if whole else (False, TRUNCATED_JPEG))
 
 
+def with_exif_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
+    """`jpeg` with an APP1 segment right after its start marker that holds `thumbnail`."""
+    payload = b'Exif\x00\x00' + thumbnail
+    return jpeg[:2] + b'\xff\xe1' + (len(payload) + 2).to_bytes(2, 'big') + payload + jpeg[2:]
+
+
+def test_data_after_the_end_marker_is_allowed_as_in_motion_photos(scene, tmp_path):
+    data = encoded(scene, '.jpg') + b'\x00\x00\x00\x18ftypmp42' + bytes(range(256)) * 8
+    image, reason = read_image(write(tmp_path, 'PXL_MP.jpg', data))
+    assert reason == '' and image.shape == scene.shape
+
+
+def test_the_end_marker_of_an_exif_thumbnail_does_not_make_a_cut_jpeg_whole(scene, tmp_path):
+    data = with_exif_thumbnail(encoded(scene, '.jpg'), encoded(scene[:8, :8], '.jpg'))
+    whole, reason = read_image(write(tmp_path, 'whole.jpg', data))
+    assert reason == '' and whole.shape == scene.shape
+    cut = data[:len(data) - (len(data) - 200) // 2]
+    assert read_image(write(tmp_path, 'cut.jpg', cut)) == (None, TRUNCATED_JPEG)
+
+
 @pytest.mark.parametrize('cut', ['half', 'iend', 'crc'])
 def test_a_truncated_png_is_refused(scene, tmp_path, cut):
     data = encoded(scene, '.png')
