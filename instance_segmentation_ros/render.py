@@ -25,7 +25,7 @@ def class_colour(class_id: int) -> tuple[int, int, int]:
     return int(blue * 255), int(green * 255), int(red * 255)
 
 
-CAPTION_WIDTH_FRACTION = 0.6  # of the image width, where that leaves the text legible
+CAPTION_WIDTH_FRACTION = 0.8  # of the image width, where that leaves the text legible
 CAPTION_MIN_SCALE = 0.4  # Hershey text below this is hard to read (about 10 px high)
 
 
