@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -332,7 +333,7 @@ def _with_builtin_defaults(model, label_map):
         resolved, label_map, builtin = with_builtin_defaults(model, label_map)
     except FileNotFoundError as error:
         raise CliError(str(error)) from None
-    if not model:
+    if not (model or '').strip():
         print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
     return resolved, label_map, builtin
 
@@ -514,9 +515,9 @@ def _default_image(model) -> tuple:
 
     if is_builtin_model(model):
         scene = sample_scene()
-        names = [instance.name for instance in scene.instances]
-        truth = ', '.join(f'{names.count(name)} {name}{"s" if names.count(name) > 1 else ""}'
-                          for name in sorted(set(names)))
+        counts = Counter(instance.name for instance in scene.instances)
+        truth = ', '.join(f'{count} {name}{"s" if count > 1 else ""}'
+                          for name, count in sorted(counts.items()))
         return scene.bgr, f'generated scene ({truth})', 'scene'
     data = resources.files(__package__).joinpath('data', SAMPLE_IMAGE).read_bytes()
     return _decode_image(data), SAMPLE_IMAGE, Path(SAMPLE_IMAGE).stem

@@ -180,8 +180,8 @@ def with_builtin_defaults(model_path: str | None, label_map_path: str | None
     """(model path, label map path, whether the built-in model is used).
 
     No model path means the built-in demo model; a path to it counts as it too
-    (`is_builtin_model`). Without a label map path, a label file
-    beside the model is used (`label_map_beside`), for the built-in model and every other.
+    (`is_builtin_model`). Without a label map path, a label file beside the model is used
+    (`label_map_beside`), for the built-in model and every other.
     Raises FileNotFoundError when the package was installed without the built-in model.
     """
     if model_path and str(model_path).strip():
