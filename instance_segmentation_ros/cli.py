@@ -2,7 +2,8 @@
 
 Subcommands (``instance-segmentation COMMAND --help`` for each):
 
-- ``image [IMAGE] --model M``: segment one image (default: the packaged sample photo) and
+- ``image [IMAGE] --model M``: segment one image (default: a generated scene of circles,
+  squares and triangles for the built-in model, the packaged sample photo for any other) and
   write the overlay (default ``<stem>_segmented.png`` in the current folder); ``--show``
   opens the original and the result side by side.
 - ``folder IN_DIR OUT_DIR --model M``: segment every image of a folder into overlays of the
@@ -16,6 +17,10 @@ that `segmentation_node` runs. Every error ends the program with exit status 1 (
 command line, 130 for Ctrl+C or SIGTERM) and one line on stderr saying what to fix. SIGTERM is
 handled like Ctrl+C, so an interrupted ``folder`` run leaves complete outputs and a closed bag
 (or none, when no frame was written yet) whenever it arrives.
+
+Without ``--model`` (or with ``--model`` naming the built-in model's folder) the built-in demo
+model runs; on any image but its own generated scenes its overlays carry a caption saying that
+it knows only circles, squares and triangles, and stderr says so once.
 
 Outputs of ``folder``:
 
@@ -40,6 +45,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -49,8 +55,9 @@ from .image_files import IMAGE_EXTENSIONS, decode_image, image_names, read_image
 
 PROG = 'instance-segmentation'
 SAMPLE_IMAGE = 'sample.jpg'
-"""Packaged default image: NASA's photograph of astronaut Eileen Collins, as shipped by
-scikit-image (`skimage.data.astronaut`); public domain, no known copyright restrictions."""
+"""Packaged default image of models other than the built-in one: NASA's photograph of
+astronaut Eileen Collins, as shipped by scikit-image (`skimage.data.astronaut`); public
+domain, no known copyright restrictions."""
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -146,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         'image', help='segment one image and write the overlay',
         description='Segment one image, write the overlay and print one line per instance.')
     image.add_argument('image', nargs='?', metavar='IMAGE',
-                       help='image file (default: a sample photo shipped with the package)')
+                       help='image file (default: with the built-in model, a generated scene '
+                            'of circles, squares and triangles, written as '
+                            'scene_segmented.png; with --model, a sample photo shipped with '
+                            'the package)')
     image.add_argument('-o', '--output', metavar='FILE',
                        help='overlay file to write (default: <stem>_segmented.png in the '
                             'current folder)')
@@ -329,22 +339,33 @@ def _with_builtin_defaults(model, label_map):
     from .demo import DEMO_MODEL_NAME, with_builtin_defaults
 
     try:
-        model, label_map, builtin = with_builtin_defaults(model, label_map)
+        resolved, label_map, builtin = with_builtin_defaults(model, label_map)
     except FileNotFoundError as error:
         raise CliError(str(error)) from None
-    if builtin:
+    if not (model or '').strip():
         print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
-    return model, label_map, builtin
+    return resolved, label_map, builtin
 
 
-def _load_segmenter(args, label_map):
+def _load_segmenter(args, label_map, own_scenes: bool = False):
+    """The model in the shared pipeline.
+
+    The built-in model on anything but its own generated scenes (`own_scenes`) captions its
+    overlays and says so once: there its shape names on a photo would pass for results.
+    """
+    from .demo import BUILTIN_CAPTION
     from .model import SegmentationModel
     from .pipeline import Segmenter
 
+    caption = BUILTIN_CAPTION if args.builtin_model and not own_scenes else ''
+    if caption:
+        print(f'{PROG}: the built-in demo model knows only circles, squares and triangles, so '
+              f'its overlays say so; --model takes a Mask R-CNN for real photos (see '
+              f'{PROG} list-models)', file=sys.stderr)
     with _native_stderr_hidden(not args.verbose):
         model = SegmentationModel(args.model, args.tf_device)
         model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
-    return Segmenter(model, label_map)
+    return Segmenter(model, label_map, caption)
 
 
 @contextmanager
@@ -427,16 +448,14 @@ def run_image(args) -> int:
         bgr, reason = read_image(source)
         if bgr is None:
             raise CliError(f'cannot read image {source}: {reason}')
-        stem = source.stem
+        name, stem = source.name, source.stem
     else:
-        data = resources.files(__package__).joinpath('data', SAMPLE_IMAGE).read_bytes()
-        bgr, stem = decode_image(data)[0], Path(SAMPLE_IMAGE).stem
-        source = Path(SAMPLE_IMAGE)
+        bgr, name, stem = _default_image(args.model)
     output = Path(args.output).expanduser() if args.output else Path(f'{stem}_segmented.png')
     _check_writable_image(output)
     viewer = _open_viewer() if args.show else None
     label_map, settings = _settings_and_labels(args)
-    segmenter = _load_segmenter(args, label_map)
+    segmenter = _load_segmenter(args, label_map, own_scenes=not args.image)
 
     segmentation = segmenter.segment(bgr, settings)
     overlay = segmenter.overlay(bgr, segmentation, args.overlay_alpha)
@@ -444,7 +463,7 @@ def run_image(args) -> int:
     if problem:
         raise CliError(f'cannot write {output}: {problem}')
     count = len(segmentation.instances)
-    print(f'{source.name}: {count} instance{"" if count == 1 else "s"} '
+    print(f'{name}: {count} instance{"" if count == 1 else "s"} '
           f'({segmentation.inference_s * 1000:.0f} ms, model {segmenter.model.name})')
     for line in _describe(segmenter, segmentation):
         print(line)
@@ -452,6 +471,25 @@ def run_image(args) -> int:
     if viewer is not None:
         _show_until_closed(viewer, {'original': bgr, 'segmented': overlay})
     return 0
+
+
+def _default_image(model) -> tuple:
+    """(BGR image, its name in the output, stem of the overlay file) when IMAGE is not given.
+
+    The built-in model gets a generated scene of the kind it knows, named with what it holds
+    so the result can be checked by eye; on a photo its first result would be nonsense. Any
+    other model gets the sample photo.
+    """
+    from .demo import is_builtin_model, sample_scene
+
+    if is_builtin_model(model):
+        scene = sample_scene()
+        counts = Counter(instance.name for instance in scene.instances)
+        truth = ', '.join(f'{count} {name}{"s" if count > 1 else ""}'
+                          for name, count in sorted(counts.items()))
+        return scene.bgr, f'generated scene ({truth})', 'scene'
+    data = resources.files(__package__).joinpath('data', SAMPLE_IMAGE).read_bytes()
+    return decode_image(data)[0], SAMPLE_IMAGE, Path(SAMPLE_IMAGE).stem
 
 
 def _check_writable_image(output: Path):
@@ -763,7 +801,7 @@ def run_demo(args) -> int:
     out_dir = Path(args.out)
     _make_writable_folder(out_dir, 'the demo files')
     label_map, settings = _settings_and_labels(args)
-    segmenter = _load_segmenter(args, label_map)
+    segmenter = _load_segmenter(args, label_map, own_scenes=True)
     progress = _Progress(args.count)
     try:
         report = segment_and_score(

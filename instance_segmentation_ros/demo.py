@@ -27,6 +27,10 @@ HELD_OUT_SEED = 3  # training used seed 1 and validation seed 2
 # AP ranks detections by score, so a display threshold would only cut recall short.
 COCO_SCORE_THRESHOLD = 0.05
 DEMO_MODEL_NAME = 'built-in demo model (circle, square, triangle)'
+BUILTIN_CAPTION = 'built-in demo model: knows only circles, squares, triangles'
+"""Written on the built-in model's overlays of images it cannot know (anything but its own
+generated scenes), where a shape name on a face would otherwise pass for a result."""
+SAMPLE_SCENE_INDEX = 10  # a held-out 640x480 scene holding every class, all found
 
 
 def builtin_model() -> tuple[Path, Path] | None:
@@ -36,6 +40,33 @@ def builtin_model() -> tuple[Path, Path] | None:
     if (saved_model / 'saved_model.pb').is_file() and labels.is_file():
         return saved_model, labels
     return None
+
+
+def is_builtin_model(model_path: str | None) -> bool:
+    """Whether `model_path` means the shipped demo model.
+
+    Empty, or a path to its folder or to its `saved_model/`, however written: the model's
+    limits are the same whichever way it was named.
+    """
+    if not (model_path and str(model_path).strip()):
+        return True
+    shipped = builtin_model()
+    if shipped is None:
+        return False
+    given = Path(model_path).expanduser().resolve()
+    return given in (shipped[0].resolve(), shipped[0].parent.resolve())
+
+
+def sample_scene() -> synthetic_scenes.Scene:
+    """The image `instance-segmentation image` gives the built-in model when given none.
+
+    A photo would get shape names on faces from a model that knows three shapes, so its first
+    result is on a held-out scene like its training ones, at 640x480 with the shapes scaled
+    to match.
+    """
+    settings = synthetic_scenes.SceneSettings(width=640, height=480, min_size=40,
+                                              max_size=200, min_area=320)
+    return synthetic_scenes.generate_scene(HELD_OUT_SEED, SAMPLE_SCENE_INDEX, settings)
 
 
 @dataclass
@@ -148,12 +179,14 @@ def with_builtin_defaults(model_path: str | None, label_map_path: str | None
                           ) -> tuple[str, str, bool]:
     """(model path, label map path, whether the built-in model is used).
 
-    No model path means the built-in demo model. Without a label map path, a label file
-    beside the model is used (`label_map_beside`), for the built-in model and every other.
+    No model path means the built-in demo model; a path to it counts as it too
+    (`is_builtin_model`). Without a label map path, a label file beside the model is used
+    (`label_map_beside`), for the built-in model and every other.
     Raises FileNotFoundError when the package was installed without the built-in model.
     """
     if model_path and str(model_path).strip():
-        return str(model_path), label_map_path or label_map_beside(model_path), False
+        return (str(model_path), label_map_path or label_map_beside(model_path),
+                is_builtin_model(model_path))
     shipped = builtin_model()
     if shipped is None:
         raise FileNotFoundError('no model_path given and this installation has no built-in '

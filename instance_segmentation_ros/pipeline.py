@@ -11,7 +11,7 @@ import numpy as np
 from .labels import LabelMap
 from .model import RawDetections, SegmentationModel
 from .postprocess import Instances, PostprocessSettings, postprocess
-from .render import render_overlay
+from .render import draw_caption, render_overlay
 from .results import coco_detections, frame_json
 
 
@@ -25,11 +25,16 @@ class Segmentation:
 
 
 class Segmenter:
-    """A loaded model with its label map: BGR image -> `Segmentation`."""
+    """A loaded model with its label map: BGR image -> `Segmentation`.
 
-    def __init__(self, model: SegmentationModel, label_map: LabelMap):
+    `caption`, when given, is written on every overlay: what a viewer must know about the
+    results (the built-in model's limits), wherever the overlay ends up.
+    """
+
+    def __init__(self, model: SegmentationModel, label_map: LabelMap, caption: str = ''):
         self.model = model
         self.label_map = label_map
+        self.caption = caption
 
     def segment(self, bgr: np.ndarray, settings: PostprocessSettings,
                 label_image: np.ndarray | None = None) -> Segmentation:
@@ -53,8 +58,9 @@ class Segmenter:
 
     def overlay(self, bgr: np.ndarray, segmentation: Segmentation, alpha: float = 0.5,
                 out: np.ndarray | None = None) -> np.ndarray:
-        """The input with the instances drawn over it."""
-        return render_overlay(bgr, segmentation.instances, self.label_map, alpha, out=out)
+        """The input with the instances drawn over it, and the caption."""
+        out = render_overlay(bgr, segmentation.instances, self.label_map, alpha, out=out)
+        return draw_caption(out, self.caption) if self.caption else out
 
     def coco(self, segmentation: Segmentation, image_id: int | None = None) -> list[dict]:
         """COCO results entries for the instances."""

@@ -26,6 +26,36 @@ def class_colour(class_id: int) -> tuple[int, int, int]:
     return int(blue * 255), int(green * 255), int(red * 255)
 
 
+CAPTION_WIDTH_FRACTION = 0.8  # of the image width, where that leaves the text legible
+CAPTION_MIN_SCALE = 0.4  # Hershey text below this is hard to read (about 10 px high)
+
+
+def draw_caption(image: np.ndarray, text: str) -> np.ndarray:
+    """Write `text` in white on a black band at the bottom left of a BGR image, in place.
+
+    For what an overlay must say about itself (that a model cannot know the scene). The font
+    follows the image width, so the caption reads alike on a 320 px frame and a 4K one;
+    it shrinks only where the text would not fit otherwise. Returns `image`.
+    """
+    height, width = image.shape[:2]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    unit_width = cv2.getTextSize(text, font, 1.0, 1)[0][0] or 1
+    room = max(width - 2 * max(1, width // 100), 1)
+    scale = min(room / unit_width,
+                max(CAPTION_WIDTH_FRACTION * width / unit_width, CAPTION_MIN_SCALE))
+    thickness = max(1, round(scale))
+    (text_width, text_height), baseline = cv2.getTextSize(text, font, scale, thickness)
+    if text_width > room:  # the thicker stroke widened it
+        scale *= room / text_width
+        (text_width, text_height), baseline = cv2.getTextSize(text, font, scale, thickness)
+    pad = max(1, text_height // 3)
+    top = height - text_height - baseline - 2 * pad
+    cv2.rectangle(image, (0, top), (text_width + 2 * pad, height), (0, 0, 0), cv2.FILLED)
+    cv2.putText(image, text, (pad, height - pad - baseline), font, scale, (255, 255, 255),
+                thickness, cv2.LINE_AA)
+    return image
+
+
 def render_overlay(bgr: np.ndarray, instances: Instances, label_map: LabelMap,
                    alpha: float = 0.5, out: np.ndarray | None = None) -> np.ndarray:
     """Draw `instances` over a BGR image into `out` (allocated when not given).

@@ -41,7 +41,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from . import detection_msgs, exit_guard
-from .demo import DEMO_MODEL_NAME, with_builtin_defaults
+from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .frame_slot import LatestFrameSlot, StageHandOff
 from .image_conversion import (
     ImageConversionError,
@@ -187,12 +187,15 @@ class SegmentationNode(Node):
         if self._input_reliability not in ('auto', *RELIABILITIES):
             raise ValueError(f'input_reliability {self._input_reliability!r} is not one of '
                              f'auto, {", ".join(RELIABILITIES)}')
+        given_model_path = self._param('model_path')
         model_path, label_map_path, builtin = with_builtin_defaults(
-            self._param('model_path'), self._param('label_map_path'))
-        if builtin:
+            given_model_path, self._param('label_map_path'))
+        if builtin:  # the node cannot tell its own scenes from a camera's: always say so
+            using = (f'model_path {given_model_path!r} is' if given_model_path.strip()
+                     else 'model_path is empty: using')
             self.get_logger().warning(
-                f'model_path is empty: using the {DEMO_MODEL_NAME}; set model_path to a zoo '
-                f'Mask R-CNN to segment real scenes')
+                f'{using} the {DEMO_MODEL_NAME}, which knows only these shapes (the overlay '
+                f'says so); set model_path to a zoo Mask R-CNN to segment real scenes')
         self.label_map = load_label_map(label_map_path)
         # Before the model, which takes seconds to load: an unknown class is a typo to say now.
         self._settings = self._settings_from({})
@@ -200,7 +203,8 @@ class SegmentationNode(Node):
             model_path, self._param('device'),
             intra_op_threads=self._param('intra_op_threads'),
             inter_op_threads=self._param('inter_op_threads'))
-        self.segmenter = Segmenter(self.model, self.label_map)
+        self.segmenter = Segmenter(self.model, self.label_map,
+                                   BUILTIN_CAPTION if builtin else '')
         self.get_logger().info(
             f'loaded {self.model.format} model {self.model.name!r} from '
             f'{self.model.source.path} in {self.model.load_seconds:.1f} s; class names from '

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import tiny_models
+from captions import has_caption
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -26,6 +27,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from instance_segmentation_ros import cli
 from instance_segmentation_ros.bag_writer import TOPICS
+from instance_segmentation_ros.demo import builtin_model, sample_scene
 from instance_segmentation_ros.labels import coco_label_map
 from instance_segmentation_ros.model import SegmentationModel
 from instance_segmentation_ros.pipeline import Segmenter
@@ -162,6 +164,53 @@ def test_image_without_argument_uses_the_sample_photo(models, tmp_path):
     assert result.stdout.startswith('sample.jpg: ')
     written = cv2.imread(str(tmp_path / 'sample_segmented.png'))
     assert written is not None and written.shape == (512, 512, 3)
+
+
+BUILTIN_WARNING = 'the built-in demo model knows only circles, squares and triangles'
+
+
+def builtin_model_arguments(how: str) -> list:
+    """No --model, or --model naming the built-in model by one of its paths."""
+    saved_model = builtin_model()[0]
+    return {'none': [], 'folder': ['--model', saved_model.parent],
+            'saved_model': ['--model', saved_model]}[how]
+
+
+def described_classes(out: str) -> list[str]:
+    """The class names of the per-instance lines of `image`."""
+    return sorted(line.split()[1] for line in out.splitlines() if line.startswith('  '))
+
+
+@pytest.mark.parametrize('how', ['none', 'folder'])
+def test_image_with_the_builtin_model_and_no_image_segments_a_scene_it_knows(
+        how, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli(capsys, 'image', *builtin_model_arguments(how))
+    assert status == 0, err
+    scene = sample_scene()
+    truth = sorted(instance.name for instance in scene.instances)
+    assert set(truth) == {'circle', 'square', 'triangle'}
+    assert out.startswith('generated scene (2 circles, 1 square, 1 triangle): ')
+    assert described_classes(out) == truth
+    assert out.splitlines()[-1] == 'wrote scene_segmented.png'
+    overlay = cv2.imread(str(tmp_path / 'scene_segmented.png'))
+    assert overlay.shape == (480, 640, 3) and not np.array_equal(overlay, scene.bgr)
+    assert BUILTIN_WARNING not in err and not has_caption(overlay, scene.bgr)  # its own scene
+
+
+@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model'])
+def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, tmp_path,
+                                                                          capsys):
+    photo = tmp_path / 'photo.png'
+    sample = cv2.imread(str(Path(cli.__file__).parent / 'data' / cli.SAMPLE_IMAGE))
+    assert cv2.imwrite(str(photo), sample)
+    status, out, err = run_cli(capsys, 'image', photo, '-o', tmp_path / 'out.png',
+                               *builtin_model_arguments(how))
+    assert status == 0, err
+    assert out.startswith('photo.png: ')
+    assert ('no --model given' in err) == (how == 'none')
+    assert sum(BUILTIN_WARNING in line for line in err.splitlines()) == 1
+    assert has_caption(cv2.imread(str(tmp_path / 'out.png')), sample)
 
 
 def test_show_without_a_display_says_so_before_the_work(models, in_dir, tmp_path, capsys,

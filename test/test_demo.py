@@ -4,6 +4,7 @@ import json
 
 import cv2
 import numpy as np
+from captions import has_caption
 from ros_helpers import Collector, SpinningGraph, wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -41,6 +42,7 @@ def test_demo_command_segments_generated_scenes_and_scores_them(tmp_path, capsys
     assert cli.main(['demo', '--count', str(SCENES), '--out', str(out)]) == 0
     printed = capsys.readouterr()
     assert 'built-in demo model' in printed.err
+    assert 'knows only' not in printed.err  # its own scenes: no caption, no warning
     line = next(text for text in printed.out.splitlines() if text.startswith('mask AP'))
     ap, ap50 = (float(v) for v in line.replace(',', '').split()[2:5:2])
     assert ap >= AP_FLOOR and ap50 >= AP50_FLOOR, line
@@ -92,10 +94,14 @@ def test_the_builtin_model_by_path_keeps_its_own_labels(tmp_path, capsys):
         status = cli.main(['folder', str(tmp_path / 'in'), str(tmp_path / 'out'),
                            '--model', str(model), '--score-threshold', '0.5',
                            '--json', str(tmp_path / 'out.json')])
-        assert status == 0, capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert status == 0, err
         found = sorted(r['category_name']
                        for r in json.loads((tmp_path / 'out.json').read_text()))
         assert found == expected, (model, found)
+        # Named by its path it is still the built-in model, on images the CLI cannot know.
+        assert 'built-in demo model knows only circles, squares and triangles' in err
+        assert has_caption(cv2.imread(str(tmp_path / 'out' / 'scene.png')), scene.bgr)
 
 
 def test_a_label_file_beside_any_model_is_found(tmp_path):

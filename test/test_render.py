@@ -8,7 +8,12 @@ import pytest
 from instance_segmentation_ros.labels import LabelMap, coco_label_map
 from instance_segmentation_ros.model import RawDetections
 from instance_segmentation_ros.postprocess import Instances, PostprocessSettings, postprocess
-from instance_segmentation_ros.render import class_colour, label_positions, render_overlay
+from instance_segmentation_ros.render import (
+    class_colour,
+    draw_caption,
+    label_positions,
+    render_overlay,
+)
 
 H, W = 240, 320
 LABEL_ROOM = 30  # rows above a box that its label may use (text ~10 px at this size)
@@ -204,6 +209,47 @@ def test_transposed_input_views(coco, view):
     out = render_overlay(image, instances, coco, alpha=0.5)
     assert np.array_equal(out, render_overlay(np.ascontiguousarray(image), instances, coco,
                                               alpha=0.5))
+
+
+# --- caption -------------------------------------------------------------------------------
+
+CAPTION = 'built-in demo model: knows only circles, squares, triangles'
+
+
+def caption_extent(height, width):
+    """(rows, columns, white text rows, white text columns) that the caption changes."""
+    image = np.full((height, width, 3), 128, np.uint8)
+    assert draw_caption(image, CAPTION) is image  # drawn in place
+    changed = np.any(image != 128, axis=2)
+    white = np.all(image >= 230, axis=2)
+    return (np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0)),
+            np.flatnonzero(white.any(axis=1)), np.flatnonzero(white.any(axis=0)))
+
+
+@pytest.mark.parametrize('height, width', [(240, 320), (480, 640), (2160, 3840)])
+def test_caption_is_white_text_on_a_dark_band_at_the_bottom_left(height, width):
+    image = np.full((height, width, 3), 128, np.uint8)
+    draw_caption(image, CAPTION)
+    rows, columns, text_rows, text_columns = caption_extent(height, width)
+    assert rows[0] > 0.85 * height and rows[-1] == height - 1  # a band at the bottom
+    assert columns[0] == 0 and columns[-1] < width - 1  # from the left, the text not cut off
+    band = image[rows[0]:, :columns[-1] + 1]
+    assert np.all(band <= 20, axis=2).mean() > 0.5  # dark
+    assert len(text_rows) >= 8  # legible text, across the band
+    assert text_columns[-1] - text_columns[0] > 0.8 * len(columns)
+
+
+def test_caption_font_follows_the_image_width():
+    band_heights = [len(caption_extent(h, w)[0]) for h, w in ((480, 640), (960, 1280),
+                                                              (1920, 2560))]
+    assert band_heights[1] == pytest.approx(2 * band_heights[0], rel=0.2)
+    assert band_heights[2] == pytest.approx(2 * band_heights[1], rel=0.2)
+
+
+@pytest.mark.parametrize('height, width', [(1, 1), (1, 500), (500, 1), (3, 3), (40, 40)])
+def test_caption_on_tiny_images_does_not_crash(height, width):
+    image = random_image(12, height, width)
+    assert draw_caption(image, CAPTION).shape == (height, width, 3)
 
 
 # --- colours -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tiny_models
+from captions import has_caption
 from diagnostic_msgs.msg import DiagnosticArray
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -64,22 +65,27 @@ def slow_model_path(tmp_path_factory):
 
 
 class Harness:
-    """A segmentation node plus a client node that feeds it and records its outputs."""
+    """A segmentation node plus a client node that feeds it and records its outputs.
 
-    def __init__(self, model_path: str, extra_args=(), node_class=SegmentationNode):
-        args = ['--ros-args', '-p', f'model_path:={model_path}', *extra_args]
-        self.graph = SpinningGraph(args=args)
-        self.node = self.graph.add(node_class(context=self.graph.context, namespace=NAMESPACE))
+    `model_path` None starts the node without one (the built-in model). A `namespace` of its
+    own keeps it apart from a node of another test that is still running.
+    """
+
+    def __init__(self, model_path: str | None, extra_args=(), node_class=SegmentationNode,
+                 namespace=NAMESPACE):
+        model = [] if model_path is None else ['-p', f'model_path:={model_path}']
+        self.graph = SpinningGraph(args=['--ros-args', *model, *extra_args])
+        self.node = self.graph.add(node_class(context=self.graph.context, namespace=namespace))
         self.client = self.graph.node('test_client')
         self.masks, self.json, self.overlay, self.diagnostics = (Collector() for _ in range(4))
-        prefix = NAMESPACE + '/'
+        prefix = namespace + '/'
         self.client.create_subscription(Image, prefix + 'masks', self.masks, 10)
         self.client.create_subscription(String, prefix + 'detections_json', self.json, 10)
         self.client.create_subscription(Image, prefix + 'overlay', self.overlay, 10)
         self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics, 10)
         # Reliable, so that it matches best-effort and reliable subscriptions alike.
         self.publisher = self.client.create_publisher(Image, prefix + 'image', 10)
-        self.parameters = AsyncParameterClient(self.client, NAMESPACE + '/segmentation_node')
+        self.parameters = AsyncParameterClient(self.client, namespace + '/segmentation_node')
         assert wait_for(lambda: self.publisher.get_subscription_count() > 0
                         and self.node._json_pub.get_subscription_count() > 0)
 
@@ -200,6 +206,25 @@ def test_each_model_format_end_to_end(model_paths, model_format):
         x, y, w, h = (int(v) for v in detection['bbox'])
         far[max(y - 25, 0):y + h + 3, max(x - 3, 0):x + w + 3] = False
     assert np.array_equal(overlay[far], bgr[far])
+
+
+@pytest.mark.parametrize('model', ['builtin', 'tf2_od_api'])
+def test_only_the_builtin_model_captions_its_overlay(model_paths, model):
+    """The built-in model's overlay says what the model knows; another model's says nothing.
+
+    Without model_path the node cannot tell the built-in model's own scenes from a camera
+    image, so the caption is always there.
+    """
+    harness = Harness(None if model == 'builtin' else model_paths[model],
+                      namespace=f'/captions_{model}')
+    try:
+        message, rgb, _ = scene_message(stamp_sec=31)
+        harness.segment(message, timeout=30)
+        assert wait_for(lambda: find_by_stamp(harness.overlay, 31) is not None)
+        overlay = image_msg_to_bgr(find_by_stamp(harness.overlay, 31))
+    finally:
+        harness.close()
+    assert has_caption(overlay, rgb[..., ::-1]) == (model == 'builtin')
 
 
 def test_json_detections_load_in_pycocotools(harness):
