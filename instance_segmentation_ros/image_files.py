@@ -22,6 +22,10 @@ ENDINGS = {
     'PNG': (b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82', 'IEND chunk'),  # IEND's CRC never varies
 }
 PADDING = b'\x00\xff'  # fill bytes some writers and cameras put after the end of an image
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers: the size
+MAX_PIXELS = 1 << 28
+"""Largest image decoded (268 megapixels): a few header bytes can claim any size, and OpenCV
+would allocate it before finding the data missing."""
 
 
 def parse_pattern(pattern):
@@ -61,10 +65,16 @@ def decode_image(data):
     kind = next((name for name, (start, _, _) in ENDINGS.items() if data.startswith(start)), '')
     if kind:
         _, ending, what = ENDINGS[kind]
-        whole = (_jpeg_has_end(data) if kind == 'JPEG'
-                 else data.rstrip(PADDING).endswith(ending))
+        if kind == 'JPEG':
+            size, whole = _jpeg_layout(data)
+        else:
+            size = (int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big'))
+            whole = data.rstrip(PADDING).endswith(ending)
         if not whole:
             return None, f'truncated {kind} (no {what})'
+        if size is not None and size[0] * size[1] > MAX_PIXELS:
+            return None, (f'{kind} declares {size[0]}x{size[1]} pixels, more than the '
+                          f'{MAX_PIXELS >> 20} megapixels this package decodes')
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         return None, f'corrupt {kind} (OpenCV cannot decode it)' if kind else (
@@ -72,25 +82,29 @@ def decode_image(data):
     return image, ''
 
 
-def _jpeg_has_end(data: bytes) -> bool:
-    """True when an end-of-image marker follows the JPEG's first scan.
+def _jpeg_layout(data: bytes):
+    """((width, height) from the frame header or None, whether an end marker follows the scan).
 
-    The marker segments before the scan are stepped over by their lengths (an EXIF thumbnail,
-    with a marker of its own, lives in one); inside scans a 0xFF byte is always followed by 0x00
-    or a restart marker, so the first FF D9 after the scan starts is the image's end. A header
-    this walk cannot follow is left for OpenCV to judge.
+    The marker segments before the first scan are stepped over by their lengths (an EXIF
+    thumbnail, with markers of its own, lives in one); inside scans a 0xFF byte is always
+    followed by 0x00 or a restart marker, so the first FF D9 after the scan starts is the
+    image's end. A header this walk cannot follow is left for OpenCV to judge.
     """
+    size = None
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return True
+            return size, True
         marker = data[position + 1]
         if marker == 0xFF:  # fill byte before a marker
             position += 1
         elif marker == 0xDA:  # start of scan
-            return data.find(b'\xff\xd9', position) != -1
+            return size, data.find(b'\xff\xd9', position) != -1
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             position += 2
         else:
+            if marker in SOF_MARKERS and position + 9 <= len(data):
+                size = (int.from_bytes(data[position + 7:position + 9], 'big'),
+                        int.from_bytes(data[position + 5:position + 7], 'big'))
             position += 2 + int.from_bytes(data[position + 2:position + 4], 'big')
-    return False
+    return size, False

@@ -145,3 +145,23 @@ def test_image_names_leaves_the_folder_errors_to_the_caller(tmp_path):
 def test_folder_player_config_states_the_default_pattern():
     parameters = yaml.safe_load(CONFIG.read_text())['/**']['ros__parameters']
     assert parameters['pattern'] == DEFAULT_PATTERN
+
+
+def with_declared_size(data: bytes, kind: str, width: int, height: int) -> bytes:
+    """`data` (a whole PNG or baseline JPEG) with its header claiming another size."""
+    data = bytearray(data)
+    if kind == 'png':
+        data[16:24] = width.to_bytes(4, 'big') + height.to_bytes(4, 'big')
+    else:
+        frame = data.index(b'\xff\xc0')
+        data[frame + 5:frame + 9] = height.to_bytes(2, 'big') + width.to_bytes(2, 'big')
+    return bytes(data)
+
+
+@pytest.mark.parametrize('kind,width,height', [('png', 100_000, 100_000),
+                                               ('jpg', 65_535, 65_535)])
+def test_a_header_claiming_a_huge_size_is_refused_before_decoding(scene, tmp_path, kind, width,
+                                                                  height):
+    data = with_declared_size(encoded(scene, f'.{kind}'), kind, width, height)
+    image, reason = read_image(write(tmp_path, f'bomb.{kind}', data))
+    assert image is None and f'declares {width}x{height} pixels' in reason
