@@ -2,8 +2,8 @@
 
 A JPEG or PNG that was cut short (a copy still running, a full disk) is refused: OpenCV decodes
 such a JPEG into a partly grey image and only prints a libjpeg warning (imread always, imdecode
-in some builds), so "it decodes" does not mean "it is whole". A PNG must end with its IEND
-chunk, padding after it allowed. A JPEG's image data must be followed by its end-of-image
+in some builds), so "it decodes" does not mean "it is whole". A PNG's chunks must lead to its
+IEND chunk, each within the file. A JPEG's image data must be followed by its end-of-image
 marker; data after that marker is allowed, as phones append a video to "motion photos" there,
 and the marker of an embedded EXIF thumbnail does not count. These checks cost nothing next to
 the decode, and refuse such files before libjpeg or libpng prints anything.
@@ -11,17 +11,17 @@ the decode, and refuse such files before libjpeg or libpng prints anything.
 
 import fnmatch
 import os
+import zlib
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 DEFAULT_GLOBS = tuple(f'*{extension}' for extension in IMAGE_EXTENSIONS)
 DEFAULT_PATTERN = ','.join(DEFAULT_GLOBS)
 
-# format: (first bytes, last bytes of a whole file, what those last bytes are)
-ENDINGS = {
-    'JPEG': (b'\xff\xd8\xff', b'\xff\xd9', 'end-of-image marker'),
-    'PNG': (b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82', 'IEND chunk'),  # IEND's CRC never varies
+# format: (first bytes, what a whole file ends with)
+SIGNATURES = {
+    'JPEG': (b'\xff\xd8\xff', 'end-of-image marker'),
+    'PNG': (b'\x89PNG\r\n\x1a\n', 'IEND chunk'),
 }
-PADDING = b'\x00\xff'  # fill bytes some writers and cameras put after the end of an image
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers: the size
 MAX_PIXELS = 1 << 28
 """Largest image decoded (268 megapixels): a few header bytes can claim any size, and OpenCV
@@ -62,14 +62,16 @@ def decode_image(data):
 
     if not data:
         return None, 'empty file'
-    kind = next((name for name, (start, _, _) in ENDINGS.items() if data.startswith(start)), '')
+    kind = next((name for name, (start, _) in SIGNATURES.items() if data.startswith(start)), '')
     if kind:
-        _, ending, what = ENDINGS[kind]
+        what = SIGNATURES[kind][1]
         if kind == 'JPEG':
             size, whole = _jpeg_layout(data)
         else:
             size = (int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big'))
-            whole = data.rstrip(PADDING).endswith(ending)
+            whole = _png_chunks_end(data)
+            if whole and zlib.crc32(data[12:29]) != int.from_bytes(data[29:33], 'big'):
+                return None, 'corrupt PNG (its IHDR header fails its checksum)'
         if not whole:
             return None, f'truncated {kind} (no {what})'
         if size is not None and size[0] * size[1] > MAX_PIXELS:
@@ -80,6 +82,23 @@ def decode_image(data):
         return None, f'corrupt {kind} (OpenCV cannot decode it)' if kind else (
             'not an image OpenCV can decode')
     return image, ''
+
+
+def _png_chunks_end(data: bytes) -> bool:
+    """True when the PNG's chunks, each within the data, lead to its IEND chunk.
+
+    A chunk length past the end (a cut file, or a damaged length field) is refused here: OpenCV
+    would first allocate what the field claims, up to 4 GB.
+    """
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position:position + 4], 'big')
+        if position + 12 + length > len(data):
+            return False
+        if data[position + 4:position + 8] == b'IEND':
+            return True
+        position += 12 + length
+    return False
 
 
 def _jpeg_layout(data: bytes):

@@ -1,6 +1,7 @@
 """image_files: which files of a folder are images, and which of them are whole."""
 
 import os
+import zlib
 from pathlib import Path
 
 import cv2
@@ -152,6 +153,7 @@ def with_declared_size(data: bytes, kind: str, width: int, height: int) -> bytes
     data = bytearray(data)
     if kind == 'png':
         data[16:24] = width.to_bytes(4, 'big') + height.to_bytes(4, 'big')
+        data[29:33] = zlib.crc32(data[12:29]).to_bytes(4, 'big')  # a forger fixes the checksum
     else:
         frame = data.index(b'\xff\xc0')
         data[frame + 5:frame + 9] = height.to_bytes(2, 'big') + width.to_bytes(2, 'big')
@@ -165,3 +167,16 @@ def test_a_header_claiming_a_huge_size_is_refused_before_decoding(scene, tmp_pat
     data = with_declared_size(encoded(scene, f'.{kind}'), kind, width, height)
     image, reason = read_image(write(tmp_path, f'bomb.{kind}', data))
     assert image is None and f'declares {width}x{height} pixels' in reason
+
+
+def test_a_png_chunk_claiming_more_bytes_than_the_file_has_is_refused(scene, tmp_path):
+    data = bytearray(encoded(scene, '.png'))
+    data[33] = 0xFF  # the first chunk after IHDR now claims about 4 GB
+    assert read_image(write(tmp_path, 'long.png', bytes(data))) == (None, TRUNCATED_PNG)
+
+
+def test_a_png_whose_header_fails_its_checksum_is_corrupt(scene, tmp_path):
+    data = bytearray(encoded(scene, '.png'))
+    data[19] ^= 0x01  # width, without fixing the CRC
+    image, reason = read_image(write(tmp_path, 'bad.png', bytes(data)))
+    assert image is None and reason == 'corrupt PNG (its IHDR header fails its checksum)'
