@@ -137,7 +137,7 @@ def input_reliability(setting: str, offered: list) -> ReliabilityPolicy | None:
 
 
 @dataclass
-class _Inferred:
+class _Detected:
     """What the model stage hands the output stage: the decoded image and its detections."""
 
     bgr: np.ndarray
@@ -304,12 +304,12 @@ class SegmentationNode(Node):
 
     # Frames (called by the pipeline's stage threads) ----------------------------------
 
-    def _infer(self, message: Image) -> _Inferred:
+    def _infer(self, message: Image) -> _Detected:
         bgr = image_msg_to_bgr(message)
         detections, inference_s = self.segmenter.detect(bgr)
-        return _Inferred(bgr, detections, inference_s)
+        return _Detected(bgr, detections, inference_s)
 
-    def _publish_outputs(self, message: Image, inferred: _Inferred):
+    def _publish_outputs(self, message: Image, inferred: _Detected):
         settings, alpha = self._settings, self._overlay_alpha
         bgr = inferred.bgr
         height, width = bgr.shape[:2]
