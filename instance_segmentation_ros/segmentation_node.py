@@ -5,21 +5,17 @@ Subscribes `image`; publishes `masks` (mono8 instance labels), `detections_json`
 `/diagnostics`. The names are relative, as image_proc's are: a namespace places the outputs and
 `-r image:=/camera/image_raw` picks the camera.
 
-The subscription only drops each frame into a one-slot mailbox. Two threads do the work in a
-pipeline: one runs the model on the newest frame, the other post-processes and publishes the
-frame before it, so a slow model never builds a queue and the executor stays free to answer
-parameter requests while the model runs. Where the outputs are cheap next to the model call
-(`output_wait_fraction`), the model stage lets them be published before it starts the next
-call, because on shared CPU cores the two would slow each other; otherwise the outputs of one
-frame overlap the model call of the next, for throughput. A model stage that comes free just
-before the next frame is due may wait for it (`frame_wait_fraction`) rather than start on a
-frame over half a period old. Every output carries the input header.
+The node is an adapter: parameters, topics and messages. The work is done by
+`stages.TwoStagePipeline`: the subscription only drops each frame into its one-slot mailbox, one
+thread runs the model on the newest frame and another publishes the frame before it, so a slow
+model never builds a queue and the executor stays free to answer parameter requests meanwhile.
+`frame_wait_fraction` and `output_wait_fraction` set its waits; /diagnostics is built by
+`diagnostics`. Every output carries the input header.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -42,7 +38,7 @@ from std_msgs.msg import String
 
 from . import detection_msgs, exit_guard
 from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
-from .frame_slot import LatestFrameSlot, StageHandOff
+from .diagnostics import FaultCounts, segmentation_status
 from .image_conversion import (
     ImageConversionError,
     fill_image_msg_from_buffer,
@@ -62,6 +58,7 @@ from .node_support import (
 )
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
+from .stages import StagePolicy, TwoStagePipeline
 
 OUTPUT_QOS = QoSProfile(depth=5)
 # Latched, as vision_msgs intends for LabelInfo: a late subscriber gets the current map.
@@ -139,42 +136,23 @@ def input_reliability(setting: str, offered: list) -> ReliabilityPolicy | None:
     return ReliabilityPolicy.BEST_EFFORT
 
 
-def running_mean(mean: float, sample: float) -> float:
-    """Exponential running mean, the newest sample weighted 0.2; a first sample (mean 0) as is."""
-    return sample if not mean else 0.8 * mean + 0.2 * sample
-
-
 @dataclass
-class _Window:
-    """Counters over one diagnostics period."""
+class _Detected:
+    """What the model stage hands the output stage: the decoded image and its detections."""
 
-    processed: int = 0
-    inference_s: float = 0.0
-    latency_s: float = 0.0
-    latency_max_s: float = 0.0
-
-    def add(self, inference_s: float, latency_s: float):
-        self.processed += 1
-        self.inference_s += inference_s
-        self.latency_s += latency_s
-        self.latency_max_s = max(self.latency_max_s, latency_s)
-
-
-@dataclass
-class _Inferred:
-    """A frame between the two stages: the model has run, the outputs are still to come."""
-
-    message: Image
-    received: float
     bgr: np.ndarray
     detections: RawDetections
     inference_s: float
 
 
 class SegmentationNode(Node):
-    """Thin ROS adapter around the model, post-processing and rendering modules."""
+    """Thin ROS adapter: parameters, topics and messages around a `TwoStagePipeline`.
 
-    def __init__(self, **kwargs):
+    `engine` makes the pipeline from the node's model call and publishing (the benchmarks pass
+    clocked or naive variants); `input_depth` is the image subscription's queue depth.
+    """
+
+    def __init__(self, engine=TwoStagePipeline, input_depth: int = 1, **kwargs):
         super().__init__('segmentation_node', **kwargs)
         declared = {name: self.declare_parameter(name, default, descriptor)
                     for name, (default, descriptor) in PARAMETERS.items()}
@@ -214,10 +192,6 @@ class SegmentationNode(Node):
             self.get_logger().info(f'warm-up run took {seconds:.2f} s')
 
         self._overlay_alpha = self._param('overlay_alpha')
-        self._frame_wait_fraction = self._param('frame_wait_fraction')
-        self._output_wait_fraction = self._param('output_wait_fraction')
-        self._model_seconds = 0.0  # running means of the model call and of the outputs'
-        self._output_seconds = 0.0  # own CPU time, for the two waits
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -233,21 +207,15 @@ class SegmentationNode(Node):
             self._publish_label_info()
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
-        self._received = 0
-        self._processed = 0
-        self._rejected = {}
+        self._faults = FaultCounts()
         self._last_warning = {}
-        self._errors = 0
-        self._window = _Window()
-        self._window_lock = threading.Lock()
-        self._window_started = time.monotonic()
         self._buffers = {}
+        self.pipeline = engine(self._infer, self._publish_outputs, self._frame_failed,
+                               self._stage_policy())
+        self.pipeline.start()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
-        self._slot = LatestFrameSlot()
-        self._handoff = StageHandOff()
-        self._stages = []
-        self._start_stages()
+        self._input_depth = input_depth
         self._image_topic = self.resolve_topic_name('image')
         self._subscription = None
         self._input_checked_since = time.monotonic()
@@ -259,17 +227,6 @@ class SegmentationNode(Node):
             f'outputs under {self.resolve_topic_name("masks").rpartition("/")[0] or "/"}; '
             'vision_msgs ' + ('available' if detection_msgs.AVAILABLE
                               else 'not installed: detections and label_info off'))
-
-    def _start_stages(self):
-        """The newest-frame design: the callback fills the slot, the stage threads work."""
-        self._stages = [
-            threading.Thread(target=self._run_stage, args=(step,), name=name, daemon=True)
-            for name, step in (('inference', self._infer_next), ('outputs', self._output_next))]
-        for stage in self._stages:
-            stage.start()
-
-    def _subscribe(self, qos: QoSProfile):
-        self._subscription = self.create_subscription(Image, 'image', self._on_image, qos)
 
     def _check_input(self):
         """Subscribe with the reliability the image publishers need; say if there are none.
@@ -293,9 +250,10 @@ class SegmentationNode(Node):
             return
         if self._subscription is not None:
             self.destroy_subscription(self._subscription)
-        self._subscribe(QoSProfile(
-            depth=1, history=qos_profile_sensor_data.history,
-            durability=qos_profile_sensor_data.durability, reliability=wanted))
+        self._subscription = self.create_subscription(
+            Image, 'image', self.pipeline.put, QoSProfile(
+                depth=self._input_depth, history=qos_profile_sensor_data.history,
+                durability=qos_profile_sensor_data.durability, reliability=wanted))
         if self._input_reliability == 'auto':
             self.get_logger().info(
                 f'{len(publishers)} publisher(s) on {self._image_topic}: subscribing '
@@ -322,6 +280,12 @@ class SegmentationNode(Node):
             class_ids=self.label_map.resolve(value('classes') or []),
             max_detections=int(value('max_detections')))
 
+    def _stage_policy(self, changes: dict | None = None) -> StagePolicy:
+        """The pipeline's waits from the current parameters overridden by `changes`."""
+        changes = changes or {}
+        return StagePolicy(**{name: float(changes.get(name, self._param(name)))
+                              for name in ('frame_wait_fraction', 'output_wait_fraction')})
+
     def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         """Reject values that the declared types and ranges let through but we cannot use."""
         changes = {p.name: p.value for p in parameters}
@@ -338,77 +302,20 @@ class SegmentationNode(Node):
         self._settings = self._settings_from(changes)
         if 'overlay_alpha' in changes:
             self._overlay_alpha = float(changes['overlay_alpha'])
-        if 'frame_wait_fraction' in changes:
-            self._frame_wait_fraction = float(changes['frame_wait_fraction'])
-        if 'output_wait_fraction' in changes:
-            self._output_wait_fraction = float(changes['output_wait_fraction'])
+        self.pipeline.policy = self._stage_policy(changes)
         if 'score_threshold' in changes and self._label_info_pub is not None:
             self._publish_label_info()
 
-    # Frames ---------------------------------------------------------------------------
+    # Frames (called by the pipeline's stage threads) ----------------------------------
 
-    def _on_image(self, message: Image):
-        self._received += 1
-        self._slot.put(message)
-
-    def _run_stage(self, step):
-        """Call one stage's step until shutdown; one bad frame never stops it."""
-        while not self._slot.closed:
-            try:
-                step()
-            except ImageConversionError as error:
-                self._reject(error)
-            except Exception as error:  # one bad frame must never stop the node
-                if not rclpy.ok(context=self.context) or self._slot.closed:
-                    return
-                with self._window_lock:
-                    self._errors += 1
-                self.get_logger().error(f'failed to process a frame: {error!r}',
-                                        throttle_duration_sec=WARNING_INTERVAL_S)
-
-    def _infer_next(self):
-        """Model stage: the newest frame through the model, then on to the output stage."""
-        taken = self._slot.take(
-            timeout=0.5, max_wait=self._frame_wait_fraction * self._model_seconds)
-        if taken is None:
-            return
-        self._handoff.put(self._infer(*taken))
-        fraction = self._output_wait_fraction
-        if fraction and self._output_seconds <= fraction * self._model_seconds:
-            self._handoff.wait_until_done()
-
-    def _output_next(self):
-        """Output stage: post-process and publish what the model stage handed over."""
-        inferred = self._handoff.get(timeout=0.5)
-        if inferred is None:
-            return
-        started = time.thread_time()
-        try:
-            self._publish_outputs(inferred)
-        finally:
-            self._handoff.done()
-            self._output_seconds = running_mean(self._output_seconds,
-                                                time.thread_time() - started)
-
-    def _reject(self, error: ImageConversionError):
-        """Count a malformed image; warn at most every few seconds for each kind of fault."""
-        with self._window_lock:  # the diagnostics timer reads these counts
-            count = self._rejected[error.kind] = self._rejected.get(error.kind, 0) + 1
-        now = time.monotonic()
-        if now - self._last_warning.get(error.kind, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
-            self._last_warning[error.kind] = now
-            self.get_logger().warning(
-                f'rejected an image ({error.kind}, {count} so far): {error}')
-
-    def _infer(self, message: Image, received: float) -> _Inferred:
+    def _infer(self, message: Image) -> _Detected:
         bgr = image_msg_to_bgr(message)
         detections, inference_s = self.segmenter.detect(bgr)
-        self._model_seconds = running_mean(self._model_seconds, inference_s)
-        return _Inferred(message, received, bgr, detections, inference_s)
+        return _Detected(bgr, detections, inference_s)
 
-    def _publish_outputs(self, inferred: _Inferred):
+    def _publish_outputs(self, message: Image, inferred: _Detected):
         settings, alpha = self._settings, self._overlay_alpha
-        message, bgr = inferred.message, inferred.bgr
+        bgr = inferred.bgr
         height, width = bgr.shape[:2]
         mask_data, mask_view = self._buffer('masks', height, width, 1)
         result = self.segmenter.finish(inferred.detections, inferred.inference_s,
@@ -430,9 +337,6 @@ class SegmentationNode(Node):
             overlay_msg = Image(header=message.header)
             fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
             self._overlay_pub.publish(overlay_msg)
-        with self._window_lock:
-            self._processed += 1
-            self._window.add(result.inference_s, time.monotonic() - inferred.received)
 
     def _buffer(self, name: str, height: int, width: int, channels: int):
         """A message buffer reused across frames of one size (publish copies it out)."""
@@ -442,53 +346,35 @@ class SegmentationNode(Node):
             self._buffers[key] = new_image_buffer(height, width, channels)
         return self._buffers[key]
 
-    # Diagnostics ----------------------------------------------------------------------
+    def _frame_failed(self, error: Exception):
+        """Count a malformed image or a failed frame; say so at most every few seconds."""
+        if isinstance(error, ImageConversionError):
+            count = self._faults.rejected(error.kind)
+            now = time.monotonic()
+            if now - self._last_warning.get(error.kind, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
+                self._last_warning[error.kind] = now
+                self.get_logger().warning(
+                    f'rejected an image ({error.kind}, {count} so far): {error}')
+        elif rclpy.ok(context=self.context):  # else shutting down: not the frame's fault
+            self._faults.failed()
+            self.get_logger().error(f'failed to process a frame: {error!r}',
+                                    throttle_duration_sec=WARNING_INTERVAL_S)
 
     def _publish_diagnostics(self):
-        now = time.monotonic()
-        with self._window_lock:
-            window, self._window = self._window, _Window()
-            elapsed, self._window_started = now - self._window_started, now
-            rejected_by_kind = dict(self._rejected)
-        count = max(window.processed, 1)
-        rejected = sum(rejected_by_kind.values())
-        status = DiagnosticStatus(
-            name=f'{self.get_name()}: segmentation', hardware_id=self.model.name,
-            level=DiagnosticStatus.OK, message='ok')
-        if self._errors:
-            status.level, status.message = DiagnosticStatus.ERROR, 'frames failed to process'
-        elif rejected:
-            status.level, status.message = DiagnosticStatus.WARN, 'malformed images rejected'
-        elif self._received == 0:
-            status.message = 'waiting for images'
-        values = {
-            'rate_hz': f'{window.processed / max(elapsed, 1e-9):.2f}',
-            'inference_ms': f'{window.inference_s / count * 1000:.1f}',
-            'outputs_cpu_ms': f'{self._output_seconds * 1000:.1f}',
-            'latency_ms': f'{window.latency_s / count * 1000:.1f}',
-            'latency_max_ms': f'{window.latency_max_s * 1000:.1f}',
-            'frames_received': str(self._received),
-            'frames_processed': str(self._processed),
-            'frames_dropped': str(self._slot.replaced),
-            'frames_rejected': str(rejected),
-            'frames_failed': str(self._errors),
-            'model': self.model.name,
-            'model_format': self.model.format,
-        }
-        values.update({f'rejected_{kind}': str(n) for kind, n in sorted(rejected_by_kind.items())})
-        status.values = [KeyValue(key=key, value=value) for key, value in values.items()]
-        message = DiagnosticArray(status=[status])
+        status = segmentation_status(
+            self.pipeline.figures.take_period(), self.pipeline.figures,
+            self._faults.take_period(), self.model.name, self.model.format)
+        message = DiagnosticArray(status=[DiagnosticStatus(
+            name=f'{self.get_name()}: segmentation',
+            hardware_id=self.get_fully_qualified_name(), level=bytes([status.level]),
+            message=status.message,
+            values=[KeyValue(key=key, value=value) for key, value in status.values.items()])])
         message.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(message)
 
     def destroy_node(self):
-        """Stop the stage threads first, so that nothing publishes on a destroyed node."""
-        self._slot.close()
-        self._handoff.close()
-        # The model stage may be inside a long model call; the threads are daemons and stop by
-        # themselves, so waiting for them would only delay shutdown.
-        for stage in self._stages:
-            stage.join(timeout=0.1)
+        """Stop the pipeline first, so that nothing publishes on a destroyed node."""
+        self.pipeline.close()
         super().destroy_node()
 
 

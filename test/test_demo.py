@@ -63,13 +63,13 @@ def test_demo_command_segments_generated_scenes_and_scores_them(tmp_path, capsys
 def test_node_without_model_path_runs_the_builtin_model():
     graph = SpinningGraph(args=['--ros-args', '-p', 'score_threshold:=0.5'])
     try:
-        node = graph.add(SegmentationNode(context=graph.context))
+        graph.add(SegmentationNode(context=graph.context))
         client = graph.node('demo_client')
         results = Collector()
-        client.create_subscription(String, '/detections_json', results, 10)
+        subscription = client.create_subscription(String, '/detections_json', results, 10)
         publisher = client.create_publisher(Image, '/image', 10)
         assert wait_for(lambda: publisher.get_subscription_count() > 0
-                        and node._json_pub.get_subscription_count() > 0)
+                        and subscription.get_publisher_count() > 0)
         scene = synthetic_scenes.generate_scene(HELD_OUT_SEED, 0)
         message = fill_image_msg(Image(), np.ascontiguousarray(scene.image), 'rgb8')
         message.header.frame_id = 'demo'

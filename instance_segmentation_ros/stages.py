@@ -1,0 +1,332 @@
+"""The newest-frame engine, without ROS: a one-slot mailbox feeding two stage threads.
+
+`TwoStagePipeline` takes frames from whoever receives them (`put` only drops each into a
+one-slot mailbox, so a slow model never builds a queue and the caller is never held up). One
+thread runs `infer` on the newest frame, the other runs `publish` on the frame before it. Where
+the outputs are cheap next to the model call (`StagePolicy.output_wait_fraction`), the model
+stage lets them be published before it starts the next call, because on shared CPU cores the two
+would slow each other; otherwise the outputs of one frame overlap the model call of the next,
+for throughput. A model stage that comes free just before the next frame is due may wait for it
+(`frame_wait_fraction`) rather than start on a frame over half a period old.
+
+The node hands it its model call and its publishing; the benchmarks hand it clocked versions.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import pairwise
+
+PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
+
+
+class LatestFrameSlot:
+    """Holds at most one pending item; putting a new one replaces (and counts) the old one.
+
+    A slow consumer therefore always works on the newest frame, and latency cannot grow. A
+    consumer that can spare a moment may also ask to wait for the next frame when it is due
+    shortly (`take(max_wait=...)`): a frame over half a period old is then swapped for a new one.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._item = None
+        self._closed = False
+        self._arrivals = deque(maxlen=PERIOD_WINDOW)
+        self.replaced = 0
+
+    def put(self, item) -> bool:
+        """Offer an item; returns True when it replaced one the consumer never took."""
+        with self._condition:
+            replaced = self._item is not None
+            if replaced:
+                self.replaced += 1
+            now = time.monotonic()
+            self._arrivals.append(now)
+            self._item = (item, now)  # with its arrival time, for latency
+            self._condition.notify_all()
+            return replaced
+
+    def take(self, timeout: float | None = None, max_wait: float = 0.0):
+        """Wait for an item; returns (item, monotonic time it was put) or None on timeout/close.
+
+        With `max_wait` > 0, when the stream's next item is due within `max_wait` seconds and
+        sooner than the pending item's age, wait for it (at most `max_wait`) and return it
+        instead: the result comes out earlier relative to its frame than if the consumer
+        started on the older one.
+        """
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._item is not None or self._closed,
+                                            timeout):
+                return None
+            if max_wait > 0.0:
+                self._wait_for_next_if_due(max_wait)
+            if self._item is None:
+                return None
+            item, self._item = self._item, None
+            return item
+
+    def period(self) -> float | None:
+        """Median interval between recent arrivals (seconds); None before two arrivals."""
+        with self._condition:
+            return self._period()
+
+    def _period(self) -> float | None:
+        if len(self._arrivals) < 2:
+            return None
+        return statistics.median(b - a for a, b in pairwise(self._arrivals))
+
+    def _wait_for_next_if_due(self, max_wait: float):
+        period = self._period()
+        if period is None:
+            return
+        _, arrived = self._item
+        age = time.monotonic() - arrived
+        due_in = period - age
+        if due_in > min(max_wait, age) or age > 2.0 * period:  # not worth it, or stream paused
+            return
+        self._condition.wait_for(
+            lambda: self._closed or self._item is None or self._item[1] != arrived, max_wait)
+
+    def close(self):
+        """Wake the consumer for good (shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called."""
+        return self._closed
+
+
+class StageHandOff:
+    """Passes results one at a time from one stage thread to the next; none is ever dropped.
+
+    `put` waits while the consumer has not yet taken the previous result. The consumer calls
+    `done` when it has finished a result, so that the producer can wait with
+    `wait_until_done` for everything it handed over to be finished before it goes on.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._item = None
+        self._given = 0
+        self._finished = 0
+        self._closed = False
+
+    def put(self, item) -> bool:
+        """Hand over `item` once the previous one was taken; False if closed meanwhile."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._item is None or self._closed)
+            if self._closed:
+                return False
+            self._item = item
+            self._given += 1
+            self._condition.notify_all()
+            return True
+
+    def get(self, timeout: float | None = None):
+        """The next result, or None on timeout or close."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._item is not None or self._closed,
+                                            timeout):
+                return None
+            item, self._item = self._item, None
+            self._condition.notify_all()
+            return item
+
+    def done(self):
+        """The consumer finished the result it took last."""
+        with self._condition:
+            self._finished += 1
+            self._condition.notify_all()
+
+    def wait_until_done(self, timeout: float | None = None) -> bool:
+        """Wait until every result handed over is finished; False on timeout or close."""
+        with self._condition:
+            return self._condition.wait_for(
+                lambda: self._finished >= self._given or self._closed,
+                timeout) and not self._closed
+
+    def close(self):
+        """Wake both stages for good (shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+
+def running_mean(mean: float, sample: float) -> float:
+    """Exponential running mean, the newest sample weighted 0.2; a first sample (mean 0) as is."""
+    return sample if not mean else 0.8 * mean + 0.2 * sample
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    """When the model stage waits, as fractions of its own running mean time.
+
+    frame_wait_fraction: at most this long for a camera frame that is due sooner than the
+    waiting frame is old (0 = never). output_wait_fraction: for the previous frame's outputs
+    when they take at most this fraction (0 = always overlap them with the next model call).
+    """
+
+    frame_wait_fraction: float = 0.0
+    output_wait_fraction: float = 0.0
+
+
+@dataclass
+class Period:
+    """Frames finished over one reporting period, and what their stages took."""
+
+    seconds: float = 0.0
+    processed: int = 0
+    model_s: float = 0.0
+    latency_s: float = 0.0
+    latency_max_s: float = 0.0
+
+
+class StageFigures:
+    """Counts and times of the frames through an engine; safe to read from any thread.
+
+    `model_seconds` and `output_seconds` are running means of the model stage's wall time and
+    the output stage's own CPU time: the waits of `StagePolicy` are measured against them.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.received = 0
+        self.dropped = 0
+        self.processed = 0
+        self.model_seconds = 0.0
+        self.output_seconds = 0.0
+        self._period = Period()
+        self._period_started = time.monotonic()
+
+    def frame_received(self, replaced_one: bool):
+        """A frame came in; `replaced_one`: it replaced one the model stage never took."""
+        with self._lock:
+            self.received += 1
+            self.dropped += int(replaced_one)
+
+    def model_ran(self, seconds: float):
+        """The model stage took `seconds` (wall time) for one frame."""
+        self.model_seconds = running_mean(self.model_seconds, seconds)
+
+    def outputs_ran(self, cpu_seconds: float):
+        """The output stage took `cpu_seconds` of its own CPU time for one frame."""
+        self.output_seconds = running_mean(self.output_seconds, cpu_seconds)
+
+    def frame_finished(self, model_s: float, latency_s: float):
+        """A frame's outputs are out, `latency_s` after it was received."""
+        with self._lock:
+            self.processed += 1
+            period = self._period
+            period.processed += 1
+            period.model_s += model_s
+            period.latency_s += latency_s
+            period.latency_max_s = max(period.latency_max_s, latency_s)
+
+    def take_period(self) -> Period:
+        """The figures since the last call (or the start), and a new period begun."""
+        now = time.monotonic()
+        with self._lock:
+            period, self._period = self._period, Period()
+            period.seconds, self._period_started = now - self._period_started, now
+        return period
+
+
+@dataclass
+class _Inferred:
+    """A frame between the two stages: the model has run, the outputs are still to come."""
+
+    frame: object
+    received: float
+    result: object
+    model_s: float
+
+
+class TwoStagePipeline:
+    """Newest frame through `infer` on one thread, then `publish` on another.
+
+    `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
+    goes to `on_error(error)` and costs that frame only. `policy` may be replaced at any time
+    (one object, so a frame never sees half of a change).
+    """
+
+    def __init__(self, infer: Callable, publish: Callable, on_error: Callable,
+                 policy: StagePolicy = StagePolicy()):
+        self.policy = policy
+        self.figures = StageFigures()
+        self._infer = infer
+        self._publish = publish
+        self._on_error = on_error
+        self._slot = LatestFrameSlot()
+        self._handoff = StageHandOff()
+        self._threads = [
+            threading.Thread(target=self._run, args=(step,), name=name, daemon=True)
+            for name, step in (('model stage', self._model_step),
+                               ('output stage', self._output_step))]
+
+    def start(self):
+        """Start both stage threads."""
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, frame):
+        """Offer a frame; one the model stage has not taken yet is replaced (and counted)."""
+        self.figures.frame_received(self._slot.put(frame))
+
+    def close(self, timeout: float = 0.1):
+        """Stop both stages; nothing is published after this returns.
+
+        A model call in progress cannot be interrupted: the threads are daemons that end when
+        it returns, so close waits only `timeout` for them rather than a whole model call.
+        """
+        self._slot.close()
+        self._handoff.close()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+
+    def _run(self, step):
+        while not self._slot.closed:
+            try:
+                step()
+            except Exception as error:  # one bad frame must never stop the stage
+                if self._slot.closed:
+                    return
+                self._on_error(error)
+
+    def _model_step(self):
+        figures = self.figures
+        taken = self._slot.take(
+            timeout=0.5, max_wait=self.policy.frame_wait_fraction * figures.model_seconds)
+        if taken is None:
+            return
+        frame, received = taken
+        started = time.perf_counter()
+        result = self._infer(frame)
+        model_s = time.perf_counter() - started
+        figures.model_ran(model_s)
+        if not self._handoff.put(_Inferred(frame, received, result, model_s)):
+            return  # closed meanwhile
+        fraction = self.policy.output_wait_fraction
+        if fraction and figures.output_seconds <= fraction * figures.model_seconds:
+            self._handoff.wait_until_done()
+
+    def _output_step(self):
+        inferred = self._handoff.get(timeout=0.5)
+        if inferred is None:
+            return
+        started = time.thread_time()
+        try:
+            self._publish(inferred.frame, inferred.result)
+            self.figures.frame_finished(inferred.model_s, time.monotonic() - inferred.received)
+        finally:
+            self._handoff.done()
+            self.figures.outputs_ran(time.thread_time() - started)
