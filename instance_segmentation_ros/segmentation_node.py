@@ -33,10 +33,17 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from . import detection_msgs, exit_guard
+from .compressed import (
+    MASK_FORMAT,
+    OVERLAY_FORMAT,
+    compressed_msg_to_bgr,
+    encode_jpeg,
+    encode_png,
+)
 from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .diagnostics import FaultCounts, segmentation_status
 from .image_conversion import (
@@ -69,6 +76,9 @@ INPUT_CHECK_PERIOD_S = 0.5
 NO_PUBLISHER_NOTICE_S = 5.0
 RELIABILITIES = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                  'reliable': ReliabilityPolicy.RELIABLE}
+TRANSPORTS = {'raw': (Image, '', image_msg_to_bgr),
+              'compressed': (CompressedImage, '/compressed', compressed_msg_to_bgr)}
+PROCESSING_MODES = ('latest', 'every_frame')
 
 
 UNIT = (0.0, 1.0)
@@ -102,6 +112,17 @@ PARAMETERS = {
     'input_reliability': ('auto', descriptor(
         'QoS reliability of the image subscription: auto (reliable when every publisher of '
         'the topic is, else best effort), best_effort or reliable', read_only=True)),
+    'input_transport': ('raw', descriptor(
+        'raw: sensor_msgs/Image on image; compressed: sensor_msgs/CompressedImage (JPEG or '
+        'PNG) on image/compressed, as image_transport names it', read_only=True)),
+    'processing_mode': ('latest', descriptor(
+        'latest: the newest frame, dropping older ones (live cameras); every_frame: each frame '
+        'in arrival order, up to queue_size pending (bags)', read_only=True)),
+    'queue_size': (30, descriptor(
+        'every_frame: frames held while the model is busy; when full the oldest is dropped '
+        'and counted', read_only=True, integer=(1, 10000))),
+    'jpeg_quality': (95, descriptor('JPEG quality of overlay/compressed',
+                                    integer=(1, 100))),
     'device': ('auto', descriptor('TensorFlow device: auto, cpu or gpu:N', read_only=True)),
     'intra_op_threads': (0, descriptor(
         'TensorFlow intra-op threads (0 = TensorFlow default)', read_only=True,
@@ -162,9 +183,14 @@ class SegmentationNode(Node):
             self.set_parameters([Parameter('classes', Parameter.Type.STRING_ARRAY, [])])
 
         self._input_reliability = self._param('input_reliability')
-        if self._input_reliability not in ('auto', *RELIABILITIES):
-            raise ValueError(f'input_reliability {self._input_reliability!r} is not one of '
-                             f'auto, {", ".join(RELIABILITIES)}')
+        for name, choices in (('input_reliability', ('auto', *RELIABILITIES)),
+                              ('input_transport', TRANSPORTS),
+                              ('processing_mode', PROCESSING_MODES)):
+            if self._param(name) not in choices:
+                raise ValueError(f'{name} {self._param(name)!r} is not one of '
+                                 f'{", ".join(choices)}')
+        self._input_type, suffix, self._to_bgr = TRANSPORTS[self._param('input_transport')]
+        every_frame = self._param('processing_mode') == 'every_frame'
         given_model_path = self._param('model_path')
         model_path, label_map_path, builtin = with_builtin_defaults(
             given_model_path, self._param('label_map_path'))
@@ -192,12 +218,18 @@ class SegmentationNode(Node):
             self.get_logger().info(f'warm-up run took {seconds:.2f} s')
 
         self._overlay_alpha = self._param('overlay_alpha')
+        self._jpeg_quality = self._param('jpeg_quality')
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
         self._masks_pub = self.create_publisher(Image, 'masks', OUTPUT_QOS)
         self._json_pub = self.create_publisher(String, 'detections_json', OUTPUT_QOS)
         self._overlay_pub = self.create_publisher(Image, 'overlay', OUTPUT_QOS)
+        # Lossless PNG for the label image (JPEG would change instance ids), JPEG for people.
+        self._masks_png_pub = self.create_publisher(CompressedImage, 'masks/compressed',
+                                                    OUTPUT_QOS)
+        self._overlay_jpeg_pub = self.create_publisher(CompressedImage, 'overlay/compressed',
+                                                       OUTPUT_QOS)
         self._detections_pub = self._label_info_pub = None
         if detection_msgs.AVAILABLE:
             self._detections_pub = self.create_publisher(
@@ -210,20 +242,23 @@ class SegmentationNode(Node):
         self._faults = FaultCounts()
         self._last_warning = {}
         self._buffers = {}
+        self._every_frame_queue = self._param('queue_size') if every_frame else None
         self.pipeline = engine(self._infer, self._publish_outputs, self._frame_failed,
-                               self._stage_policy())
+                               self._stage_policy(), self._every_frame_queue)
         self.pipeline.start()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
-        self._input_depth = input_depth
-        self._image_topic = self.resolve_topic_name('image')
+        self._input_depth = self._every_frame_queue or input_depth
+        # image_transport's rule: the transport's suffix follows the remapped base topic.
+        self._image_topic = self.resolve_topic_name('image') + suffix
         self._subscription = None
         self._input_checked_since = time.monotonic()
         self._told_no_publisher = False
         self._check_input()
         self.create_timer(INPUT_CHECK_PERIOD_S, self._check_input)
         self.get_logger().info(
-            f'segmenting {self._image_topic} (input_reliability {self._input_reliability}); '
+            f'segmenting {self._image_topic} (input_reliability {self._input_reliability}, '
+            f'{self._param("processing_mode")}); '
             f'outputs under {self.resolve_topic_name("masks").rpartition("/")[0] or "/"}; '
             'vision_msgs ' + ('available' if detection_msgs.AVAILABLE
                               else 'not installed: detections and label_info off'))
@@ -251,13 +286,21 @@ class SegmentationNode(Node):
         if self._subscription is not None:
             self.destroy_subscription(self._subscription)
         self._subscription = self.create_subscription(
-            Image, 'image', self.pipeline.put, QoSProfile(
+            self._input_type, self._image_topic, self._receive, QoSProfile(
                 depth=self._input_depth, history=qos_profile_sensor_data.history,
                 durability=qos_profile_sensor_data.durability, reliability=wanted))
         if self._input_reliability == 'auto':
             self.get_logger().info(
                 f'{len(publishers)} publisher(s) on {self._image_topic}: subscribing '
                 f'{"reliable" if wanted == ReliabilityPolicy.RELIABLE else "best effort"}')
+
+    def _receive(self, message):
+        """Hand a frame to the pipeline; in every_frame mode, say when a full queue drops one."""
+        if self.pipeline.put(message) and self._every_frame_queue:
+            self.get_logger().warning(
+                f'every_frame: the queue of {self._every_frame_queue} frames is full, the '
+                f'oldest was dropped ({self.pipeline.figures.dropped} so far); raise queue_size '
+                'or play the bag slower', throttle_duration_sec=WARNING_INTERVAL_S)
 
     def _publish_label_info(self):
         """The class ids and names of the label map, with the score threshold in force."""
@@ -302,19 +345,21 @@ class SegmentationNode(Node):
         self._settings = self._settings_from(changes)
         if 'overlay_alpha' in changes:
             self._overlay_alpha = float(changes['overlay_alpha'])
+        if 'jpeg_quality' in changes:
+            self._jpeg_quality = int(changes['jpeg_quality'])
         self.pipeline.policy = self._stage_policy(changes)
         if 'score_threshold' in changes and self._label_info_pub is not None:
             self._publish_label_info()
 
     # Frames (called by the pipeline's stage threads) ----------------------------------
 
-    def _infer(self, message: Image) -> _Detected:
-        bgr = image_msg_to_bgr(message)
+    def _infer(self, message) -> _Detected:
+        bgr = self._to_bgr(message)
         detections, inference_s = self.segmenter.detect(bgr)
         return _Detected(bgr, detections, inference_s)
 
-    def _publish_outputs(self, message: Image, inferred: _Detected):
-        settings, alpha = self._settings, self._overlay_alpha
+    def _publish_outputs(self, message, inferred: _Detected):
+        settings, alpha, quality = self._settings, self._overlay_alpha, self._jpeg_quality
         bgr = inferred.bgr
         height, width = bgr.shape[:2]
         mask_data, mask_view = self._buffer('masks', height, width, 1)
@@ -324,6 +369,9 @@ class SegmentationNode(Node):
             mask_msg = Image(header=message.header)
             fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
             self._masks_pub.publish(mask_msg)
+        if self._masks_png_pub.get_subscription_count():
+            self._masks_png_pub.publish(CompressedImage(
+                header=message.header, format=MASK_FORMAT, data=encode_png(mask_view)))
         if self._json_pub.get_subscription_count():
             stamp = message.header.stamp
             self._json_pub.publish(String(data=self.segmenter.frame_json(
@@ -331,12 +379,19 @@ class SegmentationNode(Node):
         if self._detections_pub is not None and self._detections_pub.get_subscription_count():
             self._detections_pub.publish(detection_msgs.to_detection2d_array(
                 result.instances, self.label_map, message.header))
-        if self._overlay_pub.get_subscription_count():
+        raw_overlay = self._overlay_pub.get_subscription_count()
+        jpeg_overlay = self._overlay_jpeg_pub.get_subscription_count()
+        if raw_overlay or jpeg_overlay:
             overlay_data, overlay_view = self._buffer('overlay', height, width, 3)
             self.segmenter.overlay(bgr, result, alpha, out=overlay_view)
+        if raw_overlay:
             overlay_msg = Image(header=message.header)
             fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
             self._overlay_pub.publish(overlay_msg)
+        if jpeg_overlay:
+            self._overlay_jpeg_pub.publish(CompressedImage(
+                header=message.header, format=OVERLAY_FORMAT,
+                data=encode_jpeg(overlay_view, quality)))
 
     def _buffer(self, name: str, height: int, width: int, channels: int):
         """A message buffer reused across frames of one size (publish copies it out)."""

@@ -105,6 +105,51 @@ class LatestFrameSlot:
         return self._closed
 
 
+class FrameQueue:
+    """Holds up to `size` pending items in arrival order; when full, the oldest is dropped.
+
+    For replaying recordings, where every frame is wanted in order: the model stage takes them
+    one after another, and a burst larger than the queue loses its oldest frames, counted.
+    Same interface as `LatestFrameSlot` (`max_wait` does not apply: no frame is skipped).
+    """
+
+    def __init__(self, size: int):
+        self._condition = threading.Condition()
+        self._items = deque()
+        self._size = size
+        self._closed = False
+        self.replaced = 0
+
+    def put(self, item) -> bool:
+        """Append an item; returns True when the oldest pending one was dropped for it."""
+        with self._condition:
+            dropped = len(self._items) >= self._size
+            if dropped:
+                self._items.popleft()
+                self.replaced += 1
+            self._items.append((item, time.monotonic()))
+            self._condition.notify_all()
+            return dropped
+
+    def take(self, timeout: float | None = None, max_wait: float = 0.0):
+        """The oldest item as (item, monotonic time it was put), or None on timeout/close."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._items or self._closed, timeout):
+                return None
+            return self._items.popleft() if self._items else None
+
+    def close(self):
+        """Wake the consumer for good (shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called."""
+        return self._closed
+
+
 class StageHandOff:
     """Passes results one at a time from one stage thread to the next; none is ever dropped.
 
@@ -255,17 +300,18 @@ class TwoStagePipeline:
 
     `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
     goes to `on_error(error)` and costs that frame only. `policy` may be replaced at any time
-    (one object, so a frame never sees half of a change).
+    (one object, so a frame never sees half of a change). With a `queue_size`, every frame is
+    processed in arrival order instead, up to that many pending (`FrameQueue`).
     """
 
     def __init__(self, infer: Callable, publish: Callable, on_error: Callable,
-                 policy: StagePolicy = StagePolicy()):
+                 policy: StagePolicy = StagePolicy(), queue_size: int | None = None):
         self.policy = policy
         self.figures = StageFigures()
         self._infer = infer
         self._publish = publish
         self._on_error = on_error
-        self._slot = LatestFrameSlot()
+        self._slot = LatestFrameSlot() if queue_size is None else FrameQueue(queue_size)
         self._handoff = StageHandOff()
         self._threads = [
             threading.Thread(target=self._run, args=(step,), name=name, daemon=True)
@@ -277,9 +323,11 @@ class TwoStagePipeline:
         for thread in self._threads:
             thread.start()
 
-    def put(self, frame):
-        """Offer a frame; one the model stage has not taken yet is replaced (and counted)."""
-        self.figures.frame_received(self._slot.put(frame))
+    def put(self, frame) -> bool:
+        """Offer a frame; True when a pending one was dropped for it (and counted)."""
+        dropped = self._slot.put(frame)
+        self.figures.frame_received(dropped)
+        return dropped
 
     def close(self, timeout: float = 0.1):
         """Stop both stages; nothing is published after this returns.

@@ -188,14 +188,15 @@ class Engine:
     them on an event lets a test put the pipeline in a known state without sleeping.
     """
 
-    def __init__(self, policy: StagePolicy = NO_WAITS, fail=()):
+    def __init__(self, policy: StagePolicy = NO_WAITS, fail=(), queue_size=None):
         self.log = []  # ('infer' | 'publish', frame), in the order the stages did them
         self.hold_infer, self.hold_publish = set(), set()
         self.released = threading.Event()
         self.model_thread = None
         self._changed = threading.Condition()
         self._fail = set(fail)
-        self.pipeline = TwoStagePipeline(self.infer, self.publish, self.on_error, policy)
+        self.pipeline = TwoStagePipeline(self.infer, self.publish, self.on_error, policy,
+                                         queue_size)
         self.pipeline.start()
 
     def _record(self, entry):
@@ -258,6 +259,33 @@ def test_a_burst_while_the_model_is_busy_yields_only_the_newest_frame(engine):
     assert [frame for what, frame in e.log if what == 'infer'] == [0, 5]
     assert e.pipeline.figures.received == 6 and e.pipeline.figures.dropped == 4
     assert e.pipeline.figures.processed == 2
+
+
+def test_with_a_queue_a_burst_is_processed_whole_and_in_order(engine):
+    e = engine(queue_size=30)
+    e.hold_infer.add(0)
+    e.pipeline.put(0)
+    assert e.wait_for(('infer', 0))
+    dropped = [e.pipeline.put(frame) for frame in range(1, 21)]
+    e.released.set()
+    assert e.wait_for(('publish', 20))
+    assert not any(dropped)
+    assert [frame for what, frame in e.log if what == 'infer'] == list(range(21))
+    assert [frame for what, frame in e.log if what == 'publish'] == list(range(21))
+    assert e.pipeline.figures.dropped == 0 and e.pipeline.figures.processed == 21
+
+
+def test_a_full_queue_drops_its_oldest_frames_and_counts_them(engine):
+    e = engine(queue_size=5)
+    e.hold_infer.add(0)
+    e.pipeline.put(0)
+    assert e.wait_for(('infer', 0))
+    dropped = [e.pipeline.put(frame) for frame in range(1, 21)]
+    e.released.set()
+    assert e.wait_for(('publish', 20))
+    assert dropped == [False] * 5 + [True] * 15
+    assert [frame for what, frame in e.log if what == 'publish'] == [0, 16, 17, 18, 19, 20]
+    assert e.pipeline.figures.dropped == 15 and e.pipeline.figures.received == 21
 
 
 def test_each_frame_is_published_after_its_model_call_with_its_result(engine):
