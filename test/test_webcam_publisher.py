@@ -209,7 +209,7 @@ def test_missing_device_with_reconnect_retries_until_sigint(ros):
     lines = output.strip().splitlines()
     assert len(lines) == 2, output
     assert '[WARN]' in lines[0] and '/dev/video99' in lines[0] and 'retrying' in lines[0]
-    assert 'stopped: published 0 frames' in lines[1]
+    assert 'interrupted: published 0 frames' in lines[1]
 
 
 class FakeCamera:
