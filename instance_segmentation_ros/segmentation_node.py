@@ -96,7 +96,10 @@ PARAMETERS = {
     'input_reliability': ('auto', descriptor(
         'QoS reliability of the image subscription: auto (reliable when every publisher of '
         'the topic is, else best effort), best_effort or reliable', read_only=True)),
-    'device': ('auto', descriptor('TensorFlow device: auto, cpu or gpu:N', read_only=True)),
+    'tf_device': ('auto', descriptor('TensorFlow device: auto, cpu or gpu:N', read_only=True)),
+    'device': ('', descriptor(
+        'Deprecated old name of tf_device, removed in the next release; when set, it is the '
+        'TensorFlow device', read_only=True)),
     'intra_op_threads': (0, descriptor(
         'TensorFlow intra-op threads (0 = TensorFlow default)', read_only=True,
         integer=(0, 256))),
@@ -188,7 +191,7 @@ class SegmentationNode(Node):
         # Before the model, which takes seconds to load: an unknown class is a typo to say now.
         self._settings = self._settings_from({})
         self.model = SegmentationModel(
-            model_path, self._param('device'),
+            model_path, self._tf_device(),
             intra_op_threads=self._param('intra_op_threads'),
             inter_op_threads=self._param('inter_op_threads'))
         self.segmenter = Segmenter(self.model, self.label_map)
@@ -295,6 +298,16 @@ class SegmentationNode(Node):
 
     def _param(self, name: str):
         return self.get_parameter(name).value
+
+    def _tf_device(self) -> str:
+        """tf_device, or the deprecated `device` where that was given (for one more release)."""
+        device = self._param('device')
+        if not device:
+            return self._param('tf_device')
+        self.get_logger().warning(
+            f"parameter 'device' is deprecated and goes away in the next release: "
+            f'use tf_device:={device}')
+        return device
 
     # Parameters -----------------------------------------------------------------------
 
