@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
 
 from rclpy.duration import Duration
@@ -413,4 +414,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -161,7 +161,7 @@ class FiniteRunNode(Node):
             self.destroy_node()  # half-built, but its parameters are declared
             raise FatalError(parameter_error_text(exc), logger) from None
         self.done = Future()
-        self.started = time.monotonic()
+        self.started = time.monotonic()  # for summary(); a subclass may restart it later
 
     def configure(self) -> None:
         """Declare the parameters and read them; raise FatalError for unusable values."""

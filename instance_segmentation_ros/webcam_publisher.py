@@ -23,6 +23,7 @@ does not exist yet).
 from __future__ import annotations
 
 import math
+import sys
 import threading
 import time
 
@@ -445,4 +446,4 @@ def main(args: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
