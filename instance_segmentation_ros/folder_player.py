@@ -36,16 +36,16 @@ how a bag recording or a benchmark gets every image processed and none dropped.
 Without ``loop`` the node logs a summary and exits 0 once every file was played.
 """
 
+from __future__ import annotations
+
 import importlib
 import os
+import sys
 import time
 
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.duration import Duration
-from rclpy.exceptions import ParameterException
-from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 
@@ -58,9 +58,9 @@ from instance_segmentation_ros.image_files import (
 )
 from instance_segmentation_ros.node_support import (
     FatalError,
+    FiniteRunNode,
     descriptor,
-    fatal_start_error,
-    run_until_done,
+    run_node,
 )
 
 DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
@@ -70,7 +70,7 @@ MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 
 
-def list_images(folder, globs):
+def list_images(folder: str, globs: list[str]) -> list[str]:
     """`image_names` of ``folder``; FatalError, worded for the log, when there are none."""
     if not folder:
         raise FatalError('parameter folder is required (a directory of images)')
@@ -92,7 +92,7 @@ def list_images(folder, globs):
         f"'{','.join(globs)}'")
 
 
-def get_message_type(name):
+def get_message_type(name: str) -> type:
     """Import a message class from 'pkg/msg/Type' (or 'pkg/Type'); raise ValueError if unknown."""
     try:
         from rosidl_runtime_py.utilities import get_message
@@ -115,17 +115,11 @@ def get_message_type(name):
         raise ValueError(f"unknown message type '{name}' ({exc})") from None
 
 
-class FolderPlayer(Node):
+class FolderPlayer(FiniteRunNode):
     """Publish the images of a folder at a rate, or in lock-step with a result topic."""
 
     def __init__(self, **kwargs):
         super().__init__('folder_player', **kwargs)
-        try:
-            self._declare_parameters()
-            self._configure()
-        except (ParameterException, FatalError) as exc:
-            raise fatal_start_error(self, exc) from None
-
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
         self._image_pub = self.create_publisher(Image, 'image', qos)
@@ -138,9 +132,9 @@ class FolderPlayer(Node):
                 self._wait_type, self._wait_topic, self._on_ack,
                 QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                            reliability=ReliabilityPolicy.BEST_EFFORT))
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        # Nothing to validate beyond the declared ranges, which rclpy checks itself.
+        self.add_post_set_parameters_callback(self._apply_parameters)
 
-        self.done = Future()
         self._index = 0
         self._published = 0
         self._published_this_pass = 0
@@ -152,11 +146,10 @@ class FolderPlayer(Node):
         self._last_timed_out = False
         self._overdue = False  # the rate allowed the next image while an ack was awaited
         self._ack_deadline = 0.0
-        self._started = time.monotonic()
-        self._waiting_since = self._started
-        self._next_progress = self._started + PROGRESS_INTERVAL
+        self._waiting_since = self.started
+        self._next_progress = self.started + PROGRESS_INTERVAL
         # When the bounded part of discovery began: at once, or once lock-step's consumer is in.
-        self._matching_since = None if self._ack_sub else self._started
+        self._matching_since = None if self._ack_sub else self.started
         self._start_at = None
         self._timer = None
         self._discovery_timer = self.create_timer(DISCOVERY_POLL, self._on_discovery)
@@ -202,7 +195,9 @@ class FolderPlayer(Node):
                 'Extra seconds to wait after discovery before the first image',
                 read_only=True, floating=(0.0, 86400.0)))
 
-    def _configure(self):
+    def configure(self) -> None:
+        """Declare the parameters and read them; an unusable folder or type fails here."""
+        self._declare_parameters()
         names = ('folder', 'pattern', 'rate', 'loop', 'frame_id', 'wait_for_topic',
                  'wait_for_type', 'wait_timeout', 'wait_for_subscriber', 'start_delay')
         values = {p.name: p.value for p in self.get_parameters(names)}
@@ -225,8 +220,8 @@ class FolderPlayer(Node):
             except ValueError as exc:
                 raise FatalError(f'wait_for_type: {exc}') from None
 
-    def _on_set_parameters(self, params):
-        """Apply rate/loop/frame_id/timeouts at once; ranges and read-only are rclpy's job."""
+    def _apply_parameters(self, params: list[Parameter]):
+        """Take a committed change of rate/loop/frame_id/timeouts into use at once."""
         for param in params:
             if param.name == 'rate':
                 self._rate = param.value
@@ -240,7 +235,6 @@ class FolderPlayer(Node):
                 self._wait_timeout = param.value
             elif param.name == 'wait_for_subscriber':
                 self._wait_subscriber = param.value
-        return SetParametersResult(successful=True)
 
     # Playback ---------------------------------------------------------------------------------
 
@@ -296,14 +290,14 @@ class FolderPlayer(Node):
             if missing and now < self._matching_since + self._wait_subscriber:
                 return
             if missing and self._wait_subscriber > 0:
-                self.get_logger().warn(
+                self.get_logger().warning(
                     f'still no {missing} after {self._wait_subscriber:g} s; starting anyway')
             self._start_at = now + self._start_delay
         if now < self._start_at:
             return
         self._discovery_timer.cancel()
         self.destroy_timer(self._discovery_timer)
-        self._started = time.monotonic()
+        self.started = time.monotonic()
         self._timer = self.create_timer(1.0 / self._rate, self._on_tick)
         self._publish_next()
 
@@ -311,7 +305,7 @@ class FolderPlayer(Node):
         if self._awaiting_ack:
             if self._wait_timeout > 0 and time.monotonic() >= self._ack_deadline:
                 self._timeouts += 1
-                self.get_logger().warn(
+                self.get_logger().warning(
                     f"no message on '{self._ack_sub.topic_name}' within "
                     f'{self._wait_timeout:g} s after {self._current}; going on')
                 self._awaiting_ack = False
@@ -359,7 +353,7 @@ class FolderPlayer(Node):
                 self._skips += 1
                 if name not in self._skipped:
                     self._skipped.append(name)
-                    logger.warn(f"skipping '{path}': {reason}")
+                    logger.warning(f"skipping '{path}': {reason}")
                 else:
                     logger.debug(f"skipping '{path}' again")
                 continue
@@ -378,9 +372,9 @@ class FolderPlayer(Node):
                 self._ack_deadline = time.monotonic() + self._wait_timeout
             return
 
-    def summary(self):
+    def summary(self) -> str:
         """One line saying what was played, for the end of the run or an interruption."""
-        elapsed = time.monotonic() - self._started
+        elapsed = time.monotonic() - self.started
         text = f'published {self._published} images, skipped {self._skips}'
         if self._skipped:
             names = ', '.join(self._skipped[:MAX_NAMES_IN_SUMMARY])
@@ -407,15 +401,6 @@ class FolderPlayer(Node):
         self.get_logger().info(f"done with '{self._folder}': {summary}")
         self.done.set_result(0)
 
-    def close(self, interrupted=False):
-        """Destroy the node, and say what was played when a signal cut the run short."""
-        logger = self.get_logger()
-        summary = self.summary()
-        self.destroy_node()
-        if interrupted:
-            # After destroy_node, so that the line is not sent to a shut-down /rosout.
-            logger.info(f'interrupted: {summary}')
-
     def _fail(self, message):
         if self._timer is not None:
             self._timer.cancel()
@@ -423,10 +408,10 @@ class FolderPlayer(Node):
         self.done.set_result(1)
 
 
-def main(args=None):
+def main(args: list[str] | None = None) -> int:
     """Play the folder until done (exit 0), a fatal error (exit 1), Ctrl+C or SIGTERM (0)."""
-    run_until_done('folder_player', FolderPlayer, args)
+    return run_node('folder_player', FolderPlayer, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

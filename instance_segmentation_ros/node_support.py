@@ -1,19 +1,22 @@
-"""What the helper nodes share: parameter descriptors, fatal errors and the main() loop."""
+"""What the nodes share: parameter descriptors, fatal errors, the finite-run base and run_node."""
 
 from __future__ import annotations
 
 import os
 import re
-import sys
+import time
+from collections.abc import Callable
 from functools import partial
 from importlib import resources
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.logging import RcutilsLogger
+from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions, install_signal_handlers
+from rclpy.task import Future
 
 from instance_segmentation_ros import exit_guard
 from instance_segmentation_ros.video_source import quiet_opencv
@@ -22,12 +25,14 @@ from instance_segmentation_ros.video_source import quiet_opencv
 class FatalError(Exception):
     """A problem that makes the node unusable: main() logs it as one line and exits 1."""
 
-    def __init__(self, message, logger=None):
+    def __init__(self, message: str, logger: RcutilsLogger | None = None):
         super().__init__(message)
         self.logger = logger
 
 
-def descriptor(description, read_only=False, integer=None, floating=None):
+def descriptor(description: str, read_only: bool = False,
+               integer: tuple[int, int] | None = None,
+               floating: tuple[float, float] | None = None) -> ParameterDescriptor:
     """A ParameterDescriptor with an optional (low, high) integer or floating point range."""
     result = ParameterDescriptor(description=description, read_only=read_only)
     if integer is not None:
@@ -38,14 +43,7 @@ def descriptor(description, read_only=False, integer=None, floating=None):
     return result
 
 
-def fatal_start_error(node, exc):
-    """Destroy a half-built node and turn `exc` into the FatalError that main() reports."""
-    logger = node.get_logger()
-    node.destroy_node()
-    return FatalError(parameter_error_text(exc), logger)
-
-
-def ros_arguments_error_text(exc):
+def ros_arguments_error_text(exc: Exception) -> str:
     """One line for --ros-args that rcl refused, with the quoting hint a glob like *.gif needs."""
     text = f'invalid ROS arguments: {str(exc).strip().splitlines()[0]}'
     if 'parameter override rule' in text:
@@ -54,7 +52,7 @@ def ros_arguments_error_text(exc):
     return text
 
 
-def parameter_error_text(exc):
+def parameter_error_text(exc: Exception) -> str:
     """One readable line for a parameter error, with a hint for the common int/double slip."""
     text = str(exc)
     if not isinstance(exc, ParameterException):
@@ -71,7 +69,7 @@ def parameter_error_text(exc):
 DDS_PROFILE_VARIABLE = 'FASTRTPS_DEFAULT_PROFILES_FILE'
 
 
-def use_large_frame_dds_profile():
+def use_large_frame_dds_profile() -> None:
     """Give Fast DDS a shared-memory segment that holds camera frames, unless told otherwise.
 
     Fast DDS's default 512 KiB segment loses most best-effort 1280x720 frames and delays
@@ -85,7 +83,7 @@ def use_large_frame_dds_profile():
     os.environ[DDS_PROFILE_VARIABLE] = str(profile)
 
 
-def shut_down(close=None):
+def shut_down(close: Callable[[], None] | None = None) -> None:
     """Run a node's clean-up, then rclpy's shutdown, deaf to further signals until the exit.
 
     Users press Ctrl+C twice, and `ros2 launch` sends SIGINT to a node that is already ending;
@@ -99,7 +97,7 @@ def shut_down(close=None):
         finally:
             try:
                 rclpy.try_shutdown()
-            except RCLError:
+            except RuntimeError:  # rclpy's RCLError
                 # rclpy's signal thread shut the context down in the meantime: done, then.
                 if rclpy.ok():
                     raise
@@ -110,7 +108,7 @@ def shut_down(close=None):
 SIGNAL_CHECK_S = 0.25  # s between looks for a signal while spinning
 
 
-def init_rclpy(args=None):
+def init_rclpy(args: list[str] | None = None) -> SingleThreadedExecutor:
     """rclpy.init, then the executor, then rclpy's signal handlers; returns the executor.
 
     rclpy's handler shuts the context down from a thread of its own, at any moment: an
@@ -124,7 +122,8 @@ def init_rclpy(args=None):
     return executor
 
 
-def spin_until_stopped(executor, node, future=None):
+def spin_until_stopped(executor: SingleThreadedExecutor, node: Node,
+                       future: Future | None = None) -> bool:
     """Spin `node` until `future` is done or a signal stops it; True when stopped by a signal.
 
     On SIGINT or SIGTERM rclpy's handler wakes the executor and shuts the context down from a
@@ -145,12 +144,54 @@ def spin_until_stopped(executor, node, future=None):
     return False
 
 
-def run_until_done(name, node_factory, args=None):
-    """Spin a node until its `done` future holds an exit status, a fatal error or a signal.
+class FiniteRunNode(Node):
+    """A node that ends by itself: run_node spins it until `done` holds its exit status.
 
-    The node has a `done` rclpy Future and a `close(interrupted)` method. Exit status: the
-    future's result, 1 for a FatalError (logged as one line), 0 for Ctrl+C or SIGTERM at any
-    moment (exit_guard).
+    A subclass declares and reads its parameters in configure() (a FatalError or a rejected
+    parameter there is the one-line start error), stops its own threads in stop() and says
+    what it did in summary(), which a Ctrl+C or SIGTERM logs too.
+    """
+
+    def __init__(self, node_name: str, **kwargs):
+        super().__init__(node_name, **kwargs)
+        try:
+            self.configure()
+        except (ParameterException, FatalError) as exc:
+            logger = self.get_logger()
+            self.destroy_node()  # half-built, but its parameters are declared
+            raise FatalError(parameter_error_text(exc), logger) from None
+        self.done = Future()
+        self.started = time.monotonic()  # for summary(); a subclass may restart it later
+
+    def configure(self) -> None:
+        """Declare the parameters and read them; raise FatalError for unusable values."""
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """One line saying what the run did, for its end or an interruption."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the node's own threads before it is destroyed; none by default."""
+
+    def close(self, interrupted: bool = False) -> None:
+        """Stop, destroy the node, and say what was done when a signal cut the run short."""
+        logger = self.get_logger()
+        self.stop()
+        summary = self.summary()
+        self.destroy_node()
+        if interrupted:
+            # After destroy_node, so that the line is not sent to a shut-down /rosout.
+            logger.info(f'interrupted: {summary}')
+
+
+def run_node(name: str, node_factory: Callable[[], Node],
+             args: list[str] | None = None) -> int:
+    """Run a node from rclpy.init to shutdown and return the process's exit status.
+
+    A FiniteRunNode spins until its `done` future holds the status, any other node until a
+    signal. 1 for a FatalError while starting (logged as one line, malformed --ros-args
+    included), 0 for Ctrl+C or SIGTERM at any moment (exit_guard).
     """
     exit_guard.install()
     use_large_frame_dds_profile()
@@ -160,14 +201,15 @@ def run_until_done(name, node_factory, args=None):
     try:
         try:
             executor = init_rclpy(args)
-        except Exception as exc:  # noqa: BLE001 - rcl's RCLError for malformed --ros-args
+        except RuntimeError as exc:  # the public base of rclpy's RCLError, UnknownROSArgsError
             raise FatalError(ros_arguments_error_text(exc)) from None
         quiet_opencv()
         exit_guard.building()
         node = node_factory()
-        interrupted = spin_until_stopped(executor, node, node.done)
-        if not interrupted:
-            status = node.done.result()
+        done = node.done if isinstance(node, FiniteRunNode) else None
+        interrupted = spin_until_stopped(executor, node, done)
+        if done is not None and not interrupted:
+            status = done.result()
     except FatalError as exc:
         (exc.logger or rclpy.logging.get_logger(name)).error(str(exc))
         status = 1
@@ -179,6 +221,8 @@ def run_until_done(name, node_factory, args=None):
         # A signal shut the context down while the node was being built.
         interrupted = True
     finally:
-        shut_down(None if node is None else partial(node.close, interrupted=interrupted))
-    if status:
-        sys.exit(status)
+        if isinstance(node, FiniteRunNode):
+            shut_down(partial(node.close, interrupted=interrupted))
+        else:
+            shut_down(None if node is None else node.destroy_node)
+    return status

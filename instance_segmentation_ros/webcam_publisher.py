@@ -20,18 +20,19 @@ the node logs a summary and exits 0 (``reconnect`` only covers opening it, e.g. 
 does not exist yet).
 """
 
+from __future__ import annotations
+
 import math
+import sys
 import threading
 import time
 
 import cv2
-from rcl_interfaces.msg import (
-    SetParametersResult,
-)
-from rclpy.exceptions import ParameterException
-from rclpy.node import Node
+import numpy as np
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.task import Future
+from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -43,9 +44,9 @@ from instance_segmentation_ros.camera_info import (
 from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.node_support import (
     FatalError,
+    FiniteRunNode,
     descriptor,
-    fatal_start_error,
-    run_until_done,
+    run_node,
 )
 from instance_segmentation_ros.video_source import (
     SourceError,
@@ -64,18 +65,11 @@ RELIABILITY = {
 }
 
 
-class WebcamPublisher(Node):
+class WebcamPublisher(FiniteRunNode):
     """OpenCV capture -> image_raw + camera_info, with reconnection."""
 
     def __init__(self, **kwargs):
         super().__init__('webcam_publisher', **kwargs)
-        try:
-            self._declare_parameters()
-            self._configure()
-        except (ParameterException, FatalError) as exc:
-            raise fatal_start_error(self, exc) from None
-
-        self.done = Future()
         self._exit_status = None
         self._wake = self.create_guard_condition(self._on_wake)
         qos = QoSProfile(
@@ -83,11 +77,12 @@ class WebcamPublisher(Node):
         )
         self._image_pub = self.create_publisher(Image, 'image_raw', qos)
         self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._checked_calibration = None  # loaded by the validation, for _apply_parameters
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
 
         self._published = 0
         self._dropped = 0
-        self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._capture_main, name='capture', daemon=True)
         self._thread.start()
@@ -131,7 +126,7 @@ class WebcamPublisher(Node):
                 'Restart a video file at its end instead of exiting'))
 
     @staticmethod
-    def _check(name, value):
+    def _check(name: str, value) -> str | None:
         """Return why ``value`` is not acceptable for parameter ``name``, or None."""
         if name == 'qos_reliability' and value not in RELIABILITY:
             return f'qos_reliability must be one of {", ".join(RELIABILITY)}, got {value!r}'
@@ -141,7 +136,9 @@ class WebcamPublisher(Node):
             return 'device must not be empty (e.g. "0", /dev/video0 or a video file)'
         return None
 
-    def _configure(self):
+    def configure(self) -> None:
+        """Declare the parameters and read them; a source or calibration that cannot work fails."""
+        self._declare_parameters()
         names = ('device', 'width', 'height', 'fps', 'frame_id', 'camera_info_url', 'reconnect',
                  'qos_reliability', 'loop_video')
         values = {p.name: p.value for p in self.get_parameters(names)}
@@ -158,32 +155,42 @@ class WebcamPublisher(Node):
         self._reconnect = values['reconnect']
         self._reliability = values['qos_reliability']
         self._loop_video = values['loop_video']
-        self._calibration = self._load_calibration(values['camera_info_url'])
-        self._info_cache = None
-
-    def _load_calibration(self, url):
         try:
-            calibration = load_calibration(url)
+            calibration = load_calibration(values['camera_info_url'])
         except CameraInfoError as exc:
-            raise FatalError(f'cannot load camera_info_url: {exc}', None) from None
+            raise FatalError(f'cannot load camera_info_url: {exc}') from None
+        self._use_calibration(values['camera_info_url'], calibration)
+
+    def _use_calibration(self, url: str, calibration: dict | None):
+        """Publish `calibration` (None: uncalibrated) from the next frame on, and say so."""
+        self._calibration = calibration
+        self._info_cache = None
         if calibration is not None:
             self.get_logger().info(
                 f'camera calibration {calibration["camera_name"] or url} for '
                 f'{calibration["width"]}x{calibration["height"]} loaded from {url}')
-        return calibration
 
-    def _on_set_parameters(self, params):
-        """Validate every changed parameter before applying any of them."""
-        calibration = self._calibration
+    def _validate_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Refuse a change the node cannot use, before rclpy commits any of it.
+
+        A new camera_info_url is loaded here, so that one that does not load is refused; the
+        calibration is taken into use only once the change is committed (_apply_parameters).
+        """
+        self._checked_calibration = None
         for param in params:
             reason = self._check(param.name, param.value)
             if reason:
                 return SetParametersResult(successful=False, reason=reason)
             if param.name == 'camera_info_url':
                 try:
-                    calibration = self._load_calibration(param.value)
-                except FatalError as exc:
-                    return SetParametersResult(successful=False, reason=str(exc))
+                    self._checked_calibration = load_calibration(param.value)
+                except CameraInfoError as exc:
+                    return SetParametersResult(
+                        successful=False, reason=f'cannot load camera_info_url: {exc}')
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]):
+        """Take a committed change into use; the capture thread reads the new values."""
         for param in params:
             if param.name == 'fps':
                 self._fps = param.value
@@ -193,10 +200,8 @@ class WebcamPublisher(Node):
                 self._reconnect = param.value
             elif param.name == 'loop_video':
                 self._loop_video = param.value
-        if calibration is not self._calibration:
-            self._calibration = calibration
-            self._info_cache = None
-        return SetParametersResult(successful=True)
+            elif param.name == 'camera_info_url':
+                self._use_calibration(param.value, self._checked_calibration)
 
     # Capture thread ---------------------------------------------------------------------------
 
@@ -210,13 +215,13 @@ class WebcamPublisher(Node):
             return 1.0 / self._fps
         own = cap.get(cv2.CAP_PROP_FPS)
         if not math.isfinite(own) or own <= 0 or own > 1000:
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"'{self._device}' does not state its frame rate; playing it at 30 fps",
                 once=True)
             own = 30.0
         return 1.0 / own
 
-    def _target_size(self, frame):
+    def _target_size(self, frame: np.ndarray) -> tuple[int, int] | None:
         """Return the (width, height) to publish ``frame`` at, or None to keep its own size."""
         height, width = frame.shape[:2]
         if self._width and self._height:
@@ -305,7 +310,7 @@ class WebcamPublisher(Node):
                             logger.debug(f"end of '{self._device}', restarting it (loop_video)")
                             restarting = True
                             continue
-                        self._exit(0, f"end of '{self._device}': {self._summary()}")
+                        self._exit(0, f"end of '{self._device}': {self.summary()}")
                         return
                     frames_this_open += 1
                     if self._fps > 0:
@@ -333,17 +338,18 @@ class WebcamPublisher(Node):
             if cap is not None:
                 cap.release()
 
-    def _prepare(self, frame, size):
+    def _prepare(self, frame: np.ndarray | None,
+                 size: tuple[int, int] | None) -> np.ndarray | None:
         """Return ``frame`` as a BGR array of the size to publish, or None to drop it."""
         logger = self.get_logger()
         if frame is None or frame.size == 0:
             self._dropped += 1
-            logger.warn('dropping empty frames', throttle_duration_sec=5.0)
+            logger.warning('dropping empty frames', throttle_duration_sec=5.0)
             return None
         channels = 1 if frame.ndim == 2 else frame.shape[2] if frame.ndim == 3 else 0
         if frame.dtype != 'uint8' or channels not in (1, 3, 4):
             self._dropped += 1
-            logger.warn(f'dropping frames of shape {frame.shape} {frame.dtype}',
+            logger.warning(f'dropping frames of shape {frame.shape} {frame.dtype}',
                         throttle_duration_sec=5.0)
             return None
         if channels == 1:
@@ -358,28 +364,28 @@ class WebcamPublisher(Node):
                     frame, target, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         elif size is not None and frame.shape[:2] != size:
             self._dropped += 1
-            logger.warn(
+            logger.warning(
                 f'dropping frames of {frame.shape[1]}x{frame.shape[0]}: this source started at '
                 f'{size[1]}x{size[0]} (set width/height to resize instead)',
                 throttle_duration_sec=5.0)
             return None
         return frame
 
-    def _camera_info(self, width, height):
+    def _camera_info(self, width: int, height: int) -> CameraInfo:
         cached = self._info_cache
         if cached is not None and (cached.width, cached.height) == (width, height):
             return cached
         calibration = self._calibration
         if calibration is not None and (calibration['width'], calibration['height']) != (
                 width, height):
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f'camera calibration is for {calibration["width"]}x{calibration["height"]} '
                 f'but frames are {width}x{height}; publishing it unchanged')
         info = fill_camera_info(CameraInfo(), width, height, calibration)
         self._info_cache = info
         return info
 
-    def _publish(self, frame, stamp):
+    def _publish(self, frame: np.ndarray, stamp: Time):
         header = Header(stamp=stamp.to_msg(), frame_id=self._frame_id)
         image = Image(header=header)
         fill_image_msg(image, frame, 'bgr8')
@@ -391,15 +397,16 @@ class WebcamPublisher(Node):
 
     # Exit -----------------------------------------------------------------------------------
 
-    def _summary(self):
-        elapsed = time.monotonic() - self._started
+    def summary(self) -> str:
+        """Frames published (and dropped) and the rate, for the end of a file or Ctrl+C."""
+        elapsed = time.monotonic() - self.started
         rate = self._published / elapsed if elapsed > 0 else 0.0
         text = f'published {self._published} frames in {elapsed:.1f} s ({rate:.1f} fps)'
         if self._dropped:
             text += f', dropped {self._dropped}'
         return text
 
-    def _exit(self, status, message):
+    def _exit(self, status: int, message: str):
         """Called from the capture thread: log once, then let main() leave spin."""
         if self.context.ok():
             if status:
@@ -417,31 +424,26 @@ class WebcamPublisher(Node):
         """Warn once per outage, wait `delay`, and return (outage start, next delay)."""
         if outage is None:
             outage = time.monotonic()
-            self.get_logger().warn(f'{problem}; {action} with a backoff up to '
+            self.get_logger().warning(f'{problem}; {action} with a backoff up to '
                                    f'{BACKOFF_MAX:g} s because reconnect is true')
         else:
             self.get_logger().debug(f'{problem}; retrying in {delay:g} s')
         self._stop.wait(delay)
         return outage, min(2 * delay, BACKOFF_MAX)
 
-    def close(self, interrupted=False):
-        """Stop the capture thread, destroy the node, and say what was done if interrupted."""
-        logger = self.get_logger()
+    def stop(self) -> None:
+        """Stop the capture thread: it may be blocked in a read for a while."""
         self._stop.set()
         self._thread.join(timeout=3.0)
         if self._thread.is_alive():
-            logger.warn(f"capture of '{self._device}' is stuck in a read; exiting anyway")
-        self.destroy_node()
-        if interrupted:
-            # The context may already be shut down: log only after destroy_node so that the
-            # message is not also sent to the (invalid) /rosout publisher.
-            logger.info(f'stopped: {self._summary()}')
+            self.get_logger().warning(
+                f"capture of '{self._device}' is stuck in a read; exiting anyway")
 
 
-def main(args=None):
+def main(args: list[str] | None = None) -> int:
     """Run the node until the source ends, a fatal error, Ctrl+C or SIGTERM."""
-    run_until_done('webcam_publisher', WebcamPublisher, args)
+    return run_node('webcam_publisher', WebcamPublisher, args)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 import rclpy
+from rcl_interfaces.msg import SetParametersResult
+from rcl_interfaces.srv import SetParametersAtomically
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 
 
 class SpinningGraph:
@@ -171,3 +174,15 @@ def spin_until(executor, condition, timeout):
     while not condition() and time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.02)
     return condition()
+
+
+def set_parameters_atomically(node, executor, target: str,
+                              parameters: list[Parameter]) -> SetParametersResult:
+    """Set parameters of the node named `target` in one all-or-nothing service request."""
+    client = node.create_client(SetParametersAtomically, f'{target}/set_parameters_atomically')
+    assert spin_until(executor, client.service_is_ready, 10.0)
+    future = client.call_async(SetParametersAtomically.Request(
+        parameters=[parameter.to_parameter_msg() for parameter in parameters]))
+    assert spin_until(executor, future.done, 10.0)
+    node.destroy_client(client)
+    return future.result().result

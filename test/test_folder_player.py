@@ -6,8 +6,9 @@ import time
 import cv2
 import numpy as np
 import pytest
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import NodeProcess, spin_until
+from ros_helpers import NodeProcess, set_parameters_atomically, spin_until
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -113,6 +114,37 @@ def test_rate_is_honoured(ros, tmp_path):
     # 4 Hz: 0.25 s apart; generous bounds for a loaded 2-core machine.
     assert 0.2 <= intervals.mean() <= 0.35, intervals
     assert intervals.min() >= 0.15, intervals
+
+
+def test_a_refused_change_changes_nothing_and_an_accepted_one_applies(ros, tmp_path):
+    node, executor = ros
+    folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    recorder = Recorder(node)
+
+    def played_after_change(count=6):
+        """(frame_ids, median interval in s) of `count` images published after a change."""
+        start = len(recorder.images)
+        assert spin_until(executor, lambda: len(recorder.images) >= start + count + 1, 20.0)
+        played = recorder.images[start + 1:start + count + 1]  # the first may predate it
+        return ({frame_id for _, frame_id, _, _ in played},
+                np.median(np.diff([stamp for _, _, stamp, _ in played])))
+
+    with NodeProcess('folder_player', folder=folder, rate=5.0, loop='true',
+                     frame_id='before', wait_for_subscriber=0.0) as player:
+        assert spin_until(executor, lambda: len(recorder.images) >= 2, 20.0), player.finish()
+        refused = set_parameters_atomically(node, executor, '/folder_player', [
+            Parameter('rate', value=20.0), Parameter('frame_id', value='after'),
+            Parameter('wait_timeout', value=-1.0)])
+        assert not refused.successful and 'wait_timeout' in refused.reason
+        frame_ids, interval = played_after_change()
+        assert frame_ids == {'before'} and interval >= 0.15, interval  # 5 Hz: 0.2 s
+        assert set_parameters_atomically(node, executor, '/folder_player', [
+            Parameter('rate', value=20.0), Parameter('frame_id', value='after')]).successful
+        frame_ids, interval = played_after_change()
+        assert frame_ids == {'after'} and interval <= 0.1, interval  # 20 Hz: 0.05 s
+        status, output = player.finish(signal.SIGINT)
+    assert status == 0, output
+    assert '[WARN]' not in output and '[ERROR]' not in output, output
 
 
 def test_loop_repeats_until_sigterm(ros, tmp_path):

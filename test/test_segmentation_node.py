@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -499,6 +500,7 @@ def test_console_script_with_ros_args_answers(model_paths):
     (['score_threshold:=1'], ['score_threshold', 'score_threshold:=1.0']),
     (['input_reliability:=sometimes'], ['input_reliability', 'auto, best_effort']),
     (['classes:=[unicorn]'], ["unknown class 'unicorn'", 'valid names']),
+    (['tf_device:=tpu'], ["'tpu'", 'auto, cpu, gpu:N']),
 ])
 def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
     command = [console_script('segmentation_node'), '--ros-args']
@@ -512,3 +514,24 @@ def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
     errors = [line for line in output.splitlines() if 'ERROR' in line]
     assert len(errors) == 1 and all(word in errors[0] for word in words), output
     assert 'loaded' not in output, 'the error was found only after the model had loaded'
+
+
+@pytest.mark.parametrize('name', ['tf_device', 'device'])
+def test_the_deprecated_device_parameter_still_sets_the_tensorflow_device(name):
+    """`device` is tf_device's old name: for one release it still works, with one warning."""
+    process = start_process([console_script('segmentation_node'), '--ros-args',
+                             '-p', f'{name}:=tpu'])
+    try:
+        output, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        _, output = stop_process(process)
+        pytest.fail(f'{name}:=tpu was not used: the node kept running\n{output}')
+    assert process.returncode == 1, output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1 and "'tpu'" in errors[0], output  # the device reached TensorFlow
+    warnings = [line for line in output.splitlines() if 'deprecated' in line]
+    if name == 'device':
+        assert len(warnings) == 1 and 'WARN' in warnings[0], output
+        assert 'tf_device:=tpu' in warnings[0]
+    else:
+        assert warnings == [], output

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter as RclpyParameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from ros_helpers import NodeProcess, spin_until
+from ros_helpers import NodeProcess, set_parameters_atomically, spin_until
 from sensor_msgs.msg import CameraInfo, Image
 
 RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
@@ -165,6 +166,48 @@ def test_camera_info_url_is_published_and_checked_when_changed(ros, tmp_path):
     assert 'calibration' in output and 'Traceback' not in output
 
 
+def test_a_refused_change_changes_nothing_and_an_accepted_one_applies(ros, tmp_path):
+    """Validation refuses a change as a whole; only a committed one is applied and logged."""
+    node, executor = ros
+    video = write_video(tmp_path / 'camera.avi', frames=40)
+    calibration = tmp_path / 'calibration.yaml'
+    calibration.write_text(CALIBRATION)
+    recorder = Recorder(node)
+
+    def newest_after_change():
+        """The header and camera_info of an image captured after the request was answered."""
+        count = len(recorder.images)
+        assert spin_until(executor, lambda: len(recorder.matched_infos()) > count + 2, 10.0)
+        return recorder.matched_infos()[-1]
+
+    def change(*parameters):
+        return set_parameters_atomically(node, executor, '/webcam_publisher', list(parameters))
+
+    with NodeProcess('webcam_publisher', device=video, loop_video='true', fps=20.0,
+                     frame_id='before') as camera:
+        assert spin_until(executor, lambda: len(recorder.images) >= 3, 20.0), camera.finish()
+        good, missing = f'file://{calibration}', str(tmp_path / 'missing.yaml')
+        refused = [
+            change(RclpyParameter('frame_id', value='after'),
+                   RclpyParameter('camera_info_url', value=missing)),
+            # The same parameter twice: the first entry loads, the second does not.
+            change(RclpyParameter('camera_info_url', value=good),
+                   RclpyParameter('camera_info_url', value=missing)),
+        ]
+        assert [result.successful for result in refused] == [False, False]
+        assert all('missing.yaml' in result.reason for result in refused)
+        image, info = newest_after_change()
+        assert image.header.frame_id == 'before' and list(info.k) == [0.0] * 9
+        assert change(RclpyParameter('frame_id', value='after'),
+                      RclpyParameter('camera_info_url', value=good)).successful
+        image, info = newest_after_change()
+        assert image.header.frame_id == 'after' and info.k[0] == 100.0
+        status, output = camera.finish(signal.SIGINT)
+    assert status == 0, output
+    loaded = [line for line in output.splitlines() if 'calibration' in line]
+    assert len(loaded) == 1 and 'loaded from' in loaded[0], output
+
+
 def test_reconnect_opens_a_file_that_appears_later(ros, tmp_path):
     node, executor = ros
     video = tmp_path / 'later.avi'
@@ -209,7 +252,7 @@ def test_missing_device_with_reconnect_retries_until_sigint(ros):
     lines = output.strip().splitlines()
     assert len(lines) == 2, output
     assert '[WARN]' in lines[0] and '/dev/video99' in lines[0] and 'retrying' in lines[0]
-    assert 'stopped: published 0 frames' in lines[1]
+    assert 'interrupted: published 0 frames' in lines[1]
 
 
 class FakeCamera:
@@ -253,8 +296,6 @@ class FakeCamera:
 @pytest.mark.parametrize('reconnect', [True, False])
 def test_camera_that_drops_out_is_reopened_only_with_reconnect(
         ros, monkeypatch, capfd, reconnect):
-    from rclpy.parameter import Parameter as RclpyParameter
-
     from instance_segmentation_ros.webcam_publisher import WebcamPublisher
 
     node, executor = ros
