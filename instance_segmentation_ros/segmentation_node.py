@@ -28,6 +28,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
     DurabilityPolicy,
+    HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
     qos_profile_sensor_data,
@@ -243,6 +244,10 @@ class SegmentationNode(Node):
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
         self._input_depth = self._every_frame_queue or input_depth
+        # every_frame: DDS keeps every sample (a reliable writer waits), so that frames are
+        # only ever dropped by the pipeline's queue, where they are counted.
+        self._input_history = (HistoryPolicy.KEEP_ALL if every_frame
+                               else qos_profile_sensor_data.history)
         # image_transport's rule: the transport's suffix follows the remapped base topic.
         self._image_topic = self.resolve_topic_name('image') + suffix
         self._subscription = None
@@ -281,7 +286,7 @@ class SegmentationNode(Node):
             self.destroy_subscription(self._subscription)
         self._subscription = self.create_subscription(
             self._input_type, self._image_topic, self._receive, QoSProfile(
-                depth=self._input_depth, history=qos_profile_sensor_data.history,
+                depth=self._input_depth, history=self._input_history,
                 durability=qos_profile_sensor_data.durability, reliability=wanted))
         if self._input_reliability == 'auto':
             self.get_logger().info(

@@ -10,10 +10,12 @@ import time
 import numpy as np
 import pytest
 import tiny_models
+from node_harness import Harness, scene_message
 from rclpy.parameter import Parameter
 from ros_helpers import (
     Collector,
     SpinningGraph,
+    console_command,
     start_process,
     stop_process,
     wait_for,
@@ -21,7 +23,6 @@ from ros_helpers import (
 )
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
-from test_segmentation_node import Harness, console_script, scene_message
 
 from instance_segmentation_ros.image_conversion import SUPPORTED_ENCODINGS
 
@@ -109,7 +110,7 @@ def test_parameter_bursts_never_mix_settings_within_a_frame(model_path):
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
 def test_signal_during_inference_exits_cleanly_within_two_seconds(slow_model_path, sig):
-    process = start_process([console_script('segmentation_node'), '--ros-args',
+    process = start_process([*console_command('segmentation_node'), '--ros-args',
                              '-p', f'model_path:={slow_model_path}', '-p', 'warmup:=false'])
     graph = SpinningGraph()
     try:
@@ -138,7 +139,7 @@ def test_signal_during_inference_exits_cleanly_within_two_seconds(slow_model_pat
 def test_unreadable_label_map_exits_with_one_line(model_path, tmp_path):
     broken = tmp_path / 'labels.pbtxt'
     broken.write_text('item { id: one name: "x" }')
-    process = start_process([console_script('segmentation_node'), '--ros-args',
+    process = start_process([*console_command('segmentation_node'), '--ros-args',
                              '-p', f'model_path:={model_path}',
                              '-p', f'label_map_path:={broken}'])
     output, _ = process.communicate(timeout=60)
