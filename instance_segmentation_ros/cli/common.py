@@ -111,7 +111,7 @@ def write_image(path: Path, image) -> str:
     try:
         path.write_bytes(encoded.tobytes())
     except OSError as error:
-        return (error.strerror or str(error)).lower()
+        return os_reason(error)
     return ''
 
 
@@ -133,8 +133,7 @@ def make_writable_folder(folder: Path, what: str):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CliError(f'cannot create {folder}: '
-                       f'{(error.strerror or str(error)).lower()}') from None
+        raise CliError(f'cannot create {folder}: {os_reason(error)}') from None
     check_writable_folder(folder, what)
 
 
@@ -144,5 +143,17 @@ def check_writable_folder(folder: Path, what: str):
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise CliError(f'cannot write {what} into {folder}: '
-                       f'{(error.strerror or str(error)).lower()}') from None
+        raise CliError(f'cannot write {what} into {folder}: {os_reason(error)}') from None
+
+
+def check_writable_file(path: Path):
+    """Fail now, not after the model has loaded, when `path` cannot be created."""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise CliError(f'cannot write {path}: the folder {folder} does not exist')
+    check_writable_folder(folder, path.name)
+
+
+def os_reason(error: OSError) -> str:
+    """An OSError as the end of a one-line error: 'permission denied', without errno or path."""
+    return (error.strerror or str(error)).lower()

@@ -16,9 +16,10 @@ from .common import (
     EXIT_INTERRUPTED,
     PROG,
     CliError,
-    check_writable_folder,
+    check_writable_file,
     load_segmenter,
     make_writable_folder,
+    os_reason,
     settings_and_labels,
     write_image,
 )
@@ -88,7 +89,7 @@ def _image_files(in_dir: Path) -> list[Path]:
     try:
         files = [in_dir / name for name in image_names(in_dir)]
     except OSError as error:
-        raise CliError(f'cannot list {in_dir}: {(error.strerror or str(error)).lower()}') from None
+        raise CliError(f'cannot list {in_dir}: {os_reason(error)}') from None
     if not files:
         raise CliError(f'no images in {in_dir} (looked for '
                        f'{", ".join(IMAGE_EXTENSIONS)}, any case)')
@@ -113,10 +114,7 @@ def run_folder(args) -> int:
                        'another output folder')
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
-        if not json_path.absolute().parent.is_dir():
-            raise CliError(f'cannot write {json_path}: the folder {json_path.absolute().parent} '
-                           f'does not exist')
-        check_writable_folder(json_path.absolute().parent, json_path.name)
+        check_writable_file(json_path)
     label_map, settings = settings_and_labels(args)
     start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
         Decimal(args.bag_start) * 1_000_000_000)
@@ -211,8 +209,8 @@ def _write_json(json_path: Path, results: list, images: list, segmenter):
         kept = Path(tempfile.mkdtemp(prefix='instance_segmentation_results_'))
         (kept / json_path.name).write_text(json.dumps(results, separators=(',', ':')) + '\n')
         (kept / images_path.name).write_text(json.dumps(dataset, indent=1) + '\n')
-        raise CliError(f'cannot write {json_path}: {(error.strerror or str(error)).lower()}; '
-                       f'the results are in {kept / json_path.name}') from None
+        raise CliError(f'cannot write {json_path}: {os_reason(error)}; the results are in '
+                       f'{kept / json_path.name}') from None
 
 
 def images_json_path(json_path: Path) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..image_files import decode_image, read_image
 from .common import (
     CliError,
-    check_writable_folder,
+    check_writable_file,
     load_segmenter,
     open_viewer,
     settings_and_labels,
@@ -84,10 +84,7 @@ def _check_writable_image(output: Path):
     if not cv2.haveImageWriter(str(output)):
         kind = f'{output.suffix} files' if output.suffix else 'files without an extension'
         raise CliError(f'cannot write {output}: OpenCV writes no {kind} (use .png or .jpg)')
-    if not output.absolute().parent.is_dir():
-        raise CliError(f'cannot write {output}: the folder {output.absolute().parent} does '
-                       f'not exist')
-    check_writable_folder(output.absolute().parent, output.name)
+    check_writable_file(output)
 
 
 def _describe(segmenter, segmentation) -> list[str]:

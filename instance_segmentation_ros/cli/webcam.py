@@ -10,7 +10,7 @@ from .common import (
     EXIT_INTERRUPTED,
     PROG,
     CliError,
-    check_writable_folder,
+    check_writable_file,
     load_segmenter,
     open_viewer,
     settings_and_labels,
@@ -65,10 +65,7 @@ def _check_writable_video(output: Path):
     if output.suffix.lower() not in VIDEO_CODECS:
         raise CliError(f'cannot write {output}: videos are written as '
                        f'{" or ".join(VIDEO_CODECS)} files')
-    folder = output.absolute().parent
-    if not folder.is_dir():
-        raise CliError(f'cannot write {output}: the folder {folder} does not exist')
-    check_writable_folder(folder, output.name)
+    check_writable_file(output)
 
 
 class _VideoRun:
