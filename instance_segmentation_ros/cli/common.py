@@ -6,7 +6,13 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
+    from ..labels import LabelMap
+    from ..postprocess import PostprocessSettings
 
 PROG = 'instance-segmentation'
 EXIT_ERROR = 1
@@ -22,36 +28,42 @@ class CliError(Exception):
         self.status = status
 
 
-def settings_and_labels(args):
-    """Label map and post-processing settings: cheap checks before the model loads."""
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model options resolved: what `load_segmenter` loads, and how results are filtered."""
+
+    path: str  # the built-in model's SavedModel when no --model was given
+    builtin: bool
+    tf_device: str
+    label_map: LabelMap
+    settings: PostprocessSettings
+
+
+def choose_model(args) -> ModelChoice:
+    """The model, labels and settings the options name: cheap checks before the model loads.
+
+    No --model means the built-in demo model (and its labels); stderr says so.
+    """
+    from ..demo import DEMO_MODEL_NAME, with_builtin_defaults
     from ..labels import load_label_map
     from ..postprocess import PostprocessSettings
 
-    args.model, args.label_map, args.builtin_model = _with_builtin_defaults(
-        args.model, args.label_map)
-    label_map = load_label_map(args.label_map)
+    try:
+        path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
+    except FileNotFoundError as error:
+        raise CliError(str(error)) from None
+    if not (args.model or '').strip():
+        print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
+    label_map = load_label_map(label_map_path)
     classes = [part for entry in args.classes for part in entry.split(',') if part.strip()]
     settings = PostprocessSettings(
         score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
         class_ids=label_map.resolve(classes), max_detections=args.max_detections)
-    return label_map, settings
+    return ModelChoice(path, builtin, args.tf_device, label_map, settings)
 
 
-def _with_builtin_defaults(model, label_map):
-    """No --model means the built-in demo model (and its labels); say so on stderr."""
-    from ..demo import DEMO_MODEL_NAME, with_builtin_defaults
-
-    try:
-        resolved, label_map, builtin = with_builtin_defaults(model, label_map)
-    except FileNotFoundError as error:
-        raise CliError(str(error)) from None
-    if not (model or '').strip():
-        print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
-    return resolved, label_map, builtin
-
-
-def load_segmenter(args, label_map, own_scenes: bool = False):
-    """The model in the shared pipeline.
+def load_segmenter(choice: ModelChoice, *, verbose: bool, own_scenes: bool = False):
+    """The model in the shared pipeline; TensorFlow's native log only when `verbose`.
 
     The built-in model on anything but its own generated scenes (`own_scenes`) captions its
     overlays and says so once: there its shape names on a photo would pass for results.
@@ -60,15 +72,15 @@ def load_segmenter(args, label_map, own_scenes: bool = False):
     from ..model import SegmentationModel
     from ..pipeline import Segmenter
 
-    caption = BUILTIN_CAPTION if args.builtin_model and not own_scenes else ''
+    caption = BUILTIN_CAPTION if choice.builtin and not own_scenes else ''
     if caption:
         print(f'{PROG}: the built-in demo model knows only circles, squares and triangles, so '
               f'its overlays say so; --model takes a Mask R-CNN for real photos (see '
               f'{PROG} list-models)', file=sys.stderr)
-    with _native_stderr_hidden(not args.verbose):
-        model = SegmentationModel(args.model, args.tf_device)
+    with _native_stderr_hidden(not verbose):
+        model = SegmentationModel(choice.path, choice.tf_device)
         model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
-    return Segmenter(model, label_map, caption)
+    return Segmenter(model, choice.label_map, caption)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import load_segmenter, make_writable_folder, settings_and_labels
+from .common import choose_model, load_segmenter, make_writable_folder
 from .progress import Progress
 
 
@@ -15,13 +15,13 @@ def run_demo(args) -> int:
 
     out_dir = Path(args.out)
     make_writable_folder(out_dir, 'the demo files')
-    label_map, settings = settings_and_labels(args)
-    segmenter = load_segmenter(args, label_map, own_scenes=True)
+    choice = choose_model(args)
+    segmenter = load_segmenter(choice, verbose=args.verbose, own_scenes=True)
     progress = Progress(args.count)
     try:
         report = segment_and_score(
             segmenter, out_dir, args.count,
-            HELD_OUT_SEED if args.seed is None else args.seed, settings,
+            HELD_OUT_SEED if args.seed is None else args.seed, choice.settings,
             progress=lambda name, found: progress.step(name, f'{found} instances'))
     finally:
         progress.close()

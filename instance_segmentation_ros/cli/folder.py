@@ -17,10 +17,10 @@ from .common import (
     PROG,
     CliError,
     check_writable_file,
+    choose_model,
     load_segmenter,
     make_writable_folder,
     os_reason,
-    settings_and_labels,
     write_image,
 )
 from .progress import Progress
@@ -115,14 +115,14 @@ def run_folder(args) -> int:
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
         check_writable_file(json_path)
-    label_map, settings = settings_and_labels(args)
+    choice = choose_model(args)
     start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
         Decimal(args.bag_start) * 1_000_000_000)
     bag = SegmentationBag(args.bag).open() if args.bag else None
     try:
         make_writable_folder(out_dir, 'overlays')
-        segmenter = load_segmenter(args, label_map)
-        summary = _segment_files(args, segmenter, settings, files, out_dir, json_path, bag,
+        segmenter = load_segmenter(choice, verbose=args.verbose)
+        summary = _segment_files(args, segmenter, choice.settings, files, out_dir, json_path, bag,
                                  start_ns)
     finally:
         if bag is not None:

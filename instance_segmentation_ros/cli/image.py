@@ -10,9 +10,9 @@ from ..image_files import decode_image, read_image
 from .common import (
     CliError,
     check_writable_file,
+    choose_model,
     load_segmenter,
     open_viewer,
-    settings_and_labels,
     write_image,
 )
 
@@ -40,10 +40,10 @@ def run_image(args) -> int:
     output = Path(args.output).expanduser() if args.output else Path(f'{stem}_segmented.png')
     _check_writable_image(output)
     viewer = open_viewer() if args.show else None
-    label_map, settings = settings_and_labels(args)
-    segmenter = load_segmenter(args, label_map, own_scenes=not args.image)
+    choice = choose_model(args)
+    segmenter = load_segmenter(choice, verbose=args.verbose, own_scenes=not args.image)
 
-    segmentation = segmenter.segment(bgr, settings)
+    segmentation = segmenter.segment(bgr, choice.settings)
     overlay = segmenter.overlay(bgr, segmentation, args.overlay_alpha)
     problem = write_image(output, overlay)
     if problem:

@@ -11,9 +11,9 @@ from .common import (
     PROG,
     CliError,
     check_writable_file,
+    choose_model,
     load_segmenter,
     open_viewer,
-    settings_and_labels,
 )
 from .progress import Progress, is_terminal
 
@@ -29,7 +29,7 @@ def run_webcam(args) -> int:
     show = args.show or output is None
     if show:
         open_viewer(check_only=True)
-    label_map, settings = settings_and_labels(args)
+    choice = choose_model(args)
     quiet_opencv()
     try:
         capture = open_capture(kind, target)
@@ -45,9 +45,9 @@ def run_webcam(args) -> int:
             raise CliError(f'--output needs a video file as --device: {args.device} is live, '
                            'so its frames have no fixed rate to write them at')
         viewer = open_viewer() if show else None
-        segmenter = load_segmenter(args, label_map)
+        segmenter = load_segmenter(choice, verbose=args.verbose)
         run = _VideoRun(args.device, live, output, capture)
-        run.play(segmenter, settings, args.overlay_alpha, viewer)
+        run.play(segmenter, choice.settings, args.overlay_alpha, viewer)
     finally:
         capture.release()
         if viewer is not None:
