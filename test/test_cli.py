@@ -27,7 +27,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from instance_segmentation_ros import cli
 from instance_segmentation_ros.bag_writer import TOPICS
-from instance_segmentation_ros.cli.folder import _write_json, images_json_path
+from instance_segmentation_ros.cli.coco_files import images_json_path, write_coco_files
 from instance_segmentation_ros.cli.image import SAMPLE_IMAGE
 from instance_segmentation_ros.cli.progress import ByteProgress, Progress
 from instance_segmentation_ros.demo import builtin_model, sample_scene
@@ -490,7 +490,7 @@ def test_results_that_cannot_be_written_at_the_end_are_kept_elsewhere(tmp_path):
     results = [{'image_id': 1, 'category_id': 1, 'score': 0.9}]
     json_path = unwritable_folder(tmp_path) / 'r.json'
     with pytest.raises(cli.CliError) as error:
-        _write_json(json_path, results, [{'id': 1, 'file_name': 'a.png'}], segmenter)
+        write_coco_files(json_path, results, [{'id': 1, 'file_name': 'a.png'}], segmenter)
     kept = Path(str(error.value).rsplit('the results are in ', 1)[1])
     assert str(error.value).startswith(f'cannot write {json_path}: ')
     assert json.loads(kept.read_text()) == results

@@ -7,9 +7,11 @@ Subcommands (``instance-segmentation COMMAND --help`` for each):
   write the overlay (default ``<stem>_segmented.png`` in the current folder); ``--show``
   opens the original and the result side by side.
 - ``folder IN_DIR OUT_DIR --model M``: segment every image of a folder into overlays of the
-  same names; ``--json`` COCO results, ``--bag`` a rosbag2 (mcap), ``--masks`` label PNGs.
+  same names; ``--json`` COCO results, ``--bag`` a rosbag2 (mcap), ``--masks`` label PNGs
+  (described in `cli.folder`).
 - ``webcam --model M``: live window with the overlay and the measured frame rate, from a camera,
   a stream or a video file (``--output out.mp4`` writes a video file's overlays).
+- ``demo``: segment generated scenes with known answers and print the COCO mask AP.
 - ``list-models`` and ``download-model NAME``: the Mask R-CNN models of the TF1/TF2 zoos.
 
 The model, post-processing, rendering and JSON come from `pipeline.Segmenter`, the same code
@@ -21,18 +23,6 @@ handled like Ctrl+C, so an interrupted ``folder`` run leaves complete outputs an
 Without ``--model`` (or with ``--model`` naming the built-in model's folder) the built-in demo
 model runs; on any image but its own generated scenes its overlays carry a caption saying that
 it knows only circles, squares and triangles, and stderr says so once.
-
-Outputs of ``folder``:
-
-- ``--json FILE``: a COCO results list (``COCO.loadRes`` input); each entry has ``image_id``
-  (the image's 1-based position in the sorted file list), ``category_id``, ``score``,
-  ``bbox`` [x, y, w, h], ``area`` and an RLE ``segmentation``. Beside it,
-  ``<FILE stem>.images.json`` is a COCO dataset without annotations: ``images`` (id,
-  file_name, height, width), ``categories`` (the label map), ``annotations`` [].
-- ``--bag DIR``: frame i (0-based, in file order, unreadable files skipped) is stamped
-  start + i seconds, start being the run's start time in whole seconds (``--bag-start``
-  overrides it), frame_id ``camera`` (see `bag_writer`).
-- ``--masks``: ``<stem>_masks.png`` per image, mono8: 0 background, k = instance k.
 """
 
 from __future__ import annotations
