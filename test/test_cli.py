@@ -27,6 +27,9 @@ from rosbags.typesys import Stores, get_typestore
 
 from instance_segmentation_ros import cli
 from instance_segmentation_ros.bag_writer import TOPICS
+from instance_segmentation_ros.cli.coco_files import images_json_path, write_coco_files
+from instance_segmentation_ros.cli.image import SAMPLE_IMAGE
+from instance_segmentation_ros.cli.progress import ByteProgress, Progress
 from instance_segmentation_ros.demo import builtin_model, sample_scene
 from instance_segmentation_ros.labels import coco_label_map
 from instance_segmentation_ros.model import SegmentationModel
@@ -202,7 +205,7 @@ def test_image_with_the_builtin_model_and_no_image_segments_a_scene_it_knows(
 def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, tmp_path,
                                                                           capsys):
     photo = tmp_path / 'photo.png'
-    sample = cv2.imread(str(Path(cli.__file__).parent / 'data' / cli.SAMPLE_IMAGE))
+    sample = cv2.imread(str(Path(cli.__file__).parents[1] / 'data' / SAMPLE_IMAGE))
     assert cv2.imwrite(str(photo), sample)
     status, out, err = run_cli(capsys, 'image', photo, '-o', tmp_path / 'out.png',
                                *builtin_model_arguments(how))
@@ -354,7 +357,7 @@ def ground_truth(image_ids):
 
 def test_folder_json_is_coco_results_that_pycocotools_scores(folder_run, expected, capsys):
     _, paths = folder_run
-    listing = json.loads(cli.images_json_path(paths['json']).read_text())
+    listing = json.loads(images_json_path(paths['json']).read_text())
     image_ids = {image['file_name']: image['id'] for image in listing['images']}
     # 1-based positions in the sorted file list; broken.jpg (id 1) could not be read
     assert image_ids == {'scene_0.png': 2, 'scene_1.png': 3, 'scene_2.png': 4, 'scene_3.BMP': 5}
@@ -380,7 +383,7 @@ def test_folder_json_is_coco_results_that_pycocotools_scores(folder_run, expecte
     capsys.readouterr()
 
     # The image list is itself a COCO dataset (no annotations) that loadRes works against.
-    listed = COCO(str(cli.images_json_path(paths['json'])))
+    listed = COCO(str(images_json_path(paths['json'])))
     assert len(listed.loadRes(str(paths['json'])).anns) == 8
 
 
@@ -487,7 +490,7 @@ def test_results_that_cannot_be_written_at_the_end_are_kept_elsewhere(tmp_path):
     results = [{'image_id': 1, 'category_id': 1, 'score': 0.9}]
     json_path = unwritable_folder(tmp_path) / 'r.json'
     with pytest.raises(cli.CliError) as error:
-        cli._write_json(json_path, results, [{'id': 1, 'file_name': 'a.png'}], segmenter)
+        write_coco_files(json_path, results, [{'id': 1, 'file_name': 'a.png'}], segmenter)
     kept = Path(str(error.value).rsplit('the results are in ', 1)[1])
     assert str(error.value).startswith(f'cannot write {json_path}: ')
     assert json.loads(kept.read_text()) == results
@@ -521,7 +524,7 @@ def test_folder_progress_on_a_terminal_is_a_tqdm_bar():
             return True
 
     stream = Terminal()
-    progress = cli._Progress(3, stream=stream)
+    progress = Progress(3, stream=stream)
     for k in range(3):
         progress.step(f'{k}.png', '1 instance')
     progress.close()
@@ -529,7 +532,7 @@ def test_folder_progress_on_a_terminal_is_a_tqdm_bar():
     assert '100%' in text and '3/3' in text and 'img/s' in text and '[1/3]' not in text
 
     stream = Terminal()
-    download = cli._ByteProgress('model', stream=stream)
+    download = ByteProgress('model', stream=stream)
     for done in range(0, 1_000_001, 250_000):
         download.update(done, 1_000_000)
     download.close()

@@ -37,6 +37,8 @@ def test_colcon_build_installs_executables_launch_and_config(tmp_path):
         assert (share / 'config' / config_file.name).is_file()
     data = next(prefix.glob('lib/python*/site-packages/instance_segmentation_ros/data'), None)
     assert data is not None, 'run-time data must be installed inside the Python package'
+    # instance_segmentation runs instance_segmentation_ros.cli, a package of its own.
+    assert (data.parent / 'cli' / '__init__.py').is_file(), 'the cli package is not installed'
     for name in ('mscoco_label_map.pbtxt', 'sample.jpg', 'fastdds_large_frames.xml',
                  'demo_model/labels.txt', 'demo_model/saved_model/saved_model.pb',
                  'demo_model/saved_model/variables/variables.index'):

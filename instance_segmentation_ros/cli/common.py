@@ -1,0 +1,171 @@
+"""What the commands share: errors and exit statuses, model loading, output checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
+    from ..labels import LabelMap
+    from ..postprocess import PostprocessSettings
+
+PROG = 'instance-segmentation'
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An error to report in one line, with the exit status to end with."""
+
+    def __init__(self, message: str, status: int = EXIT_ERROR):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model options resolved: what `load_segmenter` loads, and how results are filtered."""
+
+    path: str  # the built-in model's SavedModel when no --model was given
+    builtin: bool
+    tf_device: str
+    label_map: LabelMap
+    settings: PostprocessSettings
+
+
+def choose_model(args) -> ModelChoice:
+    """The model, labels and settings the options name: cheap checks before the model loads.
+
+    No --model means the built-in demo model (and its labels); stderr says so.
+    """
+    from ..demo import DEMO_MODEL_NAME, with_builtin_defaults
+    from ..labels import load_label_map
+    from ..postprocess import PostprocessSettings
+
+    try:
+        path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
+    except FileNotFoundError as error:
+        raise CliError(str(error)) from None
+    if not (args.model or '').strip():
+        print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
+    label_map = load_label_map(label_map_path)
+    classes = [part for entry in args.classes for part in entry.split(',') if part.strip()]
+    settings = PostprocessSettings(
+        score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
+        class_ids=label_map.resolve(classes), max_detections=args.max_detections)
+    return ModelChoice(path, builtin, args.tf_device, label_map, settings)
+
+
+def load_segmenter(choice: ModelChoice, *, verbose: bool, own_scenes: bool = False):
+    """The model in the shared pipeline; TensorFlow's native log only when `verbose`.
+
+    The built-in model on anything but its own generated scenes (`own_scenes`) captions its
+    overlays and says so once: there its shape names on a photo would pass for results.
+    """
+    from ..demo import BUILTIN_CAPTION
+    from ..model import SegmentationModel
+    from ..pipeline import Segmenter
+
+    caption = BUILTIN_CAPTION if choice.builtin and not own_scenes else ''
+    if caption:
+        print(f'{PROG}: the built-in demo model knows only circles, squares and triangles, so '
+              f'its overlays say so; --model takes a Mask R-CNN for real photos (see '
+              f'{PROG} list-models)', file=sys.stderr)
+    with _native_stderr_hidden(not verbose):
+        model = SegmentationModel(choice.path, choice.tf_device)
+        model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
+    return Segmenter(model, choice.label_map, caption)
+
+
+@contextmanager
+def _native_stderr_hidden(hide: bool = True):
+    """Send what native libraries write to file descriptor 2 to a scratch file meanwhile.
+
+    TensorFlow writes start-up notes (oneDNN, CPU features) there that TF_CPP_MIN_LOG_LEVEL
+    does not silence; the command's own errors are printed after this block.
+    """
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    if not hide:
+        yield
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def write_image(path: Path, image) -> str:
+    """Write an image; returns '' or the reason it failed."""
+    import cv2
+
+    try:
+        ok, encoded = cv2.imencode(path.suffix or '.png', image)
+    except cv2.error:
+        return f'OpenCV cannot write {path.suffix or "extensionless"} files'
+    if not ok:
+        return f'OpenCV cannot encode {path.suffix} files'
+    try:
+        path.write_bytes(encoded.tobytes())
+    except OSError as error:
+        return os_reason(error)
+    return ''
+
+
+def open_viewer(check_only: bool = False):
+    """Windows on this desktop, before the model loads; CliError saying why none can open.
+
+    `check_only` checks just that a display is named, before other sources are opened.
+    """
+    from .. import viewer
+
+    try:
+        return viewer.require_display() if check_only else viewer.open_viewer()
+    except viewer.ViewerError as error:
+        raise CliError(str(error)) from None
+
+
+def make_writable_folder(folder: Path, what: str):
+    """Create `folder` where needed, then check it as `check_writable_folder` does."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f'cannot create {folder}: {os_reason(error)}') from None
+    check_writable_folder(folder, what)
+
+
+def check_writable_folder(folder: Path, what: str):
+    """Fail now, not after the model has loaded, when no file can be created in `folder`."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CliError(f'cannot write {what} into {folder}: {os_reason(error)}') from None
+
+
+def check_writable_file(path: Path):
+    """Fail now, not after the model has loaded, when `path` cannot be created."""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise CliError(f'cannot write {path}: the folder {folder} does not exist')
+    check_writable_folder(folder, path.name)
+
+
+def os_reason(error: OSError) -> str:
+    """An OSError as the end of a one-line error: 'permission denied', without errno or path."""
+    return (error.strerror or str(error)).lower()

@@ -1,0 +1,33 @@
+"""The demo command: generated scenes with known answers, segmented and scored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import choose_model, load_segmenter, make_writable_folder
+from .progress import Progress
+
+
+def run_demo(args) -> int:
+    """Segment generated scenes with known answers and print how well the model did."""
+    from ..demo import HELD_OUT_SEED
+    from ..demo import run_demo as segment_and_score
+
+    out_dir = Path(args.out)
+    make_writable_folder(out_dir, 'the demo files')
+    choice = choose_model(args)
+    segmenter = load_segmenter(choice, verbose=args.verbose, own_scenes=True)
+    progress = Progress(args.count)
+    try:
+        report = segment_and_score(
+            segmenter, out_dir, args.count,
+            HELD_OUT_SEED if args.seed is None else args.seed, choice.settings,
+            progress=lambda name, found: progress.step(name, f'{found} instances'))
+    finally:
+        progress.close()
+    print(f'mask AP {report.mask_ap:.3f}, AP50 {report.mask_ap50:.3f} on {report.images} '
+          f'generated scenes ({report.instances} instances); inference '
+          f'{report.inference_ms:.0f} ms per image')
+    print(f'scenes in {out_dir / "images"}, overlays in {out_dir / "overlays"}, COCO files '
+          f'{out_dir / "annotations.json"} and {out_dir / "results.json"}')
+    return 0

@@ -1,0 +1,176 @@
+"""The webcam command: a camera, stream or video file live in a window, or into a video."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .common import (
+    EXIT_INTERRUPTED,
+    PROG,
+    CliError,
+    check_writable_file,
+    choose_model,
+    load_segmenter,
+    open_viewer,
+)
+from .progress import Progress, is_terminal
+
+
+def run_webcam(args) -> int:
+    """Segment a camera or a video in a window; a video file may also be written annotated."""
+    from ..video_source import SourceError, is_live, open_capture, parse_device, quiet_opencv
+
+    kind, target = parse_device(args.device)
+    output = Path(args.output).expanduser() if args.output else None
+    if output is not None:
+        _check_writable_video(output)
+    show = args.show or output is None
+    if show:
+        open_viewer(check_only=True)
+    choice = choose_model(args)
+    quiet_opencv()
+    try:
+        capture = open_capture(kind, target)
+    except SourceError as error:
+        hint = (' (is a camera connected, and is /dev/video* readable?)' if kind == 'camera'
+                else '')
+        what = {'camera': 'camera', 'file': 'video file', 'stream': 'stream'}[kind]
+        raise CliError(f'cannot open {what} {args.device}: {str(error).lower()}{hint}') from None
+    live = is_live(kind, capture)
+    viewer = None
+    try:
+        if live and output is not None:
+            raise CliError(f'--output needs a video file as --device: {args.device} is live, '
+                           'so its frames have no fixed rate to write them at')
+        viewer = open_viewer() if show else None
+        segmenter = load_segmenter(choice, verbose=args.verbose)
+        run = _VideoRun(args.device, live, output, capture)
+        run.play(segmenter, choice.settings, args.overlay_alpha, viewer)
+    finally:
+        capture.release()
+        if viewer is not None:
+            viewer.close()
+    print(run.summary(), flush=True)
+    return EXIT_INTERRUPTED if run.interrupted and not live else 0
+
+
+VIDEO_CODECS = {'.mp4': 'mp4v', '.avi': 'MJPG'}
+"""Container suffix -> FourCC that OpenCV's wheels write without extra codecs."""
+
+
+def _check_writable_video(output: Path):
+    """Fail before the model loads when `output` cannot be written as a video."""
+    if output.suffix.lower() not in VIDEO_CODECS:
+        raise CliError(f'cannot write {output}: videos are written as '
+                       f'{" or ".join(VIDEO_CODECS)} files')
+    check_writable_file(output)
+
+
+class _VideoRun:
+    """Frames in, overlays out to a window and/or a video file, and the figures of a summary.
+
+    A live source that delivers no frame for LIVE_FAILURES reads in a row has failed; the end
+    of a file is the normal end.
+    """
+
+    LIVE_FAILURES = 30
+
+    def __init__(self, device: str, live: bool, output: Path | None, capture):
+        import cv2
+
+        self.device, self.live, self.output, self.capture = device, live, output, capture
+        self.frames = self.instances = 0
+        self.inference_s = 0.0
+        self.started = time.monotonic()
+        self.interrupted = self.quit = False
+        rate = capture.get(cv2.CAP_PROP_FPS)
+        self.file_fps = rate if 0 < rate <= 1000 else 30.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.total = total if not live and total > 0 else None
+
+    def play(self, segmenter, settings, alpha: float, viewer):
+        from ..viewer import CLOSED, ESCAPE
+
+        window = f'{PROG} webcam (q quits)'
+        progress = (Progress(self.total) if viewer is None and self.total
+                    and is_terminal(sys.stderr) else None)
+        writer, fps, last, failures = None, 0.0, None, 0
+        try:
+            while True:
+                ok, frame = self.capture.read()
+                if not ok or frame is None:
+                    if not self.live:
+                        break
+                    failures += 1
+                    if failures >= self.LIVE_FAILURES:
+                        raise CliError(f'camera {self.device} stopped delivering images')
+                    time.sleep(0.01)
+                    continue
+                failures = 0
+                segmentation = segmenter.segment(frame, settings)
+                overlay = segmenter.overlay(frame, segmentation, alpha)
+                self.frames += 1
+                self.instances += len(segmentation.instances)
+                self.inference_s += segmentation.inference_s
+                if self.output is not None:
+                    writer = writer or self._open_writer(overlay.shape)
+                    writer.write(overlay)
+                if progress is not None:
+                    progress.step(f'frame {self.frames}',
+                                  f'{len(segmentation.instances)} instances')
+                if viewer is None:
+                    continue
+                now = time.monotonic()
+                if last is not None:
+                    instant = 1.0 / max(now - last, 1e-6)
+                    fps = instant if fps == 0.0 else 0.9 * fps + 0.1 * instant
+                last = now
+                _draw_fps(overlay, fps, segmentation.inference_s)
+                viewer.show(window, overlay)
+                if viewer.poll(1) in ('q', 'Q', ESCAPE, CLOSED):
+                    self.quit = True
+                    break
+        except KeyboardInterrupt:
+            self.interrupted = True
+        finally:
+            if progress is not None:
+                progress.close()
+            if writer is not None:
+                writer.release()
+        if self.frames == 0 and not self.live and not self.interrupted:
+            raise CliError(f'no frame could be read from {self.device}')
+
+    def _open_writer(self, shape):
+        import cv2
+
+        height, width = shape[:2]
+        fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.output.suffix.lower()])
+        writer = cv2.VideoWriter(str(self.output), fourcc, self.file_fps, (width, height))
+        if not writer.isOpened():
+            raise CliError(f'cannot write {self.output}: OpenCV cannot open a '
+                           f'{self.output.suffix} video writer')
+        return writer
+
+    def summary(self) -> str:
+        """One line: how it ended, frames, instances, rates, and the video written."""
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        ending = ('interrupted' if self.interrupted else 'stopped' if self.quit or self.live
+                  else 'end of file')
+        frames = self.frames
+        text = (f'{self.device}: {ending} after {frames} frame{"" if frames == 1 else "s"}, '
+                f'{self.instances} instances, {frames / seconds:.1f} FPS, inference '
+                f'{1000 * self.inference_s / max(frames, 1):.0f} ms per frame')
+        if self.output is not None and frames:
+            text += f'; wrote {self.output}'
+        return text
+
+
+def _draw_fps(image, fps: float, inference_s: float):
+    import cv2
+
+    text = f'{fps:.1f} FPS  inference {inference_s * 1000:.0f} ms'
+    for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 1)):
+        cv2.putText(image, text, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, thickness,
+                    cv2.LINE_AA)
