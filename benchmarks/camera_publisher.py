@@ -1,8 +1,10 @@
 """A stand-in camera for the benchmarks: bgr8 frames at a fixed rate, stamped at publication.
 
 Publishes like a camera driver (REP-2003: system default QoS, reliable, keep last 10) a scene
-that the tiny test models detect. Waits for a subscriber first, publishes for `--duration`
-seconds, then prints one JSON line with what it did and exits.
+that the tiny test models detect. With `--compressed` it publishes what
+compressed_image_transport would: each frame stamped, then JPEG-encoded (quality 95), on
+TOPIC/compressed. Waits for a subscriber first, publishes for `--duration` seconds, then prints
+one JSON line with what it did and exits.
 
     python benchmarks/camera_publisher.py --topic /segmentation/image --rate 30
 """
@@ -19,8 +21,9 @@ import cv2
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSProfile
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 
+from instance_segmentation_ros.compressed import encode_jpeg
 from instance_segmentation_ros.image_conversion import fill_image_msg
 
 
@@ -40,12 +43,20 @@ def main(argv=None):
     parser.add_argument('--duration', type=float, default=60.0)
     parser.add_argument('--wait', type=float, default=60.0,
                         help='longest wait for a subscriber before giving up')
+    parser.add_argument('--compressed', action='store_true',
+                        help='publish JPEG sensor_msgs/CompressedImage on TOPIC/compressed')
     args, ros_args = parser.parse_known_args(argv)
     bench_common.use_ros_environment()
     rclpy.init(args=ros_args)
     node = rclpy.create_node('benchmark_camera')
-    publisher = node.create_publisher(Image, args.topic, QoSProfile(depth=10))
-    message = fill_image_msg(Image(), scene_bgr(args.height, args.width), 'bgr8')
+    frame = scene_bgr(args.height, args.width)
+    if args.compressed:
+        args.topic += '/compressed'
+        publisher = node.create_publisher(CompressedImage, args.topic, QoSProfile(depth=10))
+        message = CompressedImage(format='bgr8; jpeg compressed bgr8')
+    else:
+        publisher = node.create_publisher(Image, args.topic, QoSProfile(depth=10))
+        message = fill_image_msg(Image(), frame, 'bgr8')
     message.header.frame_id = 'camera'
     summary = {'published': 0}
     try:
@@ -65,6 +76,8 @@ def main(argv=None):
                 time.sleep(next_time - now)
             before = time.perf_counter()
             message.header.stamp = node.get_clock().now().to_msg()
+            if args.compressed:  # as a driver does: captured (stamped), then encoded
+                message.data = encode_jpeg(frame, 95)
             publisher.publish(message)
             publish_s.append(time.perf_counter() - before)
             summary['published'] += 1

@@ -12,7 +12,9 @@ costs about T of real compute) and each design:
 - pipelined_reliable: the same as pipelined with `-p input_reliability:=reliable` (what the
   default `auto` now gives this reliable camera);
 - naive: benchmarks/naive_node.py (the same node with the model call in the subscription
-  callback, reliable depth 10),
+  callback, reliable depth 10);
+- pipelined_compressed: pipelined with `-p input_transport:=compressed`, the camera publishing
+  JPEG (quality 95) sensor_msgs/CompressedImage, encoded after stamping as a driver would,
 
 a camera process (benchmarks/camera_publisher.py) publishes 1280x720 bgr8 at 30 Hz into the node
 process, and this process subscribes masks, detections_json and /diagnostics, as a user
@@ -36,9 +38,11 @@ from bench_common import markdown_table, median, percentile
 
 HERE = Path(__file__).resolve().parent
 PREFIX = '/segmentation/'
-DESIGNS = ('pipelined', 'pipelined_overlap', 'pipelined_no_wait', 'pipelined_reliable', 'naive')
+DESIGNS = ('pipelined', 'pipelined_overlap', 'pipelined_no_wait', 'pipelined_reliable', 'naive',
+           'pipelined_compressed')
 DESIGN_PARAMETERS = {
     'pipelined': ['input_reliability:=best_effort'],
+    'pipelined_compressed': ['input_reliability:=best_effort', 'input_transport:=compressed'],
     'pipelined_overlap': ['input_reliability:=best_effort', 'output_wait_fraction:=0.0'],
     'pipelined_no_wait': ['input_reliability:=best_effort', 'frame_wait_fraction:=0.0'],
     'pipelined_reliable': ['input_reliability:=reliable'],
@@ -116,7 +120,9 @@ def run_one(measurer: Measurer, design: str, seconds: float, duration: float, wa
         cpu_before = bench_common.cpu_seconds(node.pid)
         camera = bench_common.start(
             [sys.executable, str(HERE / 'camera_publisher.py'), '--rate', '30',
-             '--duration', str(duration)], f'camera_{design}_{seconds:g}.log')
+             '--duration', str(duration),
+             *(['--compressed'] if design.endswith('_compressed') else [])],
+            f'camera_{design}_{seconds:g}.log')
         camera.wait(duration + 120)
         camera.log.close()
         camera_summary = json.loads(
