@@ -41,6 +41,23 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
+# The fast tier (`pytest -m "not integration"`, about 20 s): plain Python, numpy and OpenCV
+# modules tested without DDS, processes, an X server or model exports. Every other test file is
+# marked `integration`, new ones too until they are listed here.
+UNIT_TEST_MODULES = {
+    'test_bag_writer', 'test_compressed', 'test_diagnostics', 'test_image_conversion',
+    'test_image_files', 'test_labels', 'test_launch_files', 'test_lint', 'test_locate_model',
+    'test_mask_pasting_vs_od_api', 'test_node_support', 'test_postprocess', 'test_render',
+    'test_results', 'test_stages', 'test_synthetic_scenes', 'test_video_source', 'test_zoo',
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.stem not in UNIT_TEST_MODULES:  # launch tests have no `module`
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture
 def ros(request):
     """A node and executor of the test process, in a context of its own."""
