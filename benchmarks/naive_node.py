@@ -25,10 +25,11 @@ class InlineStages:
     """The engine without stage threads: `put` runs the model and the outputs at once.
 
     The pipeline's interface and figures, so that the node and its diagnostics are unchanged;
-    the node's waits (`policy`) mean nothing here.
+    the node's waits (`policy`) and `mailbox` mean nothing here: the subscription's queue holds
+    the frames.
     """
 
-    def __init__(self, infer, publish, on_error, policy):
+    def __init__(self, infer, publish, on_error, policy, mailbox=None):
         self.policy = policy
         self.figures = StageFigures()
         self._infer, self._publish, self._on_error = infer, publish, on_error

@@ -32,7 +32,7 @@ def stamp_ns(message: Image) -> int:
 class TimedPipeline(TwoStagePipeline):
     """The node's pipeline recording when each frame passes each stage boundary."""
 
-    def __init__(self, stages_file: Path, infer, publish, on_error, policy):
+    def __init__(self, stages_file: Path, infer, publish, on_error, policy, mailbox=None):
         self.stages = {}  # image stamp (ns) -> {boundary: time.time_ns()}
         self._stages_file = stages_file
 
@@ -49,7 +49,7 @@ class TimedPipeline(TwoStagePipeline):
             self._record(message, 'outputs_end')
             self._record(message, 'outputs_cpu_ns', time.thread_time_ns() - cpu)
 
-        super().__init__(timed_infer, timed_publish, on_error, policy)
+        super().__init__(timed_infer, timed_publish, on_error, policy, mailbox)
 
     def _record(self, message: Image, boundary: str, value: int | None = None):
         self.stages.setdefault(stamp_ns(message), {})[boundary] = (

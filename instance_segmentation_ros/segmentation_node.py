@@ -57,7 +57,7 @@ from .model import ModelError, RawDetections, SegmentationModel
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
-from .stages import StagePolicy, TwoStagePipeline
+from .stages import FrameQueue, StagePolicy, TwoStagePipeline
 
 OUTPUT_QOS = QoSProfile(depth=5)
 # Latched, as vision_msgs intends for LabelInfo: a late subscriber gets the current map.
@@ -238,8 +238,9 @@ class SegmentationNode(Node):
         self._last_warning = {}
         self._buffers = {}
         self._every_frame_queue = self._param('queue_size') if every_frame else None
+        mailbox = FrameQueue(self._every_frame_queue) if every_frame else None
         self.pipeline = engine(self._infer, self._publish_outputs, self._frame_failed,
-                               self._stage_policy(), self._every_frame_queue)
+                               self._stage_policy(), mailbox=mailbox)
         self.pipeline.start()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 

@@ -150,6 +150,60 @@ class FrameQueue:
         return self._closed
 
 
+class FairFrameSlots:
+    """One newest-frame slot per source; the consumer is given the sources in fair turns.
+
+    For one model serving several cameras: each camera keeps only its newest frame (a slow
+    model never builds a queue), and `take` returns the pending frame of the camera served least
+    recently, so that a 30 Hz camera cannot starve a 5 Hz one and a silent camera costs nothing.
+    `source(item)` names an item's camera. Same interface as `LatestFrameSlot` (`max_wait` does
+    not apply).
+    """
+
+    def __init__(self, source: Callable):
+        self._condition = threading.Condition()
+        self._source = source
+        self._items = {}  # source -> (item, time put)
+        self._last_served = {}  # source -> turn number it was last served in
+        self._turn = 0
+        self._closed = False
+        self.replaced = 0
+
+    def put(self, item) -> bool:
+        """Offer an item; returns True when it replaced its source's untaken one."""
+        with self._condition:
+            key = self._source(item)
+            replaced = key in self._items
+            self.replaced += int(replaced)
+            self._items[key] = (item, time.monotonic())
+            self._condition.notify_all()
+            return replaced
+
+    def take(self, timeout: float | None = None, max_wait: float = 0.0):
+        """The pending item of the source served least recently, as (item, time put)."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: self._items or self._closed, timeout):
+                return None
+            if not self._items:
+                return None
+            key = min(self._items, key=lambda k: (self._last_served.get(k, -1),
+                                                  self._items[k][1]))
+            self._turn += 1
+            self._last_served[key] = self._turn
+            return self._items.pop(key)
+
+    def close(self):
+        """Wake the consumer for good (shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called."""
+        return self._closed
+
+
 class StageHandOff:
     """Passes results one at a time from one stage thread to the next; none is ever dropped.
 
@@ -300,18 +354,19 @@ class TwoStagePipeline:
 
     `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
     goes to `on_error(error)` and costs that frame only. `policy` may be replaced at any time
-    (one object, so a frame never sees half of a change). With a `queue_size`, every frame is
-    processed in arrival order instead, up to that many pending (`FrameQueue`).
+    (one object, so a frame never sees half of a change). `mailbox` holds the frames the model
+    stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue` processes every
+    frame in arrival order, a `FairFrameSlots` the newest of several cameras in turn.
     """
 
     def __init__(self, infer: Callable, publish: Callable, on_error: Callable,
-                 policy: StagePolicy = StagePolicy(), queue_size: int | None = None):
+                 policy: StagePolicy = StagePolicy(), mailbox=None):
         self.policy = policy
         self.figures = StageFigures()
         self._infer = infer
         self._publish = publish
         self._on_error = on_error
-        self._slot = LatestFrameSlot() if queue_size is None else FrameQueue(queue_size)
+        self._slot = LatestFrameSlot() if mailbox is None else mailbox
         self._handoff = StageHandOff()
         self._threads = [
             threading.Thread(target=self._run, args=(step,), name=name, daemon=True)

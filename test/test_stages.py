@@ -14,6 +14,8 @@ import time
 import pytest
 
 from instance_segmentation_ros.stages import (
+    FairFrameSlots,
+    FrameQueue,
     LatestFrameSlot,
     StageHandOff,
     StagePolicy,
@@ -188,7 +190,7 @@ class Engine:
     them on an event lets a test put the pipeline in a known state without sleeping.
     """
 
-    def __init__(self, policy: StagePolicy = NO_WAITS, fail=(), queue_size=None):
+    def __init__(self, policy: StagePolicy = NO_WAITS, fail=(), mailbox=None):
         self.log = []  # ('infer' | 'publish', frame), in the order the stages did them
         self.hold_infer, self.hold_publish = set(), set()
         self.released = threading.Event()
@@ -196,7 +198,7 @@ class Engine:
         self._changed = threading.Condition()
         self._fail = set(fail)
         self.pipeline = TwoStagePipeline(self.infer, self.publish, self.on_error, policy,
-                                         queue_size)
+                                         mailbox)
         self.pipeline.start()
 
     def _record(self, entry):
@@ -262,7 +264,7 @@ def test_a_burst_while_the_model_is_busy_yields_only_the_newest_frame(engine):
 
 
 def test_with_a_queue_a_burst_is_processed_whole_and_in_order(engine):
-    e = engine(queue_size=30)
+    e = engine(mailbox=FrameQueue(30))
     e.hold_infer.add(0)
     e.pipeline.put(0)
     assert e.wait_for(('infer', 0))
@@ -276,7 +278,7 @@ def test_with_a_queue_a_burst_is_processed_whole_and_in_order(engine):
 
 
 def test_a_full_queue_drops_its_oldest_frames_and_counts_them(engine):
-    e = engine(queue_size=5)
+    e = engine(mailbox=FrameQueue(5))
     e.hold_infer.add(0)
     e.pipeline.put(0)
     assert e.wait_for(('infer', 0))
@@ -363,3 +365,64 @@ def test_an_exception_costs_one_frame_and_is_reported(engine, stage):
 def test_the_running_mean_weights_the_newest_sample_a_fifth():
     assert running_mean(0.0, 2.0) == 2.0
     assert running_mean(2.0, 1.0) == pytest.approx(1.8)
+
+
+# --- FairFrameSlots ---------------------------------------------------------------------------
+
+def camera_of(frame):
+    return frame[0]
+
+
+def test_each_camera_keeps_only_its_newest_frame():
+    slots = FairFrameSlots(camera_of)
+    assert [slots.put(frame) for frame in (('a', 1), ('b', 1), ('a', 2), ('a', 3))] == [
+        False, False, True, True]
+    taken = {slots.take(timeout=0)[0] for _ in range(2)}
+    assert taken == {('a', 3), ('b', 1)} and slots.replaced == 2
+    assert slots.take(timeout=0) is None
+
+
+def test_the_camera_served_least_recently_goes_first():
+    slots = FairFrameSlots(camera_of)
+    order = []
+    for turn in range(6):  # camera a always has a frame waiting, b and c now and then
+        slots.put(('a', turn))
+        if turn % 2 == 0:
+            slots.put(('b', turn))
+        if turn % 3 == 0:
+            slots.put(('c', turn))
+        order.append(slots.take(timeout=0)[0][0])
+    assert order == ['a', 'b', 'c', 'a', 'b', 'c']
+
+
+@pytest.mark.parametrize('rates', [(30, 5), (30, 15, 5), (30, 30, 30, 2)])
+def test_no_publishing_camera_gets_less_than_half_its_fair_share(rates):
+    """Cameras at `rates` (Hz) and a model of 200 ms, simulated on a clock of 1 ms steps."""
+    slots = FairFrameSlots(camera_of)
+    served = dict.fromkeys(range(len(rates)), 0)
+    model_busy_until = 0
+    for now_ms in range(20_000):
+        for camera, rate in enumerate(rates):
+            if now_ms % round(1000 / rate) == 0:
+                slots.put((camera, now_ms))
+        if now_ms >= model_busy_until:
+            taken = slots.take(timeout=0)
+            if taken is not None:
+                served[taken[0][0]] += 1
+                model_busy_until = now_ms + 200
+    calls = sum(served.values())
+    assert calls >= 99
+    assert min(served.values()) >= calls / (2 * len(rates)), served
+
+
+def test_a_pipeline_over_fair_slots_serves_the_cameras_in_turn(engine):
+    e = engine(mailbox=FairFrameSlots(camera_of))
+    e.hold_infer.add(('a', 0))
+    e.pipeline.put(('a', 0))
+    assert e.wait_for(('infer', ('a', 0)))
+    for index in range(1, 4):
+        e.pipeline.put(('a', index))
+        e.pipeline.put(('b', index))
+    e.released.set()
+    assert e.wait_for(('publish', ('a', 3)))
+    assert [frame for what, frame in e.log if what == 'infer'] == [('a', 0), ('b', 3), ('a', 3)]
