@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InstanceSegmentationError
+
 TF2_OD_API = 'tf2_od_api_saved_model'
 TF1_OD_API = 'tf1_od_api_saved_model'
 TF1_FROZEN_GRAPH = 'tf1_od_api_frozen_graph'
@@ -33,7 +35,7 @@ _OD_API_OUTPUTS = ('detection_boxes', 'detection_scores', 'detection_classes', '
                    'detection_masks')
 
 
-class ModelError(RuntimeError):
+class ModelError(InstanceSegmentationError):
     """A model that cannot be found, loaded or run; the message says what to fix."""
 
 

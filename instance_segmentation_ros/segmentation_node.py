@@ -46,6 +46,7 @@ from .compressed import (
 )
 from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .diagnostics import FaultCounts, segmentation_status
+from .errors import InstanceSegmentationError
 from .image_conversion import (
     ImageConversionError,
     fill_image_msg_from_buffer,
@@ -53,7 +54,7 @@ from .image_conversion import (
     new_image_buffer,
 )
 from .labels import LabelMapError, load_label_map
-from .model import ModelError, RawDetections, SegmentationModel
+from .model import RawDetections, SegmentationModel
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES, PostprocessSettings
@@ -442,7 +443,7 @@ class SegmentationNode(Node):
         super().destroy_node()
 
 
-START_ERRORS = (ModelError, LabelMapError, FileNotFoundError, ParameterException)
+START_ERRORS = (InstanceSegmentationError, FileNotFoundError, ParameterException)
 
 
 def run(args: list[str] | None = None,

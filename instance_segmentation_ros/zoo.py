@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .errors import InstanceSegmentationError
+
 DEFAULT_URL_BASE = 'https://download.tensorflow.org/models/object_detection'
 URL_BASE_ENV = 'INSTANCE_SEGMENTATION_ZOO_URL'
 """Environment variable that replaces `DEFAULT_URL_BASE` (a mirror, or a test server)."""
@@ -46,7 +48,7 @@ TIMEOUT_S = 30.0
 _USER_AGENT = 'instance_segmentation_ros model download'
 
 
-class ZooError(RuntimeError):
+class ZooError(InstanceSegmentationError):
     """A model that cannot be found, downloaded, verified or unpacked; says what to do."""
 
 

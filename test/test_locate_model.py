@@ -160,7 +160,3 @@ def test_frozen_graph_name_as_a_folder_is_not_taken(tmp_path):
         locate_model(folder)
     saved_model_folder(folder / 'saved_model')
     assert locate_model(folder).kind == 'saved_model'
-
-
-def test_model_error_is_a_runtime_error():
-    assert issubclass(ModelError, RuntimeError)

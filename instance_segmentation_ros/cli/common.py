@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import InstanceSegmentationError, describe_os_error
+
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
     from ..labels import LabelMap
     from ..postprocess import PostprocessSettings
@@ -20,7 +22,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-class CliError(Exception):
+class CliError(InstanceSegmentationError):
     """An error to report in one line, with the exit status to end with."""
 
     def __init__(self, message: str, status: int = EXIT_ERROR):
@@ -123,7 +125,7 @@ def write_image(path: Path, image) -> str:
     try:
         path.write_bytes(encoded.tobytes())
     except OSError as error:
-        return os_reason(error)
+        return describe_os_error(error)
     return ''
 
 
@@ -145,7 +147,7 @@ def make_writable_folder(folder: Path, what: str):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CliError(f'cannot create {folder}: {os_reason(error)}') from None
+        raise CliError(f'cannot create {folder}: {describe_os_error(error)}') from None
     check_writable_folder(folder, what)
 
 
@@ -155,7 +157,7 @@ def check_writable_folder(folder: Path, what: str):
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise CliError(f'cannot write {what} into {folder}: {os_reason(error)}') from None
+        raise CliError(f'cannot write {what} into {folder}: {describe_os_error(error)}') from None
 
 
 def check_writable_file(path: Path):
@@ -164,8 +166,3 @@ def check_writable_file(path: Path):
     if not folder.is_dir():
         raise CliError(f'cannot write {path}: the folder {folder} does not exist')
     check_writable_folder(folder, path.name)
-
-
-def os_reason(error: OSError) -> str:
-    """An OSError as the end of a one-line error: 'permission denied', without errno or path."""
-    return (error.strerror or str(error)).lower()
