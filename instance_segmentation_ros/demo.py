@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 
 from . import synthetic_scenes
+from .detections import PostprocessSettings
 from .pipeline import Segmenter
-from .postprocess import PostprocessSettings
 
 HELD_OUT_SEED = 3  # training used seed 1 and validation seed 2
 # COCO-style evaluations (Model Garden's, Detectron2's) score every detection down to 0.05:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .detections import RawDetections
 from .errors import InstanceSegmentationError
 
 TF2_OD_API = 'tf2_od_api_saved_model'
@@ -37,24 +38,6 @@ _OD_API_OUTPUTS = ('detection_boxes', 'detection_scores', 'detection_classes', '
 
 class ModelError(InstanceSegmentationError):
     """A model that cannot be found, loaded or run; the message says what to fix."""
-
-
-@dataclass
-class RawDetections:
-    """What a model found in one image, before any threshold or filter.
-
-    boxes are normalised [ymin, xmin, ymax, xmax] (the Object Detection API convention that
-    the mask pasting relies on), classes are 1-based ids, scores are sorted descending and
-    masks are box-relative probabilities of shape [N, m, m].
-    """
-
-    boxes: np.ndarray
-    classes: np.ndarray
-    scores: np.ndarray
-    masks: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.scores)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from .compressed import (
     encode_png,
 )
 from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
+from .detections import PostprocessSettings, RawDetections
 from .diagnostics import FaultCounts, segmentation_status
 from .errors import InstanceSegmentationError
 from .image_conversion import (
@@ -54,10 +55,10 @@ from .image_conversion import (
     new_image_buffer,
 )
 from .labels import LabelMapError, load_label_map
-from .model import RawDetections, SegmentationModel
+from .model import SegmentationModel
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
-from .postprocess import MAX_INSTANCES, PostprocessSettings
+from .postprocess import MAX_INSTANCES
 from .stages import StagePolicy, TwoStagePipeline
 
 OUTPUT_QOS = QoSProfile(depth=5)

@@ -31,10 +31,10 @@ from instance_segmentation_ros.cli.coco_files import images_json_path, write_coc
 from instance_segmentation_ros.cli.image import SAMPLE_IMAGE
 from instance_segmentation_ros.cli.progress import ByteProgress, Progress
 from instance_segmentation_ros.demo import builtin_model, sample_scene
+from instance_segmentation_ros.detections import PostprocessSettings
 from instance_segmentation_ros.labels import coco_label_map
 from instance_segmentation_ros.model import SegmentationModel
 from instance_segmentation_ros.pipeline import Segmenter
-from instance_segmentation_ros.postprocess import PostprocessSettings
 from instance_segmentation_ros.viewer import opencv_has_gui
 
 BIN = Path(sys.executable).parent

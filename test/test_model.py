@@ -11,19 +11,19 @@ import pytest
 import tensorflow as tf
 import tiny_models as tm
 
+from instance_segmentation_ros.detections import PostprocessSettings, RawDetections
 from instance_segmentation_ros.model import (
     MODEL_GARDEN,
     TF1_FROZEN_GRAPH,
     TF1_OD_API,
     TF2_OD_API,
     ModelError,
-    RawDetections,
     SegmentationModel,
     load_model,
     locate_model,
     tensorflow_device,
 )
-from instance_segmentation_ros.postprocess import PostprocessSettings, postprocess
+from instance_segmentation_ros.postprocess import postprocess
 
 HEIGHT, WIDTH = 240, 320
 TF1_ZOO = 'mask_rcnn_inception_v2_coco_2018_01_28'

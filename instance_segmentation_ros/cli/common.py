@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from ..errors import InstanceSegmentationError, describe_os_error
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
+    from ..detections import PostprocessSettings
     from ..labels import LabelMap
-    from ..postprocess import PostprocessSettings
 
 PROG = 'instance-segmentation'
 EXIT_ERROR = 1
@@ -47,8 +47,8 @@ def choose_model(args) -> ModelChoice:
     No --model means the built-in demo model (and its labels); stderr says so.
     """
     from ..demo import DEMO_MODEL_NAME, with_builtin_defaults
+    from ..detections import PostprocessSettings
     from ..labels import load_label_map
-    from ..postprocess import PostprocessSettings
 
     try:
         path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)

@@ -44,8 +44,8 @@ from .progress import Progress
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
     from ..bag_writer import SegmentationBag
+    from ..detections import PostprocessSettings
     from ..pipeline import Segmentation, Segmenter
-    from ..postprocess import PostprocessSettings
 
 
 def run_folder(args) -> int:
