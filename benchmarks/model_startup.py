@@ -78,7 +78,7 @@ def child(model: str, warmup: str, frames: int):
 
 def model_for(model_format: str, compute_seconds: float) -> str:
     if model_format == BUILTIN:
-        from instance_segmentation_ros.demo import builtin_model
+        from instance_segmentation_ros.model_source import builtin_model
 
         return str(builtin_model()[0])
     return bench_common.model_path(model_format, compute_seconds)

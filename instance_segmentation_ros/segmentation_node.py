@@ -44,7 +44,6 @@ from .compressed import (
     encode_jpeg,
     encode_png,
 )
-from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .detections import PostprocessSettings, RawDetections
 from .diagnostics import FaultCounts, segmentation_status
 from .errors import InstanceSegmentationError
@@ -56,6 +55,7 @@ from .image_conversion import (
 )
 from .labels import LabelMapError, load_label_map
 from .model import SegmentationModel
+from .model_source import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES
@@ -444,7 +444,7 @@ class SegmentationNode(Node):
         super().destroy_node()
 
 
-START_ERRORS = (InstanceSegmentationError, FileNotFoundError, ParameterException)
+START_ERRORS = (InstanceSegmentationError, ParameterException)
 
 
 def run(args: list[str] | None = None,

@@ -1,10 +1,10 @@
-"""Tests for instance_segmentation_ros.model.locate_model: which files are a model (no TF)."""
+"""Tests for model_source.locate_model: which files are a model (no TF)."""
 
 from pathlib import Path
 
 import pytest
 
-from instance_segmentation_ros.model import FROZEN_GRAPH_NAME, ModelError, locate_model
+from instance_segmentation_ros.model_source import FROZEN_GRAPH_NAME, ModelError, locate_model
 
 
 def touch(path: Path) -> Path:

@@ -17,12 +17,11 @@ from instance_segmentation_ros.model import (
     TF1_FROZEN_GRAPH,
     TF1_OD_API,
     TF2_OD_API,
-    ModelError,
     SegmentationModel,
     load_model,
-    locate_model,
     tensorflow_device,
 )
+from instance_segmentation_ros.model_source import ModelError, locate_model
 from instance_segmentation_ros.postprocess import postprocess
 
 HEIGHT, WIDTH = 240, 320

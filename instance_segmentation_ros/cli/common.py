@@ -46,14 +46,11 @@ def choose_model(args) -> ModelChoice:
 
     No --model means the built-in demo model (and its labels); stderr says so.
     """
-    from ..demo import DEMO_MODEL_NAME, with_builtin_defaults
     from ..detections import PostprocessSettings
     from ..labels import load_label_map
+    from ..model_source import DEMO_MODEL_NAME, with_builtin_defaults
 
-    try:
-        path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
-    except FileNotFoundError as error:
-        raise CliError(str(error)) from None
+    path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
     if not (args.model or '').strip():
         print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
     label_map = load_label_map(label_map_path)
@@ -70,8 +67,8 @@ def load_segmenter(choice: ModelChoice, *, verbose: bool, own_scenes: bool = Fal
     The built-in model on anything but its own generated scenes (`own_scenes`) captions its
     overlays and says so once: there its shape names on a photo would pass for results.
     """
-    from ..demo import BUILTIN_CAPTION
     from ..model import SegmentationModel
+    from ..model_source import BUILTIN_CAPTION
     from ..pipeline import Segmenter
 
     caption = BUILTIN_CAPTION if choice.builtin and not own_scenes else ''
