@@ -188,12 +188,6 @@ class SegmentationModel:
             masks=np.asarray(outputs['detection_masks'], np.float32)[0, :count][order])
 
 
-def load_model(model_path: str | os.PathLike, device: str = 'auto', **threads
-               ) -> SegmentationModel:
-    """Load a model from a path (see `locate_model` for what is accepted)."""
-    return SegmentationModel(model_path, device, **threads)
-
-
 def _require_outputs(available, path: Path):
     missing = [name for name in _OD_API_OUTPUTS if name not in available]
     if 'detection_masks' in missing and len(missing) == 1:
