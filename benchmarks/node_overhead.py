@@ -117,6 +117,7 @@ def in_process_breakdown(model: str, repeats: int) -> dict:
     from camera_publisher import scene_bgr
     from sensor_msgs.msg import Image
 
+    from instance_segmentation_ros.detections import PostprocessSettings
     from instance_segmentation_ros.image_conversion import (
         fill_image_msg,
         fill_image_msg_from_buffer,
@@ -125,7 +126,7 @@ def in_process_breakdown(model: str, repeats: int) -> dict:
     )
     from instance_segmentation_ros.labels import coco_label_map
     from instance_segmentation_ros.model import SegmentationModel
-    from instance_segmentation_ros.postprocess import PostprocessSettings, postprocess
+    from instance_segmentation_ros.postprocess import postprocess
     from instance_segmentation_ros.render import render_overlay
     from instance_segmentation_ros.results import frame_json
 

@@ -31,9 +31,9 @@ from bench_common import (
     save_json,
 )
 
+from instance_segmentation_ros.detections import PostprocessSettings, RawDetections
 from instance_segmentation_ros.labels import coco_label_map
-from instance_segmentation_ros.model import RawDetections
-from instance_segmentation_ros.postprocess import PostprocessSettings, paste_mask, postprocess
+from instance_segmentation_ros.postprocess import paste_mask, postprocess
 from instance_segmentation_ros.render import render_overlay
 from instance_segmentation_ros.results import frame_json
 

@@ -26,6 +26,7 @@ from rosbags.interfaces import QosTime as _QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
+from .errors import InstanceSegmentationError
 from .topics import FOLDER_IMAGE_TOPIC, segmentation_topic
 
 IMAGE_TOPIC = FOLDER_IMAGE_TOPIC
@@ -44,7 +45,7 @@ OFFERED_QOS = Qos(QosHistory.KEEP_LAST, 5, QosReliability.RELIABLE, QosDurabilit
 """The QoS the node's publishers offer (reliable, volatile, keep last 5); replayed as such."""
 
 
-class BagWriterError(RuntimeError):
+class BagWriterError(InstanceSegmentationError):
     """A bag that cannot be created or written; the message says what to fix."""
 
 

@@ -12,6 +12,8 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from .errors import InstanceSegmentationError
+
 __all__ = [
     'CameraInfoError',
     'fill_camera_info',
@@ -20,7 +22,7 @@ __all__ = [
 ]
 
 
-class CameraInfoError(ValueError):
+class CameraInfoError(InstanceSegmentationError):
     """A camera_info_url that cannot be resolved or a calibration file that cannot be used."""
 
 

@@ -1,4 +1,4 @@
-"""The built-in demo model and its evaluation on generated scenes with known answers.
+"""The built-in demo model's evaluation on generated scenes with known answers.
 
 The package ships a small Model Garden Mask R-CNN trained on `synthetic_scenes` (circle,
 square, triangle), so it does its job offline with no download. Its scores here come from
@@ -12,49 +12,20 @@ import io
 import json
 import time
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from . import synthetic_scenes
+from .detections import PostprocessSettings
 from .pipeline import Segmenter
-from .postprocess import PostprocessSettings
 
 HELD_OUT_SEED = 3  # training used seed 1 and validation seed 2
 # COCO-style evaluations (Model Garden's, Detectron2's) score every detection down to 0.05:
 # AP ranks detections by score, so a display threshold would only cut recall short.
 COCO_SCORE_THRESHOLD = 0.05
-DEMO_MODEL_NAME = 'built-in demo model (circle, square, triangle)'
-BUILTIN_CAPTION = 'built-in demo model: knows only circles, squares, triangles'
-"""Written on the built-in model's overlays of images it cannot know (anything but its own
-generated scenes), where a shape name on a face would otherwise pass for a result."""
 SAMPLE_SCENE_INDEX = 10  # a held-out 640x480 scene holding every class, all found
-
-
-def builtin_model() -> tuple[Path, Path] | None:
-    """(SavedModel folder, label file) of the shipped demo model, or None when absent."""
-    folder = Path(str(resources.files(__package__).joinpath('data', 'demo_model')))
-    saved_model, labels = folder / 'saved_model', folder / 'labels.txt'
-    if (saved_model / 'saved_model.pb').is_file() and labels.is_file():
-        return saved_model, labels
-    return None
-
-
-def is_builtin_model(model_path: str | None) -> bool:
-    """Whether `model_path` means the shipped demo model.
-
-    Empty, or a path to its folder or to its `saved_model/`, however written: the model's
-    limits are the same whichever way it was named.
-    """
-    if not (model_path and str(model_path).strip()):
-        return True
-    shipped = builtin_model()
-    if shipped is None:
-        return False
-    given = Path(model_path).expanduser().resolve()
-    return given in (shipped[0].resolve(), shipped[0].parent.resolve())
 
 
 def sample_scene() -> synthetic_scenes.Scene:
@@ -152,45 +123,3 @@ def coco_mask_stats(ground_truth: dict, results: list[dict]) -> list[float]:
         evaluation.accumulate()
         evaluation.summarize()
     return [float(value) for value in evaluation.stats]
-
-
-LABEL_FILE_NAMES = ('labels.txt', 'label_map.pbtxt', 'labels.pbtxt')
-"""Label files that, beside a model, name its classes (the built-in model's is labels.txt)."""
-
-
-def label_map_beside(model_path: str | Path) -> str:
-    """A label file that came with the model, or '' (then the COCO map applies).
-
-    Looked for in the model folder, and beside the `saved_model/` folder or `.pb` file when
-    the path names one of those.
-    """
-    path = Path(model_path).expanduser()
-    folders = [path] if path.is_dir() else []
-    if path.is_file() or path.name == 'saved_model':
-        folders.append(path.parent)
-    for folder in folders:
-        for name in LABEL_FILE_NAMES:
-            if (folder / name).is_file():
-                return str(folder / name)
-    return ''
-
-
-def with_builtin_defaults(model_path: str | None, label_map_path: str | None
-                          ) -> tuple[str, str, bool]:
-    """(model path, label map path, whether the built-in model is used).
-
-    No model path means the built-in demo model; a path to it counts as it too
-    (`is_builtin_model`). Without a label map path, a label file beside the model is used
-    (`label_map_beside`), for the built-in model and every other.
-    Raises FileNotFoundError when the package was installed without the built-in model.
-    """
-    if model_path and str(model_path).strip():
-        return (str(model_path), label_map_path or label_map_beside(model_path),
-                is_builtin_model(model_path))
-    shipped = builtin_model()
-    if shipped is None:
-        raise FileNotFoundError('no model_path given and this installation has no built-in '
-                                'demo model: give a SavedModel folder, frozen graph .pb or '
-                                'zoo model folder')
-    saved_model, labels = shipped
-    return str(saved_model), label_map_path or str(labels), True

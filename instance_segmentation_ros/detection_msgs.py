@@ -6,8 +6,8 @@ vision_msgs has no PyPI wheel, so the import is optional; the node publishes `de
 
 from __future__ import annotations
 
+from .detections import Instances
 from .labels import LabelMap
-from .postprocess import Instances
 
 try:
     from vision_msgs.msg import (

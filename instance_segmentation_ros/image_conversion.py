@@ -17,6 +17,8 @@ import operator
 import cv2
 import numpy as np
 
+from .errors import InstanceSegmentationError
+
 __all__ = [
     'ERROR_KINDS',
     'ImageConversionError',
@@ -44,7 +46,7 @@ ERROR_KINDS = (
 )
 
 
-class ImageConversionError(ValueError):
+class ImageConversionError(InstanceSegmentationError):
     """An image message or array that cannot be converted.
 
     ``kind`` is a short stable identifier (one of :data:`ERROR_KINDS`) meant for counting and

@@ -13,6 +13,8 @@ import fnmatch
 import os
 import zlib
 
+from .errors import describe_os_error
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 DEFAULT_GLOBS = tuple(f'*{extension}' for extension in IMAGE_EXTENSIONS)
 DEFAULT_PATTERN = ','.join(DEFAULT_GLOBS)
@@ -50,7 +52,7 @@ def read_image(path):
         with open(path, 'rb') as file:
             data = file.read()
     except OSError as error:
-        return None, (error.strerror or str(error)).lower()
+        return None, describe_os_error(error)
     return decode_image(data)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from .errors import InstanceSegmentationError
+
 COCO_LABEL_MAP_RESOURCE = 'mscoco_label_map.pbtxt'
 
 _TOKEN = re.compile(
@@ -14,7 +16,7 @@ _TOKEN = re.compile(
 _ESCAPE = re.compile(r'\\(.)')
 
 
-class LabelMapError(ValueError):
+class LabelMapError(InstanceSegmentationError):
     """A label map that cannot be read, or a class that is not in it."""
 
 

@@ -21,12 +21,14 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from .errors import InstanceSegmentationError
+
 PACKAGE = 'instance_segmentation_ros'
 SHARE = get_package_share_directory(PACKAGE)
 RVIZ_CONFIG = os.path.join(SHARE, 'config', 'instance_segmentation.rviz')
 
 
-class MissingToolError(RuntimeError):
+class MissingToolError(InstanceSegmentationError):
     """A ROS tool a launch argument asks for is not installed; the message says which."""
 
 

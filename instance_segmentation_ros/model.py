@@ -9,8 +9,7 @@ which family a model came from:
 - TF1 Object Detection API frozen graph (`image_tensor:0`, a `.pb` GraphDef);
 - TF Model Garden export (`serving_default`, input `inputs`, boxes in pixels + `image_info`).
 
-A zoo folder as downloaded (holding `frozen_inference_graph.pb` and/or `saved_model/`) is
-accepted too; the frozen graph is preferred when both are there.
+Which file or folder a model path means is decided first, by `model_source.locate_model`.
 """
 
 from __future__ import annotations
@@ -18,80 +17,20 @@ from __future__ import annotations
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .detections import RawDetections
+from .model_source import ModelError, locate_model
 
 TF2_OD_API = 'tf2_od_api_saved_model'
 TF1_OD_API = 'tf1_od_api_saved_model'
 TF1_FROZEN_GRAPH = 'tf1_od_api_frozen_graph'
 MODEL_GARDEN = 'model_garden_saved_model'
 
-FROZEN_GRAPH_NAME = 'frozen_inference_graph.pb'
 _OD_API_OUTPUTS = ('detection_boxes', 'detection_scores', 'detection_classes', 'num_detections',
                    'detection_masks')
-
-
-class ModelError(RuntimeError):
-    """A model that cannot be found, loaded or run; the message says what to fix."""
-
-
-@dataclass
-class RawDetections:
-    """What a model found in one image, before any threshold or filter.
-
-    boxes are normalised [ymin, xmin, ymax, xmax] (the Object Detection API convention that
-    the mask pasting relies on), classes are 1-based ids, scores are sorted descending and
-    masks are box-relative probabilities of shape [N, m, m].
-    """
-
-    boxes: np.ndarray
-    classes: np.ndarray
-    scores: np.ndarray
-    masks: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model is on disk and which format it is in (decided before loading)."""
-
-    path: Path
-    kind: str  # 'saved_model' or 'frozen_graph'
-
-
-def locate_model(model_path: str | os.PathLike) -> ModelSource:
-    """Find the SavedModel folder or frozen graph file that `model_path` refers to."""
-    if not str(model_path).strip():
-        raise ModelError('model_path is empty: give a SavedModel folder, a frozen graph .pb '
-                         'or a zoo model folder')
-    path = Path(model_path).expanduser()
-    if not path.exists():
-        from . import zoo  # a zoo model name works once downloaded
-
-        downloaded = zoo.downloaded_model(str(model_path).strip())
-        if downloaded is None:
-            raise ModelError(f'model_path {str(path)!r} does not exist'
-                             f'{zoo.not_downloaded_hint(str(model_path).strip())}')
-        path = downloaded
-    if path.is_file():
-        if path.suffix != '.pb':
-            raise ModelError(f'model_path {str(path)!r} is a file but not a .pb frozen graph')
-        if path.name == 'saved_model.pb':
-            return ModelSource(path.parent, 'saved_model')
-        return ModelSource(path, 'frozen_graph')
-    if (path / FROZEN_GRAPH_NAME).is_file():
-        return ModelSource(path / FROZEN_GRAPH_NAME, 'frozen_graph')
-    for folder in (path, path / 'saved_model'):
-        if (folder / 'saved_model.pb').is_file():
-            return ModelSource(folder, 'saved_model')
-    raise ModelError(
-        f'model_path {str(path)!r} is not a model: expected a SavedModel folder '
-        f'(saved_model.pb), a frozen graph .pb, or a zoo folder holding saved_model/ or '
-        f'{FROZEN_GRAPH_NAME}')
 
 
 def configure_tensorflow(intra_op_threads: int = 0, inter_op_threads: int = 0):
@@ -140,7 +79,7 @@ class SegmentationModel:
     def __init__(self, model_path: str | os.PathLike, device: str = 'auto',
                  intra_op_threads: int = 0, inter_op_threads: int = 0):
         self.source = locate_model(model_path)
-        self.name = _model_name(self.source.path)
+        self.name = self.source.name
         tf = configure_tensorflow(intra_op_threads, inter_op_threads)
         self._tf = tf
         self._device = tensorflow_device(device)
@@ -249,12 +188,6 @@ class SegmentationModel:
             masks=np.asarray(outputs['detection_masks'], np.float32)[0, :count][order])
 
 
-def load_model(model_path: str | os.PathLike, device: str = 'auto', **threads
-               ) -> SegmentationModel:
-    """Load a model from a path (see `locate_model` for what is accepted)."""
-    return SegmentationModel(model_path, device, **threads)
-
-
 def _require_outputs(available, path: Path):
     missing = [name for name in _OD_API_OUTPUTS if name not in available]
     if 'detection_masks' in missing and len(missing) == 1:
@@ -263,14 +196,6 @@ def _require_outputs(available, path: Path):
     if missing:
         raise ModelError(f'model {str(path)!r} lacks the outputs {", ".join(missing)}: not an '
                          f'Object Detection API or Model Garden Mask R-CNN export')
-
-
-def _model_name(path: Path) -> str:
-    """A readable name: the zoo folder's name rather than `saved_model`."""
-    for part in (path,) + tuple(path.parents):
-        if part.name not in ('saved_model', FROZEN_GRAPH_NAME, ''):
-            return part.name.removesuffix('.pb')
-    return str(path)
 
 
 def _first_line(error: BaseException) -> str:

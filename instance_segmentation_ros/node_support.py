@@ -19,10 +19,11 @@ from rclpy.signals import SignalHandlerOptions, install_signal_handlers
 from rclpy.task import Future
 
 from instance_segmentation_ros import exit_guard
+from instance_segmentation_ros.errors import InstanceSegmentationError
 from instance_segmentation_ros.video_source import quiet_opencv
 
 
-class FatalError(Exception):
+class FatalError(InstanceSegmentationError):
     """A problem that makes the node unusable: main() logs it as one line and exits 1."""
 
     def __init__(self, message: str, logger: RcutilsLogger | None = None):

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .detections import Instances, PostprocessSettings, RawDetections
 from .labels import LabelMap
-from .model import RawDetections, SegmentationModel
-from .postprocess import Instances, PostprocessSettings, postprocess
+from .model import SegmentationModel
+from .postprocess import postprocess
 from .render import draw_caption, render_overlay
 from .results import coco_detections, frame_json
 

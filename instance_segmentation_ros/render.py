@@ -8,8 +8,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .detections import Instances
 from .labels import LabelMap
-from .postprocess import Instances
 
 _GOLDEN_RATIO = 0.618033988749895
 _FONT = cv2.FONT_HERSHEY_SIMPLEX

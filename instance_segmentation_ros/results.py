@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from .detections import Instances
 from .labels import LabelMap
-from .postprocess import Instances, encode_rle
+from .postprocess import encode_rle
 
 
 def coco_detections(instances: Instances, label_map: LabelMap,

@@ -44,8 +44,9 @@ from .compressed import (
     encode_jpeg,
     encode_png,
 )
-from .demo import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
+from .detections import PostprocessSettings, RawDetections
 from .diagnostics import FaultCounts, segmentation_status
+from .errors import InstanceSegmentationError
 from .image_conversion import (
     ImageConversionError,
     fill_image_msg_from_buffer,
@@ -53,10 +54,11 @@ from .image_conversion import (
     new_image_buffer,
 )
 from .labels import LabelMapError, load_label_map
-from .model import ModelError, RawDetections, SegmentationModel
+from .model import SegmentationModel
+from .model_source import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
-from .postprocess import MAX_INSTANCES, PostprocessSettings
+from .postprocess import MAX_INSTANCES
 from .stages import FrameQueue, StagePolicy, TwoStagePipeline
 
 OUTPUT_QOS = QoSProfile(depth=5)
@@ -443,7 +445,7 @@ class SegmentationNode(Node):
         super().destroy_node()
 
 
-START_ERRORS = (ModelError, LabelMapError, FileNotFoundError, ParameterException)
+START_ERRORS = (InstanceSegmentationError, ParameterException)
 
 
 def run(args: list[str] | None = None,

@@ -13,8 +13,10 @@ import sys
 
 import cv2
 
+from .errors import InstanceSegmentationError
 
-class SourceError(Exception):
+
+class SourceError(InstanceSegmentationError):
     """A capture source that cannot be opened; the text says why."""
 
 

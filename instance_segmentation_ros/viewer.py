@@ -19,6 +19,8 @@ from abc import ABC, abstractmethod
 import cv2
 import numpy as np
 
+from .errors import InstanceSegmentationError
+
 MAX_WINDOW_SIZE = (960, 720)
 """Largest window content (width, height): bigger images are shown scaled down to fit."""
 CLOSED = 'closed'
@@ -26,7 +28,7 @@ CLOSED = 'closed'
 ESCAPE = 'Escape'
 
 
-class ViewerError(Exception):
+class ViewerError(InstanceSegmentationError):
     """No window can be opened; the text says what to install or set."""
 
 

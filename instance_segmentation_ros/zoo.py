@@ -15,8 +15,8 @@ otherwise (the zoos publish none) against the sha256 recorded in ``<name>.tar.gz
 the model when it was first downloaded into that folder (trust on first use: a later download
 that differs, a substituted archive or a changed mirror, is refused); and in any case that it
 is a tarball holding ``saved_model/`` or ``frozen_inference_graph.pb``. `downloaded_model`
-maps a catalogue name to its folder, which is how `model.locate_model` accepts a model name
-wherever a model path is accepted.
+maps a catalogue name to its folder, which is how `model_source.locate_model` accepts a model
+name wherever a model path is accepted.
 
 Nothing here imports TensorFlow.
 """
@@ -35,18 +35,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .errors import InstanceSegmentationError
+from .model_source import FROZEN_GRAPH_NAME, model_in_folder
+
 DEFAULT_URL_BASE = 'https://download.tensorflow.org/models/object_detection'
 URL_BASE_ENV = 'INSTANCE_SEGMENTATION_ZOO_URL'
 """Environment variable that replaces `DEFAULT_URL_BASE` (a mirror, or a test server)."""
 
-FROZEN_GRAPH_NAME = 'frozen_inference_graph.pb'
 CHUNK_BYTES = 1 << 16
 ATTEMPTS = 3
 TIMEOUT_S = 30.0
 _USER_AGENT = 'instance_segmentation_ros model download'
 
 
-class ZooError(RuntimeError):
+class ZooError(InstanceSegmentationError):
     """A model that cannot be found, downloaded, verified or unpacked; says what to do."""
 
 
@@ -112,20 +114,13 @@ def lookup(name: str) -> ZooModel:
                        f'(see list-models)') from None
 
 
-def has_model_files(folder: Path) -> bool:
-    """Whether `folder` holds a zoo model: saved_model/saved_model.pb or a frozen graph."""
-    return ((folder / FROZEN_GRAPH_NAME).is_file()
-            or (folder / 'saved_model' / 'saved_model.pb').is_file()
-            or (folder / 'saved_model.pb').is_file())
-
-
 def downloaded_model(name: str, directory: str | os.PathLike | None = None) -> Path | None:
     """The folder of catalogue model `name` when it has been downloaded, else None."""
     if name not in CATALOGUE:
         return None
     folder = Path(directory) if directory is not None else cache_dir()
     folder = folder / name
-    return folder if has_model_files(folder) else None
+    return folder if model_in_folder(folder) else None
 
 
 def not_downloaded_hint(name: str) -> str:
@@ -154,7 +149,7 @@ def download(name: str, directory: str | os.PathLike | None = None, url_base: st
     log = log or (lambda message: None)
     folder = Path(directory).expanduser() if directory is not None else cache_dir()
     target = folder / name
-    if has_model_files(target):
+    if model_in_folder(target):
         log(f'{name} is already downloaded')
         return target
     try:
@@ -312,7 +307,7 @@ def unpack(archive: Path, folder: Path, name: str) -> Path:
             raise ZooError(f'archive {archive.name} holds no saved_model/ or '
                            f'{FROZEN_GRAPH_NAME}: not a zoo model; it was deleted')
         target = folder / name
-        if target.exists():  # an unusable leftover: has_model_files was false for it
+        if target.exists():  # an unusable leftover: it held no model
             shutil.rmtree(target)
         os.replace(model_folder, target)
         return target
@@ -333,10 +328,10 @@ def _unsafe(member: tarfile.TarInfo) -> str:
 
 def _find_model_folder(root: Path) -> Path | None:
     """The folder of an unpacked archive that holds the model (usually its one top folder)."""
-    if has_model_files(root):
+    if model_in_folder(root):
         return root
     for depth_one in sorted(p for p in root.iterdir() if p.is_dir()):
-        if has_model_files(depth_one):
+        if model_in_folder(depth_one):
             return depth_one
     return None
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from instance_segmentation_ros.demo import BUILTIN_CAPTION
+from instance_segmentation_ros.model_source import BUILTIN_CAPTION
 from instance_segmentation_ros.render import draw_caption
 
 

@@ -30,11 +30,12 @@ from instance_segmentation_ros.bag_writer import TOPICS
 from instance_segmentation_ros.cli.coco_files import images_json_path, write_coco_files
 from instance_segmentation_ros.cli.image import SAMPLE_IMAGE
 from instance_segmentation_ros.cli.progress import ByteProgress, Progress
-from instance_segmentation_ros.demo import builtin_model, sample_scene
+from instance_segmentation_ros.demo import sample_scene
+from instance_segmentation_ros.detections import PostprocessSettings
 from instance_segmentation_ros.labels import coco_label_map
 from instance_segmentation_ros.model import SegmentationModel
+from instance_segmentation_ros.model_source import builtin_model
 from instance_segmentation_ros.pipeline import Segmenter
-from instance_segmentation_ros.postprocess import PostprocessSettings
 from instance_segmentation_ros.viewer import opencv_has_gui
 
 BIN = Path(sys.executable).parent

@@ -10,15 +10,14 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from instance_segmentation_ros import cli, synthetic_scenes
-from instance_segmentation_ros.demo import (
-    COCO_SCORE_THRESHOLD,
-    HELD_OUT_SEED,
+from instance_segmentation_ros.demo import COCO_SCORE_THRESHOLD, HELD_OUT_SEED
+from instance_segmentation_ros.image_conversion import fill_image_msg
+from instance_segmentation_ros.model import MODEL_GARDEN, SegmentationModel
+from instance_segmentation_ros.model_source import (
     builtin_model,
     label_map_beside,
     with_builtin_defaults,
 )
-from instance_segmentation_ros.image_conversion import fill_image_msg
-from instance_segmentation_ros.model import MODEL_GARDEN, SegmentationModel
 from instance_segmentation_ros.segmentation_node import SegmentationNode
 
 # The shipped model scores mask AP 0.79 and AP50 0.95 on 200 held-out scenes, 0.87 and 1.00

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from instance_segmentation_ros.errors import InstanceSegmentationError
 from instance_segmentation_ros.image_conversion import (
     ERROR_KINDS,
     OUTPUT_ENCODINGS,
@@ -347,9 +348,9 @@ def test_missing_field_and_non_message():
         image_msg_to_bgr(None)
 
 
-def test_error_is_a_value_error_and_pickles_with_kind():
+def test_error_is_a_package_error_and_pickles_with_kind():
     err = ImageConversionError('step 1 is smaller', 'step')
-    assert isinstance(err, ValueError)
+    assert isinstance(err, InstanceSegmentationError)
     copy = pickle.loads(pickle.dumps(err))
     assert copy.kind == 'step' and str(copy) == 'step 1 is smaller'
 

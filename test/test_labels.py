@@ -217,10 +217,6 @@ def test_malformed_pbtxt_file_names_the_file(tmp_path):
         load_label_map(path)
 
 
-def test_label_map_error_is_a_value_error():
-    assert issubclass(LabelMapError, ValueError)
-
-
 # --- plain text, one name per line ---------------------------------------------------------
 
 def test_text_lines_are_ids_from_one():

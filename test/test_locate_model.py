@@ -1,10 +1,10 @@
-"""Tests for instance_segmentation_ros.model.locate_model: which files are a model (no TF)."""
+"""Tests for model_source.locate_model: which files are a model (no TF)."""
 
 from pathlib import Path
 
 import pytest
 
-from instance_segmentation_ros.model import FROZEN_GRAPH_NAME, ModelError, locate_model
+from instance_segmentation_ros.model_source import FROZEN_GRAPH_NAME, ModelError, locate_model
 
 
 def touch(path: Path) -> Path:
@@ -160,7 +160,3 @@ def test_frozen_graph_name_as_a_folder_is_not_taken(tmp_path):
         locate_model(folder)
     saved_model_folder(folder / 'saved_model')
     assert locate_model(folder).kind == 'saved_model'
-
-
-def test_model_error_is_a_runtime_error():
-    assert issubclass(ModelError, RuntimeError)

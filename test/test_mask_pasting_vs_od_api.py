@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from instance_segmentation_ros.detections import PostprocessSettings, RawDetections
 from instance_segmentation_ros.labels import coco_label_map
-from instance_segmentation_ros.model import RawDetections
-from instance_segmentation_ros.postprocess import PostprocessSettings, postprocess
+from instance_segmentation_ros.postprocess import postprocess
 from instance_segmentation_ros.results import coco_detections
 
 # pycocotools' decode under numpy 2: noise, not ours.

@@ -11,19 +11,17 @@ import pytest
 import tensorflow as tf
 import tiny_models as tm
 
+from instance_segmentation_ros.detections import PostprocessSettings, RawDetections
 from instance_segmentation_ros.model import (
     MODEL_GARDEN,
     TF1_FROZEN_GRAPH,
     TF1_OD_API,
     TF2_OD_API,
-    ModelError,
-    RawDetections,
     SegmentationModel,
-    load_model,
-    locate_model,
     tensorflow_device,
 )
-from instance_segmentation_ros.postprocess import PostprocessSettings, postprocess
+from instance_segmentation_ros.model_source import ModelError, locate_model
+from instance_segmentation_ros.postprocess import postprocess
 
 HEIGHT, WIDTH = 240, 320
 TF1_ZOO = 'mask_rcnn_inception_v2_coco_2018_01_28'
@@ -65,7 +63,7 @@ def models(model_dir):
 
     def get(case):
         if case not in cache:
-            cache[case] = load_model(model_dir / CASES[case][0])
+            cache[case] = SegmentationModel(model_dir / CASES[case][0])
         return cache[case]
 
     return get
@@ -346,14 +344,14 @@ def test_fault_gives_one_line_model_error(fault, tmp_path, model_dir):
     build, words = FAULTS[fault]
     path = build(tmp_path, model_dir)
     with pytest.raises(ModelError) as error:
-        load_model(path)
+        SegmentationModel(path)
     _one_line(error, *words)
 
 
 @pytest.mark.parametrize('path', ['', '   '])
 def test_empty_path(path):
     with pytest.raises(ModelError) as error:
-        load_model(path)
+        SegmentationModel(path)
     _one_line(error, 'empty')
     with pytest.raises(ModelError):
         locate_model(path)
@@ -383,12 +381,12 @@ def test_missing_gpu_names_the_count(model_dir):
     if count > 3:
         pytest.skip('this machine has a GPU 3')
     with pytest.raises(ModelError) as error:
-        load_model(model_dir / CASES['tf1_frozen_graph'][0], device='gpu:3')
+        SegmentationModel(model_dir / CASES['tf1_frozen_graph'][0], device='gpu:3')
     _one_line(error, "'gpu:3'", f'sees {count} GPUs')
 
 
 @pytest.mark.parametrize('device', ['tpu', 'gpu', 'gpu:x', 'cuda:0'])
 def test_unknown_device(device, model_dir):
     with pytest.raises(ModelError) as error:
-        load_model(model_dir / CASES['tf1_frozen_graph'][0], device=device)
+        SegmentationModel(model_dir / CASES['tf1_frozen_graph'][0], device=device)
     _one_line(error, repr(device), 'auto, cpu, gpu:N')

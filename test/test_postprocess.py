@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from instance_segmentation_ros.model import RawDetections
+from instance_segmentation_ros.detections import Instances, PostprocessSettings, RawDetections
 from instance_segmentation_ros.postprocess import (
     MAX_INSTANCES,
-    Instances,
-    PostprocessSettings,
     encode_rle,
     paste_mask,
     postprocess,

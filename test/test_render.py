@@ -5,9 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
+from instance_segmentation_ros.detections import Instances, PostprocessSettings, RawDetections
 from instance_segmentation_ros.labels import LabelMap, coco_label_map
-from instance_segmentation_ros.model import RawDetections
-from instance_segmentation_ros.postprocess import Instances, PostprocessSettings, postprocess
+from instance_segmentation_ros.postprocess import postprocess
 from instance_segmentation_ros.render import (
     class_colour,
     draw_caption,

@@ -11,9 +11,9 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from instance_segmentation_ros.detections import Instances, PostprocessSettings, RawDetections
 from instance_segmentation_ros.labels import LabelMap, coco_label_map
-from instance_segmentation_ros.model import RawDetections
-from instance_segmentation_ros.postprocess import Instances, PostprocessSettings, postprocess
+from instance_segmentation_ros.postprocess import postprocess
 from instance_segmentation_ros.results import coco_detections, frame_json
 
 # pycocotools under numpy 2: noise, not ours.

@@ -19,7 +19,8 @@ import pytest
 import tiny_models
 
 from instance_segmentation_ros import cli, zoo
-from instance_segmentation_ros.model import ModelError, SegmentationModel, locate_model
+from instance_segmentation_ros.model import SegmentationModel
+from instance_segmentation_ros.model_source import ModelError, locate_model
 
 NAME = 'mask_rcnn_inception_v2_coco_2018_01_28'  # a TF1 zoo name: archive at the URL base root
 TF2_NAME = 'mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8'

@@ -24,10 +24,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from instance_segmentation_ros import synthetic_scenes  # noqa: E402
 from instance_segmentation_ros.demo import HELD_OUT_SEED, coco_mask_stats  # noqa: E402
+from instance_segmentation_ros.detections import PostprocessSettings  # noqa: E402
 from instance_segmentation_ros.labels import load_label_map  # noqa: E402
 from instance_segmentation_ros.model import SegmentationModel  # noqa: E402
 from instance_segmentation_ros.pipeline import Segmenter  # noqa: E402
-from instance_segmentation_ros.postprocess import PostprocessSettings  # noqa: E402
 
 
 def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: int = 0):

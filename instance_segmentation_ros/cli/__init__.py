@@ -31,6 +31,7 @@ import signal
 import sys
 import traceback
 
+from ..errors import InstanceSegmentationError
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError
 from .parser import build_parser
 
@@ -52,14 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error), error.status)
     except KeyboardInterrupt:
         return _fail('interrupted', EXIT_INTERRUPTED)
+    except InstanceSegmentationError as error:
+        return _fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
     except Exception as error:
-        from ..bag_writer import BagWriterError
-        from ..labels import LabelMapError
-        from ..model import ModelError
-        from ..zoo import ZooError
-
-        if isinstance(error, (ModelError, LabelMapError, ZooError, BagWriterError)):
-            return _fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
         if args.verbose:
             traceback.print_exc()
         first = (str(error).strip().splitlines() or [''])[0]

@@ -6,7 +6,8 @@ import json
 import tempfile
 from pathlib import Path
 
-from .common import PROG, CliError, os_reason
+from ..errors import describe_os_error
+from .common import PROG, CliError
 
 
 def images_json_path(json_path: Path) -> Path:
@@ -33,5 +34,5 @@ def write_coco_files(json_path: Path, results: list[dict], images: list[dict], s
         kept = Path(tempfile.mkdtemp(prefix='instance_segmentation_results_'))
         (kept / json_path.name).write_text(json.dumps(results, separators=(',', ':')) + '\n')
         (kept / images_path.name).write_text(json.dumps(dataset, indent=1) + '\n')
-        raise CliError(f'cannot write {json_path}: {os_reason(error)}; the results are in '
+        raise CliError(f'cannot write {json_path}: {describe_os_error(error)}; the results are in '
                        f'{kept / json_path.name}') from None

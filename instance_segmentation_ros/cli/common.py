@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import InstanceSegmentationError, describe_os_error
+
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
+    from ..detections import PostprocessSettings
     from ..labels import LabelMap
-    from ..postprocess import PostprocessSettings
 
 PROG = 'instance-segmentation'
 EXIT_ERROR = 1
@@ -20,7 +22,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-class CliError(Exception):
+class CliError(InstanceSegmentationError):
     """An error to report in one line, with the exit status to end with."""
 
     def __init__(self, message: str, status: int = EXIT_ERROR):
@@ -44,14 +46,11 @@ def choose_model(args) -> ModelChoice:
 
     No --model means the built-in demo model (and its labels); stderr says so.
     """
-    from ..demo import DEMO_MODEL_NAME, with_builtin_defaults
+    from ..detections import PostprocessSettings
     from ..labels import load_label_map
-    from ..postprocess import PostprocessSettings
+    from ..model_source import DEMO_MODEL_NAME, with_builtin_defaults
 
-    try:
-        path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
-    except FileNotFoundError as error:
-        raise CliError(str(error)) from None
+    path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
     if not (args.model or '').strip():
         print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
     label_map = load_label_map(label_map_path)
@@ -68,8 +67,8 @@ def load_segmenter(choice: ModelChoice, *, verbose: bool, own_scenes: bool = Fal
     The built-in model on anything but its own generated scenes (`own_scenes`) captions its
     overlays and says so once: there its shape names on a photo would pass for results.
     """
-    from ..demo import BUILTIN_CAPTION
     from ..model import SegmentationModel
+    from ..model_source import BUILTIN_CAPTION
     from ..pipeline import Segmenter
 
     caption = BUILTIN_CAPTION if choice.builtin and not own_scenes else ''
@@ -123,7 +122,7 @@ def write_image(path: Path, image) -> str:
     try:
         path.write_bytes(encoded.tobytes())
     except OSError as error:
-        return os_reason(error)
+        return describe_os_error(error)
     return ''
 
 
@@ -145,7 +144,7 @@ def make_writable_folder(folder: Path, what: str):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CliError(f'cannot create {folder}: {os_reason(error)}') from None
+        raise CliError(f'cannot create {folder}: {describe_os_error(error)}') from None
     check_writable_folder(folder, what)
 
 
@@ -155,7 +154,7 @@ def check_writable_folder(folder: Path, what: str):
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise CliError(f'cannot write {what} into {folder}: {os_reason(error)}') from None
+        raise CliError(f'cannot write {what} into {folder}: {describe_os_error(error)}') from None
 
 
 def check_writable_file(path: Path):
@@ -164,8 +163,3 @@ def check_writable_file(path: Path):
     if not folder.is_dir():
         raise CliError(f'cannot write {path}: the folder {folder} does not exist')
     check_writable_folder(folder, path.name)
-
-
-def os_reason(error: OSError) -> str:
-    """An OSError as the end of a one-line error: 'permission denied', without errno or path."""
-    return (error.strerror or str(error)).lower()

@@ -27,6 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import describe_os_error
 from ..image_files import IMAGE_EXTENSIONS, image_names, read_image
 from .coco_files import images_json_path, write_coco_files
 from .common import (
@@ -37,15 +38,14 @@ from .common import (
     choose_model,
     load_segmenter,
     make_writable_folder,
-    os_reason,
     write_image,
 )
 from .progress import Progress
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
     from ..bag_writer import SegmentationBag
+    from ..detections import PostprocessSettings
     from ..pipeline import Segmentation, Segmenter
-    from ..postprocess import PostprocessSettings
 
 
 def run_folder(args) -> int:
@@ -254,7 +254,7 @@ def _image_files(in_dir: Path) -> list[Path]:
     try:
         files = [in_dir / name for name in image_names(in_dir)]
     except OSError as error:
-        raise CliError(f'cannot list {in_dir}: {os_reason(error)}') from None
+        raise CliError(f'cannot list {in_dir}: {describe_os_error(error)}') from None
     if not files:
         raise CliError(f'no images in {in_dir} (looked for '
                        f'{", ".join(IMAGE_EXTENSIONS)}, any case)')

@@ -66,7 +66,8 @@ def _default_image(model) -> tuple:
     so the result can be checked by eye; on a photo its first result would be nonsense. Any
     other model gets the sample photo.
     """
-    from ..demo import is_builtin_model, sample_scene
+    from ..demo import sample_scene
+    from ..model_source import is_builtin_model
 
     if is_builtin_model(model):
         scene = sample_scene()
