@@ -4,7 +4,10 @@ One frame = four messages with the same header (stamp and frame_id), on the topi
 `folder.launch.py record:=true` records (a folder player on ``/image``, the node in the launch
 files' ``/segmentation`` namespace):
 
-- ``/image`` (sensor_msgs/msg/Image, bgr8): the input image;
+- ``/image`` (sensor_msgs/msg/Image, bgr8): the input image; in a bag made with
+  ``image_transport='compressed'`` ``/image/compressed`` (sensor_msgs/msg/CompressedImage)
+  instead, a JPEG or PNG file's own bytes or else a lossless PNG (see `compressed`), as
+  ``folder.launch.py transport:=compressed record:=true`` records it;
 - ``/segmentation/masks`` (sensor_msgs/msg/Image, mono8): the instance label image;
 - ``/segmentation/overlay`` (sensor_msgs/msg/Image, bgr8);
 - ``/segmentation/detections_json`` (std_msgs/msg/String).
@@ -26,17 +29,22 @@ from rosbags.interfaces import QosTime as _QosTime
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys import Stores, get_typestore
 
+from .compressed import file_payload
 from .errors import InstanceSegmentationError
-from .topics import FOLDER_IMAGE_TOPIC, segmentation_topic
+from .topics import FOLDER_COMPRESSED_IMAGE_TOPIC, FOLDER_IMAGE_TOPIC, segmentation_topic
 
 IMAGE_TOPIC = FOLDER_IMAGE_TOPIC
+COMPRESSED_IMAGE_TOPIC = FOLDER_COMPRESSED_IMAGE_TOPIC
 MASKS_TOPIC = segmentation_topic('masks')
 OVERLAY_TOPIC = segmentation_topic('overlay')
 JSON_TOPIC = segmentation_topic('detections_json')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
 STRING_TYPE = 'std_msgs/msg/String'
-TOPICS = {IMAGE_TOPIC: IMAGE_TYPE, MASKS_TOPIC: IMAGE_TYPE, OVERLAY_TOPIC: IMAGE_TYPE,
-          JSON_TOPIC: STRING_TYPE}
+RESULT_TOPICS = {MASKS_TOPIC: IMAGE_TYPE, OVERLAY_TOPIC: IMAGE_TYPE, JSON_TOPIC: STRING_TYPE}
+TOPICS = {IMAGE_TOPIC: IMAGE_TYPE, **RESULT_TOPICS}
+COMPRESSED_TOPICS = {COMPRESSED_IMAGE_TOPIC: COMPRESSED_IMAGE_TYPE, **RESULT_TOPICS}
+IMAGE_TRANSPORTS = {'raw': TOPICS, 'compressed': COMPRESSED_TOPICS}  # the bag's topics
 BAG_VERSION = 8
 
 _NO_TIME = _QosTime(0, 0)  # RMW_DURATION_UNSPECIFIED: the middleware default (infinite)
@@ -54,11 +62,19 @@ class SegmentationBag:
 
     The bag is closed properly (index and metadata.yaml written) however the `with` block is
     left, KeyboardInterrupt included, so an interrupted run leaves a readable bag.
+    `image_transport` 'compressed' writes the input image as a CompressedImage on
+    ``/image/compressed`` (see `write_frame`); `topics` are the bag's topics and types.
     """
 
-    def __init__(self, path: str | os.PathLike, frame_id: str = 'camera'):
+    def __init__(self, path: str | os.PathLike, frame_id: str = 'camera',
+                 image_transport: str = 'raw'):
+        if image_transport not in IMAGE_TRANSPORTS:
+            raise BagWriterError(f'image_transport {image_transport!r} is not one of '
+                                 f'{", ".join(IMAGE_TRANSPORTS)}')
         self.path = Path(path)
         self.frame_id = frame_id
+        self.topics = IMAGE_TRANSPORTS[image_transport]
+        self._compressed = image_transport == 'compressed'
         self.frames = 0
         self._typestore = get_typestore(Stores.ROS2_JAZZY)
         self._writer: Writer | None = None
@@ -81,7 +97,7 @@ class SegmentationBag:
         except (WriterError, OSError) as error:
             raise BagWriterError(f'cannot create bag {self.path}: {_reason(error)}') from error
         try:
-            for topic, msgtype in TOPICS.items():
+            for topic, msgtype in self.topics.items():
                 self._connections[topic] = writer.add_connection(
                     topic, msgtype, typestore=self._typestore,
                     offered_qos_profiles=[OFFERED_QOS])
@@ -93,21 +109,33 @@ class SegmentationBag:
         return self
 
     def write_frame(self, stamp_ns: int, bgr: np.ndarray, label_image: np.ndarray,
-                    overlay: np.ndarray, detections_json: str) -> None:
+                    overlay: np.ndarray, detections_json: str,
+                    image_file: bytes | None = None) -> None:
         """Write one frame's four messages, all stamped `stamp_ns` (nanoseconds since epoch).
 
-        `detections_json` should carry the same stamp (see `stamp_parts`).
+        `detections_json` should carry the same stamp (see `stamp_parts`). A compressed bag
+        stores `image_file`, the bytes of the file `bgr` was read from, as they are when they
+        are a JPEG or PNG (`compressed.file_payload`), else `bgr` as lossless PNG; a raw bag
+        stores `bgr` and has no use for `image_file`.
         """
         if self._writer is None:
             raise BagWriterError(f'bag {self.path} is not open')
         sec, nanosec = stamp_parts(stamp_ns)
+        if self._compressed:
+            image_topic = COMPRESSED_IMAGE_TOPIC
+            fmt, data = file_payload(image_file or b'', bgr)
+            image = self._typestore.types[COMPRESSED_IMAGE_TYPE](
+                header=self._header(sec, nanosec), format=fmt,
+                data=np.frombuffer(data, np.uint8))
+        else:
+            image_topic, image = IMAGE_TOPIC, self._image(bgr, 'bgr8', sec, nanosec)
         messages = (
-            (IMAGE_TOPIC, self._image(bgr, 'bgr8', sec, nanosec)),
+            (image_topic, image),
             (MASKS_TOPIC, self._image(label_image, 'mono8', sec, nanosec)),
             (OVERLAY_TOPIC, self._image(overlay, 'bgr8', sec, nanosec)),
             (JSON_TOPIC, self._typestore.types[STRING_TYPE](data=detections_json)),
         )
-        serialized = [(topic, self._typestore.serialize_cdr(message, TOPICS[topic]))
+        serialized = [(topic, self._typestore.serialize_cdr(message, self.topics[topic]))
                       for topic, message in messages]
         try:
             for topic, data in serialized:
@@ -136,16 +164,19 @@ class SegmentationBag:
         self.close()
         return False
 
-    def _image(self, array: np.ndarray, encoding: str, sec: int, nanosec: int):
+    def _header(self, sec: int, nanosec: int):
         types = self._typestore.types
-        height, width = array.shape[:2]
-        channels = 1 if array.ndim == 2 else array.shape[2]
-        header = types['std_msgs/msg/Header'](
+        return types['std_msgs/msg/Header'](
             stamp=types['builtin_interfaces/msg/Time'](sec=sec, nanosec=nanosec),
             frame_id=self.frame_id)
+
+    def _image(self, array: np.ndarray, encoding: str, sec: int, nanosec: int):
+        height, width = array.shape[:2]
+        channels = 1 if array.ndim == 2 else array.shape[2]
         data = np.ascontiguousarray(array, dtype=np.uint8).reshape(-1)
-        return types[IMAGE_TYPE](header=header, height=height, width=width, encoding=encoding,
-                                 is_bigendian=0, step=width * channels, data=data)
+        return self._typestore.types[IMAGE_TYPE](
+            header=self._header(sec, nanosec), height=height, width=width, encoding=encoding,
+            is_bigendian=0, step=width * channels, data=data)
 
 
 def stamp_parts(stamp_ns: int) -> tuple[int, int]:

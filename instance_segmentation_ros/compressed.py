@@ -13,6 +13,10 @@ format naming another codec (``compressedDepth``, ``theora``) is refused. Decodi
 OpenCV allocates anything. 16-bit PNGs and grey JPEGs come out as 8-bit BGR, as raw ``mono16``
 and ``mono8`` images do.
 
+Image files (folder_player, the CLI's bags): a JPEG or PNG of 8-bit colour or grey pixels goes
+as it is, so nothing is lost or spent on encoding; anything else (BMP, TIFF, WebP, alpha,
+16 bits) as a lossless PNG of the BGR image it decodes to.
+
 Outputs: a label image must never be JPEG-compressed (lossy compression changes instance ids),
 so masks are published as lossless PNG; the overlay, a picture for people, as JPEG.
 """
@@ -23,11 +27,12 @@ import cv2
 import numpy as np
 
 from .image_conversion import ImageConversionError
-from .image_files import decode_image
+from .image_files import decode_image, stored_encoding
 
 CODECS = ('jpeg', 'jpg', 'png')
 MASK_FORMAT = 'mono8; png compressed mono8'
 OVERLAY_FORMAT = 'bgr8; jpeg compressed bgr8'
+PNG_FORMAT = 'bgr8; png compressed bgr8'
 PNG_SPEED = [cv2.IMWRITE_PNG_COMPRESSION, 1]  # label images are flat: level 1 is small enough
 
 
@@ -88,6 +93,14 @@ def encode_jpeg(bgr: np.ndarray, quality: int) -> bytes:
     if not ok:
         raise ImageConversionError(f'OpenCV could not encode a {bgr.shape} JPEG', 'compressed')
     return encoded.tobytes()
+
+
+def file_payload(data: bytes, bgr: np.ndarray) -> tuple[str, bytes]:
+    """(format, data) of a CompressedImage carrying the image file ``data``, decoded to ``bgr``."""
+    codec, encoding = stored_encoding(data)
+    if codec:
+        return f'{encoding}; {codec} compressed {encoding}', data
+    return PNG_FORMAT, encode_png(bgr)
 
 
 def fill_compressed_msg(msg, fmt: str, data: bytes):

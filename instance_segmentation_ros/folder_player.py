@@ -3,7 +3,10 @@
 Topics (relative, so a namespace or remapping places them):
 
 * ``image`` (sensor_msgs/Image, ``bgr8``): one image per file, ``header.stamp`` = the time of
-  publishing, ``header.frame_id`` = the ``frame_id`` parameter.
+  publishing, ``header.frame_id`` = the ``frame_id`` parameter. With ``transport: compressed``
+  a sensor_msgs/CompressedImage on ``image/compressed`` instead (after the remapped ``image``, as
+  image_transport names it): a JPEG or PNG file's own bytes, other files as lossless PNG (see
+  `compressed`). Everything below holds for that topic alike.
 * ``image_file`` (std_msgs/String): the file name (relative to ``folder``) of every published
   image, published right before that image. A consumer pairs the two by order (both are
   reliable and published back to back), or keeps the latest name and matches by arrival.
@@ -46,15 +49,16 @@ import time
 from rclpy.duration import Duration
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header, String
 
+from instance_segmentation_ros.compressed import file_payload, fill_compressed_msg
 from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.image_files import (
     DEFAULT_PATTERN,
     image_names,
     parse_pattern,
-    read_image,
+    read_image_file,
 )
 from instance_segmentation_ros.node_support import (
     FatalError,
@@ -62,12 +66,14 @@ from instance_segmentation_ros.node_support import (
     descriptor,
     run_node,
 )
+from instance_segmentation_ros.topics import COMPRESSED_SUFFIX
 
 DISCOVERY_POLL = 0.05  # s between checks while waiting for subscribers
 PROGRESS_INTERVAL = 10.0  # s between log lines while lock-step mode waits for its consumer
 UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'  # the graph's node name before discovery completes
 MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
+TRANSPORTS = ('raw', 'compressed')
 
 
 def list_images(folder: str, globs: list[str]) -> list[str]:
@@ -122,7 +128,11 @@ class FolderPlayer(FiniteRunNode):
         super().__init__('folder_player', **kwargs)
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST, depth=5, reliability=ReliabilityPolicy.RELIABLE)
-        self._image_pub = self.create_publisher(Image, 'image', qos)
+        if self._compressed:
+            self._image_pub = self.create_publisher(
+                CompressedImage, self.resolve_topic_name('image') + COMPRESSED_SUFFIX, qos)
+        else:
+            self._image_pub = self.create_publisher(Image, 'image', qos)
         self._file_pub = self.create_publisher(
             String, 'image_file', QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10))
         self._ack_sub = None
@@ -154,7 +164,8 @@ class FolderPlayer(FiniteRunNode):
         self._timer = None
         self._discovery_timer = self.create_timer(DISCOVERY_POLL, self._on_discovery)
         self.get_logger().info(
-            f"playing {len(self._files)} file(s) of '{self._folder}' at up to {self._rate:g} Hz"
+            f"playing {len(self._files)} file(s) of '{self._folder}' on "
+            f"'{self._image_pub.topic_name}' at up to {self._rate:g} Hz"
             + (f", in lock-step with '{self._ack_sub.topic_name}'" if self._ack_sub else ''))
 
     # Parameters -------------------------------------------------------------------------------
@@ -165,6 +176,11 @@ class FolderPlayer(FiniteRunNode):
         self.declare_parameter(
             'pattern', DEFAULT_PATTERN, descriptor(
                 'Comma separated file name globs, case-insensitive', read_only=True))
+        self.declare_parameter(
+            'transport', 'raw', descriptor(
+                'raw: sensor_msgs/Image (bgr8) on image; compressed: sensor_msgs/CompressedImage '
+                'on image/compressed, a JPEG or PNG as it is, other files as PNG',
+                read_only=True))
         self.declare_parameter(
             'rate', 2.0, descriptor(
                 'Images per second (an upper bound in lock-step mode)', floating=(0.001, 1000.0)))
@@ -198,13 +214,17 @@ class FolderPlayer(FiniteRunNode):
     def configure(self) -> None:
         """Declare the parameters and read them; an unusable folder or type fails here."""
         self._declare_parameters()
-        names = ('folder', 'pattern', 'rate', 'loop', 'frame_id', 'wait_for_topic',
+        names = ('folder', 'pattern', 'transport', 'rate', 'loop', 'frame_id', 'wait_for_topic',
                  'wait_for_type', 'wait_timeout', 'wait_for_subscriber', 'start_delay')
         values = {p.name: p.value for p in self.get_parameters(names)}
         self._folder = os.path.expanduser(values['folder'].strip())
         self._globs = parse_pattern(values['pattern'])
         if not self._globs:
             raise FatalError(f"pattern '{values['pattern']}' holds no glob")
+        if values['transport'] not in TRANSPORTS:
+            raise FatalError(f"transport {values['transport']!r} is not one of "
+                             f"{', '.join(TRANSPORTS)}")
+        self._compressed = values['transport'] == 'compressed'
         self._files = list_images(self._folder, self._globs)
         self._rate = values['rate']
         self._loop = values['loop']
@@ -348,7 +368,7 @@ class FolderPlayer(FiniteRunNode):
             name = self._files[self._index]
             self._index += 1
             path = os.path.join(self._folder, name)
-            image, reason = read_image(path)
+            data, image, reason = read_image_file(path)
             if image is None:
                 self._skips += 1
                 if name not in self._skipped:
@@ -358,9 +378,12 @@ class FolderPlayer(FiniteRunNode):
                     logger.debug(f"skipping '{path}' again")
                 continue
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._frame_id)
-            msg = Image(header=header)
-            fill_image_msg(msg, image, 'bgr8')
-            logger.debug(f'publishing {name} ({msg.width}x{msg.height})')
+            if self._compressed:
+                msg = fill_compressed_msg(CompressedImage(header=header),
+                                          *file_payload(data, image))
+            else:
+                msg = fill_image_msg(Image(header=header), image, 'bgr8')
+            logger.debug(f'publishing {name} ({image.shape[1]}x{image.shape[0]})')
             self._file_pub.publish(String(data=name))
             self._image_pub.publish(msg)
             self._current = name

@@ -48,12 +48,23 @@ def image_names(folder, globs=DEFAULT_GLOBS):
 
 def read_image(path):
     """(BGR uint8 image, '') for an intact image file, else (None, a one-line reason)."""
+    _, image, reason = read_image_file(path)
+    return image, reason
+
+
+def read_image_file(path):
+    """(bytes, BGR uint8 image, '') for an intact image file, else (None, None, a reason).
+
+    `read_image` plus the file's bytes, for passing a JPEG or PNG on as it is (see
+    `compressed.file_payload`).
+    """
     try:
         with open(path, 'rb') as file:
             data = file.read()
     except OSError as error:
-        return None, describe_os_error(error)
-    return decode_image(data)
+        return None, None, describe_os_error(error)
+    image, reason = decode_image(data)
+    return (data if image is not None else None), image, reason
 
 
 def decode_image(data):
@@ -64,11 +75,12 @@ def decode_image(data):
 
     if not data:
         return None, 'empty file'
-    kind = next((name for name, (start, _) in SIGNATURES.items() if data.startswith(start)), '')
+    kind = _signature(data)
     if kind:
         what = SIGNATURES[kind][1]
         if kind == 'JPEG':
-            size, whole = _jpeg_layout(data)
+            frame, whole = _jpeg_layout(data)
+            size = frame and frame[:2]
         else:
             size = (int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big'))
             whole = _png_chunks_end(data)
@@ -84,6 +96,30 @@ def decode_image(data):
         return None, f'corrupt {kind} (OpenCV cannot decode it)' if kind else (
             'not an image OpenCV can decode')
     return image, ''
+
+
+def stored_encoding(data):
+    """(codec, encoding) of a JPEG or PNG of 8-bit colour or grey pixels, else ('', '').
+
+    Codec 'jpeg' or 'png', encoding 'bgr8' or 'mono8': what a compressed_image_transport
+    subscriber, which decodes without conversion, gets from these bytes. Alpha, 16 bits, a
+    palette or CMYK would not be what the format string tells it.
+    """
+    kind = _signature(data)
+    if kind == 'JPEG':
+        frame, _ = _jpeg_layout(data)
+        components = frame and frame[2]
+        return {3: ('jpeg', 'bgr8'), 1: ('jpeg', 'mono8')}.get(components, ('', ''))
+    if kind == 'PNG' and len(data) > 25:
+        bit_depth, colour_type = data[24], data[25]
+        if bit_depth == 8:
+            return {2: ('png', 'bgr8'), 0: ('png', 'mono8')}.get(colour_type, ('', ''))
+    return '', ''
+
+
+def _signature(data: bytes) -> str:
+    """'JPEG' or 'PNG' by the first bytes, or ''."""
+    return next((name for name, (start, _) in SIGNATURES.items() if data.startswith(start)), '')
 
 
 def _png_chunks_end(data: bytes) -> bool:
@@ -104,28 +140,29 @@ def _png_chunks_end(data: bytes) -> bool:
 
 
 def _jpeg_layout(data: bytes):
-    """((width, height) from the frame header or None, whether an end marker follows the scan).
+    """((width, height, components) of the frame header or None, whether the scan has its end).
 
     The marker segments before the first scan are stepped over by their lengths (an EXIF
     thumbnail, with markers of its own, lives in one); inside scans a 0xFF byte is always
     followed by 0x00 or a restart marker, so the first FF D9 after the scan starts is the
     image's end. A header this walk cannot follow is left for OpenCV to judge.
     """
-    size = None
+    frame = None
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            return size, True
+            return frame, True
         marker = data[position + 1]
         if marker == 0xFF:  # fill byte before a marker
             position += 1
         elif marker == 0xDA:  # start of scan
-            return size, data.find(b'\xff\xd9', position) != -1
+            return frame, data.find(b'\xff\xd9', position) != -1
         elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             position += 2
         else:
-            if marker in SOF_MARKERS and position + 9 <= len(data):
-                size = (int.from_bytes(data[position + 7:position + 9], 'big'),
-                        int.from_bytes(data[position + 5:position + 7], 'big'))
+            if marker in SOF_MARKERS and position + 10 <= len(data):
+                frame = (int.from_bytes(data[position + 7:position + 9], 'big'),
+                         int.from_bytes(data[position + 5:position + 7], 'big'),
+                         data[position + 9])
             position += 2 + int.from_bytes(data[position + 2:position + 4], 'big')
-    return size, False
+    return frame, False

@@ -16,7 +16,7 @@ from launch.substitutions import LaunchConfiguration
 
 from instance_segmentation_ros.launch_support import launch_file
 
-PASSED_ON = ('rate', 'loop', 'rviz', 'record', 'bag_path')
+PASSED_ON = ('rate', 'transport', 'loop', 'rviz', 'record', 'bag_path')
 
 
 def scenes_and_folder_launch(context):
@@ -41,6 +41,9 @@ def generate_launch_description():
                               description='Number of generated scenes'),
         DeclareLaunchArgument('rate', default_value='2.0',
                               description='Most scenes per second (lock-step may be slower)'),
+        DeclareLaunchArgument('transport', default_value='raw',
+                              description='raw: sensor_msgs/Image on /image; compressed: '
+                                          "the scenes' PNG files on /image/compressed"),
         DeclareLaunchArgument('loop', default_value='false',
                               description='Play the scenes again and again'),
         DeclareLaunchArgument('scenes_folder', default_value='',

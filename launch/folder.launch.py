@@ -6,7 +6,9 @@ ros2 launch instance_segmentation_ros folder.launch.py folder:=images model_path
 folder_player publishes /image and waits for each result on /segmentation/detections_json
 before the next image (lock-step), so a slow model drops nothing, however long it takes to
 start; when the folder is done the whole launch shuts down and the bag is closed. record:=true
-without rosbag2 installed stops the launch before it starts anything.
+without rosbag2 installed stops the launch before it starts anything. With transport:=compressed
+the player publishes /image/compressed instead (JPEG and PNG files as they are, no re-encoding)
+and the node reads that.
 """
 
 from launch import LaunchDescription
@@ -40,6 +42,10 @@ def generate_launch_description():
         DeclareLaunchArgument('folder', description='Folder of images to play'),
         DeclareLaunchArgument('rate', default_value='2.0',
                               description='Most images per second (lock-step may be slower)'),
+        DeclareLaunchArgument('transport', default_value='raw',
+                              description='raw: sensor_msgs/Image on /image; compressed: '
+                                          'sensor_msgs/CompressedImage on /image/compressed '
+                                          '(JPEG and PNG files as they are)'),
         DeclareLaunchArgument('loop', default_value='false',
                               description='Start again at the end instead of shutting down'),
         DeclareLaunchArgument('model_path', default_value='',
@@ -68,6 +74,7 @@ def generate_launch_description():
             # Typed, so that rate:=5 reaches the node as the double it declares.
             'rate': ParameterValue(LaunchConfiguration('rate'), value_type=float),
             'loop': ParameterValue(LaunchConfiguration('loop'), value_type=bool),
+            'transport': LaunchConfiguration('transport'),
             'wait_for_topic': RESULT_TOPIC,
         }],
         remappings=[('image', FOLDER_IMAGE_TOPIC)],
@@ -76,6 +83,7 @@ def generate_launch_description():
         PythonLaunchDescriptionSource(launch_file('segmentation.launch.py')),
         launch_arguments={
             'image_topic': FOLDER_IMAGE_TOPIC,
+            'input_transport': LaunchConfiguration('transport'),
             'model_path': LaunchConfiguration('model_path'),
             'classes': LaunchConfiguration('classes'),
             'score_threshold': LaunchConfiguration('score_threshold'),

@@ -19,6 +19,9 @@ from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 ARGUMENTS = {
     'image_topic': ('/camera/image_raw', 'Image topic to segment (remapped to image); a '
                                          'relative name is relative to namespace'),
+    'input_transport': ('', 'raw: sensor_msgs/Image on image_topic; compressed: '
+                            'sensor_msgs/CompressedImage on image_topic/compressed; empty: '
+                            'params_file'),
     'model_path': ('', 'SavedModel folder, frozen graph .pb, zoo model folder or downloaded '
                        'zoo model name; empty: the value in params_file'),
     'params_file': (config_file('segmentation.yaml'),
@@ -59,9 +62,10 @@ def class_list(text: str) -> list[str]:
 def segmentation_node(context):
     """The node, with the YAML file first and non-empty launch arguments on top of it."""
     overrides = {}
-    model_path = argument(context, 'model_path')
-    if model_path:
-        overrides['model_path'] = model_path
+    for name in ('model_path', 'input_transport'):
+        value = argument(context, name)
+        if value:
+            overrides[name] = value
     classes = argument(context, 'classes', class_list, "'[person, car]'")
     if classes:
         overrides['classes'] = classes

@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -9,6 +10,8 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
 from instance_segmentation_ros.bag_writer import (
+    COMPRESSED_IMAGE_TOPIC,
+    COMPRESSED_TOPICS,
     IMAGE_TOPIC,
     JSON_TOPIC,
     MASKS_TOPIC,
@@ -18,6 +21,7 @@ from instance_segmentation_ros.bag_writer import (
     SegmentationBag,
     stamp_parts,
 )
+from instance_segmentation_ros.compressed import PNG_FORMAT, compressed_msg_to_bgr
 
 START_NS = 1_700_000_000_000_000_000
 
@@ -132,3 +136,43 @@ def test_discard_removes_the_bag(tmp_path):
     assert not (tmp_path / 'bag').exists()
     with pytest.raises(BagWriterError, match='not open'):
         bag.write_frame(START_NS, *frame(0))
+
+
+def test_a_compressed_bag_holds_a_jpeg_or_png_file_as_it_is_and_else_a_png(tmp_path):
+    path = tmp_path / 'bag'
+    frames = [frame(seed) for seed in range(4)]
+    files = [cv2.imencode('.jpg', frames[0][0])[1].tobytes(),
+             cv2.imencode('.png', frames[1][0])[1].tobytes(),
+             cv2.imencode('.bmp', frames[2][0])[1].tobytes(),
+             None]  # no file: the image alone
+    stamps = [START_NS + k * 1_000_000_000 for k in range(4)]
+    with SegmentationBag(path, frame_id='cam', image_transport='compressed') as bag:
+        for stamp, data, image_file in zip(stamps, frames, files, strict=True):
+            bag.write_frame(stamp, *data, image_file=image_file)
+    assert bag.topics == COMPRESSED_TOPICS
+
+    messages, connections = read_bag(path)
+    assert {topic: c.msgtype for topic, c in connections.items()} == COMPRESSED_TOPICS
+    assert IMAGE_TOPIC not in messages
+    images = messages[COMPRESSED_IMAGE_TOPIC]
+    assert [timestamp for timestamp, _ in images] == stamps
+    for (_, image), stamp in zip(images, stamps, strict=True):
+        assert (image.header.stamp.sec, image.header.stamp.nanosec) == stamp_parts(stamp)
+        assert image.header.frame_id == 'cam'
+    jpeg, png, bmp, bare = (image for _, image in images)
+    assert jpeg.format == 'bgr8; jpeg compressed bgr8' and bytes(jpeg.data) == files[0]
+    assert png.format == 'bgr8; png compressed bgr8' and bytes(png.data) == files[1]
+    assert np.array_equal(compressed_msg_to_bgr(png), frames[1][0])
+    for message, (bgr, *_) in ((bmp, frames[2]), (bare, frames[3])):
+        assert message.format == PNG_FORMAT
+        assert np.array_equal(compressed_msg_to_bgr(message), bgr)
+    for k, (_, labels, overlay, text) in enumerate(frames):
+        assert np.array_equal(image_array(messages[MASKS_TOPIC][k][1]), labels)
+        assert np.array_equal(image_array(messages[OVERLAY_TOPIC][k][1]), overlay)
+        assert messages[JSON_TOPIC][k][1].data == text
+
+
+def test_an_unknown_image_transport_is_refused():
+    with pytest.raises(BagWriterError,
+                       match="image_transport 'theora' is not one of raw, compressed"):
+        SegmentationBag('bag', image_transport='theora')

@@ -9,12 +9,15 @@ from payloads import malformed_payloads
 
 from instance_segmentation_ros.compressed import (
     MASK_FORMAT,
+    PNG_FORMAT,
     compressed_codec,
     compressed_msg_to_bgr,
     encode_jpeg,
     encode_png,
+    file_payload,
 )
 from instance_segmentation_ros.image_conversion import ImageConversionError, image_msg_to_bgr
+from instance_segmentation_ros.image_files import decode_image
 
 
 def message(fmt, data):
@@ -106,3 +109,40 @@ def test_a_thousand_malformed_payloads_raise_only_conversion_errors(bgr):
         else:
             assert kind == 'damaged', f'payload {index} ({kind}) was decoded'
             assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+
+
+def image_file(bgr, kind):
+    """The bytes of an image file of `bgr` as `kind` ('.jpg', 'grey.png', 'alpha.png', ...)."""
+    variant, _, extension = kind.rpartition('.')
+    picture = {'': bgr, 'grey': cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY),
+               'alpha': cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA),
+               '16bit': bgr.astype(np.uint16) * 257}[variant]
+    ok, data = cv2.imencode(f'.{extension}', picture)
+    assert ok
+    return data.tobytes()
+
+
+@pytest.mark.parametrize('kind, fmt', [
+    ('.jpg', 'bgr8; jpeg compressed bgr8'),
+    ('grey.jpg', 'mono8; jpeg compressed mono8'),
+    ('.png', 'bgr8; png compressed bgr8'),
+    ('grey.png', 'mono8; png compressed mono8'),
+])
+def test_a_jpeg_or_png_of_8_bit_colour_or_grey_goes_as_it_is(bgr, kind, fmt):
+    data = image_file(bgr, kind)
+    decoded, _ = decode_image(data)
+    assert file_payload(data, decoded) == (fmt, data)
+    # What compressed_image_transport's subscriber decodes (unchanged) is what fmt names.
+    unchanged = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert unchanged.dtype == np.uint8
+    assert unchanged.ndim == (3 if fmt.startswith('bgr8') else 2)
+
+
+@pytest.mark.parametrize('kind', ['.bmp', '.tif', '.webp', 'alpha.png', '16bit.png'])
+def test_other_files_go_as_lossless_png_of_what_they_decode_to(bgr, kind):
+    data = image_file(bgr, kind)
+    decoded, _ = decode_image(data)
+    fmt, payload = file_payload(data, decoded)
+    assert fmt == PNG_FORMAT and payload != data
+    unchanged = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert unchanged.dtype == np.uint8 and np.array_equal(unchanged, decoded)

@@ -9,27 +9,39 @@ import pytest
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from ros_helpers import NodeProcess, set_parameters_atomically, spin_until
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
+from instance_segmentation_ros.compressed import compressed_msg_to_bgr
 from instance_segmentation_ros.folder_player import PROGRESS_INTERVAL
 
 RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
+IMAGE_TOPICS = {'raw': '/image', 'compressed': '/image/compressed'}
+TRANSPORTS = list(IMAGE_TOPICS)
 
 
 class Recorder:
-    """Collects what arrives on image and image_file."""
+    """Collects what arrives on image_file and image (image/compressed when compressed)."""
 
-    def __init__(self, node):
+    def __init__(self, node, transport='raw'):
         self.images = []  # (width, frame_id, stamp in s, arrival monotonic time)
         self.names = []
-        node.create_subscription(Image, 'image', self._on_image, RELIABLE)
+        if transport == 'compressed':
+            node.create_subscription(CompressedImage, 'image/compressed', self._on_image,
+                                     RELIABLE)
+        else:
+            node.create_subscription(Image, 'image', self._on_image, RELIABLE)
         node.create_subscription(String, 'image_file', self._on_name, RELIABLE)
 
     def _on_image(self, msg):
         stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
-        self.images.append((msg.width, msg.header.frame_id, stamp, time.monotonic()))
-        assert msg.encoding == 'bgr8' and msg.height == 24 and len(msg.data) == msg.step * 24
+        if isinstance(msg, CompressedImage):
+            height, width = compressed_msg_to_bgr(msg).shape[:2]
+        else:
+            assert msg.encoding == 'bgr8' and len(msg.data) == msg.step * msg.height
+            height, width = msg.height, msg.width
+        self.images.append((width, msg.header.frame_id, stamp, time.monotonic()))
+        assert height == 24
 
     def _on_name(self, msg):
         self.names.append(msg.data)
@@ -45,8 +57,8 @@ class Consumer(Recorder):
     The answers start once ``answer()`` made the publisher (at once with ``answering``).
     """
 
-    def __init__(self, node, answering=True):
-        super().__init__(node)
+    def __init__(self, node, answering=True, transport='raw'):
+        super().__init__(node, transport)
         self._node = node
         self._ack = None
         if answering:
@@ -78,11 +90,13 @@ def names(count):
     return [f'img_{k}.png' for k in range(count)]
 
 
-def test_plays_readable_images_in_name_order_and_exits_0(ros, tmp_path):
+@pytest.mark.parametrize('transport', TRANSPORTS)
+def test_plays_readable_images_in_name_order_and_exits_0(ros, tmp_path, transport):
     node, executor = ros
     folder = make_folder(tmp_path / 'images')
-    recorder = Recorder(node)
-    with NodeProcess('folder_player', folder=folder, rate=20.0, frame_id='test_cam') as player:
+    recorder = Recorder(node, transport)
+    with NodeProcess('folder_player', folder=folder, rate=20.0, frame_id='test_cam',
+                     transport=transport) as player:
         assert spin_until(executor, lambda: player.returncode is not None, 30.0)
         spin_until(executor, lambda: len(recorder.images) >= 5, 1.0)
         status, output = player.finish()
@@ -147,11 +161,13 @@ def test_a_refused_change_changes_nothing_and_an_accepted_one_applies(ros, tmp_p
     assert '[WARN]' not in output and '[ERROR]' not in output, output
 
 
-def test_loop_repeats_until_sigterm(ros, tmp_path):
+@pytest.mark.parametrize('transport', TRANSPORTS)
+def test_loop_repeats_until_sigterm(ros, tmp_path, transport):
     node, executor = ros
     folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
-    recorder = Recorder(node)
-    with NodeProcess('folder_player', folder=folder, rate=20.0, loop='true') as player:
+    recorder = Recorder(node, transport)
+    with NodeProcess('folder_player', folder=folder, rate=20.0, loop='true',
+                     transport=transport) as player:
         assert spin_until(executor, lambda: min(len(recorder.images), len(recorder.names)) >= 7,
                           30.0), player.finish()
         status, output = player.finish(signal.SIGTERM)
@@ -191,18 +207,20 @@ def test_lock_step_waits_for_ack_and_times_out(ros, tmp_path):
     assert 'published 3 images, skipped 0, 1 wait timeouts' in output
 
 
-def test_lock_step_waits_for_a_consumer_that_starts_late(ros, tmp_path):
+@pytest.mark.parametrize('transport', TRANSPORTS)
+def test_lock_step_waits_for_a_consumer_that_starts_late(ros, tmp_path, transport):
     """Beyond wait_for_subscriber and the progress interval: no image is lost meanwhile."""
     node, executor = ros
     folder = make_folder(tmp_path / 'images', count=3, corrupt=False)
+    topic = IMAGE_TOPICS[transport]
     with NodeProcess('folder_player', folder=folder, rate=50.0, wait_for_topic='ack',
-                     wait_for_subscriber=1.0, wait_timeout=5.0) as player:
-        assert spin_until(executor, lambda: node.count_publishers('/image') > 0, 30.0), \
+                     wait_for_subscriber=1.0, wait_timeout=5.0, transport=transport) as player:
+        assert spin_until(executor, lambda: node.count_publishers(topic) > 0, 30.0), \
             player.finish()
         # Like segmentation_node loading a model: nothing subscribes or answers for a while.
         assert not spin_until(executor, lambda: player.returncode is not None,
                               PROGRESS_INTERVAL + 1.5)
-        consumer = Consumer(node)
+        consumer = Consumer(node, transport=transport)
         assert spin_until(executor, lambda: player.returncode is not None, 60.0), \
             player.finish()
         spin_until(executor, lambda: len(consumer.images) >= 3, 1.0)
@@ -213,7 +231,7 @@ def test_lock_step_waits_for_a_consumer_that_starts_late(ros, tmp_path):
     assert 'published 3 images, skipped 0, 0 wait timeouts' in output, output
     progress = [line for line in output.splitlines() if 'waiting for a subscriber on' in line]
     assert progress and '[INFO]' in progress[0], output
-    assert "a subscriber on '/image' and a publisher on '/ack'" in progress[0], output
+    assert f"a subscriber on '{topic}' and a publisher on '/ack'" in progress[0], output
     assert '[WARN]' not in output and 'starting anyway' not in output, output
 
 

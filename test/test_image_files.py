@@ -14,6 +14,7 @@ from instance_segmentation_ros.image_files import (
     image_names,
     parse_pattern,
     read_image,
+    read_image_file,
 )
 
 CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'folder_player.yaml'
@@ -53,6 +54,14 @@ def test_a_jpeg_cut_in_half_is_refused_though_opencv_shows_part_of_it(scene, tmp
     path = write(tmp_path, 'cut.jpg', data[:len(data) // 2])
     assert cv2.imread(str(path)) is not None  # the grey-bottomed image folder_player published
     assert read_image(path) == (None, TRUNCATED_JPEG)
+
+
+def test_read_image_file_gives_the_bytes_of_a_whole_file_only(scene, tmp_path):
+    data = encoded(scene, '.jpg')
+    read, image, reason = read_image_file(write(tmp_path, 'a.jpg', data))
+    assert read == data and reason == '' and image.shape == scene.shape
+    cut = write(tmp_path, 'cut.jpg', data[:len(data) // 2])
+    assert read_image_file(cut) == (None, None, TRUNCATED_JPEG)
 
 
 @pytest.mark.parametrize('ending, whole', [

@@ -157,4 +157,4 @@ def test_rviz_config_shows_overlay_and_masks_relative_to_its_namespace():
 
 
 def test_the_launch_records_what_the_cli_writes_to_its_bags():
-    assert set(bag_writer.TOPICS) <= set(RECORDED_TOPICS)
+    assert set(bag_writer.TOPICS) | set(bag_writer.COMPRESSED_TOPICS) <= set(RECORDED_TOPICS)
