@@ -26,7 +26,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
 from instance_segmentation_ros import cli
-from instance_segmentation_ros.bag_writer import TOPICS
+from instance_segmentation_ros.bag_writer import COMPRESSED_TOPICS, TOPICS
 from instance_segmentation_ros.cli.coco_files import images_json_path, write_coco_files
 from instance_segmentation_ros.cli.image import SAMPLE_IMAGE
 from instance_segmentation_ros.cli.progress import ByteProgress, Progress
@@ -427,6 +427,34 @@ def test_folder_bag_reads_back_with_rosbags(folder_run, expected):
                                    'frame_id': 'camera'}
         assert (frame['height'], frame['width'], frame['model']) == (HEIGHT, WIDTH, 'tf1_zoo')
         assert frame['detections'] == entries
+
+
+def test_folder_bag_compressed_keeps_the_files_own_bytes(models, in_dir, tmp_path, capsys):
+    bag = tmp_path / 'bag'
+    status, _, err = run_cli(capsys, 'folder', in_dir, tmp_path / 'out', '--model', models['tf2'],
+                             '--bag', bag, '--bag-compressed', '--bag-start', BAG_START)
+    assert status == 0, err
+    types, messages = read_bag(bag)
+    assert types == COMPRESSED_TOPICS and '/image' not in messages
+    images = [message for _, message in messages['/image/compressed']]
+    assert len(images) == len(SCENES) == len(messages['/segmentation/masks'])
+    for k, (name, message) in enumerate(zip(SCENES, images, strict=True)):
+        assert (message.header.stamp.sec, message.header.frame_id) == (BAG_START + k, 'camera')
+        data = bytes(message.data)
+        if name.endswith('.png'):  # a PNG travels as it is
+            assert data == (in_dir / name).read_bytes()
+            assert message.format == 'bgr8; png compressed bgr8'
+        else:  # a BMP becomes a lossless PNG
+            assert message.format.endswith('png compressed bgr8')
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        assert np.array_equal(decoded, cv2.imread(str(in_dir / name)))
+
+
+def test_bag_compressed_without_bag_is_a_usage_error(models, in_dir, tmp_path, capsys):
+    status, _, err = run_cli(capsys, 'folder', in_dir, tmp_path / 'out', '--model', models['tf2'],
+                             '--bag-compressed')
+    assert_one_line_error(status, err, '--bag-compressed needs --bag', expected_status=2)
+    assert not (tmp_path / 'out').exists()
 
 
 def test_folder_without_images_or_readable_images_fails(models, tmp_path, capsys):

@@ -9,7 +9,8 @@ Outputs besides the overlays (of the input files' names):
   file_name, height, width), ``categories`` (the label map), ``annotations`` [].
 - ``--bag DIR``: frame i (0-based, in file order, unreadable files skipped) is stamped
   start + i seconds, start being the run's start time in whole seconds (``--bag-start``
-  overrides it), frame_id ``camera`` (see `bag_writer`).
+  overrides it), frame_id ``camera`` (see `bag_writer`). ``--bag-compressed`` writes the image
+  topic as ``/image/compressed``, with each JPEG or PNG file's own bytes.
 - ``--masks``: ``<stem>_masks.png`` per image, mono8: 0 background, k = instance k.
 
 Ctrl+C or SIGTERM stops after the current image; what was written is complete, the bag closed
@@ -28,10 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import describe_os_error
-from ..image_files import IMAGE_EXTENSIONS, image_names, read_image
+from ..image_files import IMAGE_EXTENSIONS, image_names, read_image_file
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
+    EXIT_USAGE,
     PROG,
     CliError,
     check_writable_file,
@@ -50,6 +52,8 @@ if TYPE_CHECKING:  # imported where used: --help and usage errors load no Tensor
 
 def run_folder(args) -> int:
     """Segment every image of a folder; optional COCO JSON, rosbag2 and label PNGs."""
+    if args.bag_compressed and not args.bag:
+        raise CliError('--bag-compressed needs --bag BAG_DIR', EXIT_USAGE)
     in_dir = Path(args.in_dir).expanduser()
     out_dir = Path(args.out_dir).expanduser()
     files = _image_files(in_dir)
@@ -63,7 +67,8 @@ def run_folder(args) -> int:
     bag_start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
         Decimal(args.bag_start) * 1_000_000_000)
     with ExitStack() as bag_lifetime:
-        bag = bag_lifetime.enter_context(_bag_for_frames(args.bag))  # before the slow load
+        bag = bag_lifetime.enter_context(  # before the slow load
+            _bag_for_frames(args.bag, 'compressed' if args.bag_compressed else 'raw'))
         make_writable_folder(out_dir, 'overlays')
         run = FolderRun(
             segmenter=load_segmenter(choice, verbose=args.verbose), settings=choice.settings,
@@ -83,14 +88,14 @@ def run_folder(args) -> int:
 
 
 @contextmanager
-def _bag_for_frames(path: str | None):
+def _bag_for_frames(path: str | None, image_transport: str):
     """The --bag to write (None without --bag): closed at the end, deleted if it got no frame."""
     from ..bag_writer import SegmentationBag
 
     if not path:
         yield None
         return
-    with SegmentationBag(path) as bag:
+    with SegmentationBag(path, image_transport=image_transport) as bag:
         try:
             yield bag
         finally:
@@ -125,7 +130,7 @@ class FolderRun:
                 if stop.requested:
                     self.interrupted = True
                     break
-                bgr, reason = read_image(path)
+                data, bgr, reason = read_image_file(path)
                 if bgr is None:
                     self.unreadable.append((path.name, reason))
                     progress.step(path.name, f'skipped ({reason})')
@@ -133,15 +138,16 @@ class FolderRun:
                 segmentation = self.segmenter.segment(bgr, self.settings)
                 overlay = self.segmenter.overlay(bgr, segmentation, self.overlay_alpha)
                 with stop.hold():  # all of this image's outputs, or none of them
-                    self._write(image_id, path, mask_names[path], bgr, segmentation, overlay)
+                    self._write(image_id, path, mask_names[path], data, bgr, segmentation,
+                                overlay)
                 count = len(segmentation.instances)
                 progress.step(path.name, f'{count} instance{"" if count == 1 else "s"}, '
                                          f'{segmentation.inference_s * 1000:.0f} ms')
         except KeyboardInterrupt:
             self.interrupted = True
 
-    def _write(self, image_id: int, path: Path, mask_name: str, bgr, segmentation: Segmentation,
-               overlay):
+    def _write(self, image_id: int, path: Path, mask_name: str, data: bytes, bgr,
+               segmentation: Segmentation, overlay):
         """One image's outputs: overlay, label PNG, COCO entries and bag frame."""
         from ..bag_writer import stamp_parts
 
@@ -164,7 +170,7 @@ class FolderRun:
             sec, nanosec = stamp_parts(stamp_ns)
             self.bag.write_frame(stamp_ns, bgr, label_image, overlay,
                                  self.segmenter.frame_json(segmentation, sec, nanosec,
-                                                           self.bag.frame_id))
+                                                           self.bag.frame_id), image_file=data)
 
     def report(self) -> int:
         """Print the summary; CliError when interrupted or when no image could be read."""

@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
                              '/segmentation/overlay and /segmentation/detections_json (the '
                              'topics of folder.launch.py record:=true), one frame per image, '
                              '1 s apart')
+    folder.add_argument('--bag-compressed', action='store_true',
+                        help='with --bag, write the image topic as /image/compressed '
+                             '(sensor_msgs/CompressedImage): JPEG and PNG files as they are, '
+                             'other formats as PNG, so the bag stays small')
     folder.add_argument('--bag-start', type=_seconds, metavar='SECONDS',
                         help='stamp of the first bag frame in seconds since the epoch '
                              '(default: the start of the run, whole seconds)')
