@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import cv2
 import numpy as np
@@ -12,8 +13,11 @@ from node_harness import NAMESPACE, Harness, find_by_stamp, scene_message
 from payloads import malformed_payloads
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import Collector, wait_for
+from rosbags.highlevel import AnyReader
+from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import CompressedImage, Image
 
+from instance_segmentation_ros.bag_writer import SegmentationBag
 from instance_segmentation_ros.compressed import encode_jpeg, encode_png
 from instance_segmentation_ros.image_conversion import image_msg_to_bgr
 
@@ -212,3 +216,64 @@ def test_every_frame_with_a_small_queue_loses_exactly_the_counted_frames(timed_m
     assert len(results) == BURST - dropped
     assert results == sorted(results) and set(results) <= set(stamps)
     assert results[-1] == stamps[-1]  # the newest are kept, the oldest dropped
+
+
+def compressed_bag(path, frames: int):
+    """A bag as `instance-segmentation folder --bag-compressed` writes it, of `frames` scenes."""
+    with SegmentationBag(path, image_transport='compressed') as bag:
+        for index in range(frames):
+            raw, _, _ = scene_message(0, seed=index % 3)
+            bgr = np.ascontiguousarray(image_msg_to_bgr(raw))
+            blank = np.zeros(bgr.shape[:2], np.uint8)
+            bag.write_frame((2000 + index) * 10**9, bgr, blank, bgr, '{}',
+                            image_file=encode_jpeg(bgr, 90))
+    return path
+
+
+def test_a_compressed_bag_played_into_every_frame_mode_gives_one_result_per_frame(
+        timed_model_path, tmp_path):
+    """What `ros2 bag play --rate 20` does, done with rosbags: every message, in time."""
+    bag = compressed_bag(tmp_path / 'bag', 60)
+    harness = Harness(timed_model_path, raw_input=False, extra_args=[
+        '-p', 'input_transport:=compressed', '-p', 'processing_mode:=every_frame',
+        '-r', 'image:=/image'])
+    player = harness.client.create_publisher(
+        CompressedImage, '/image/compressed',
+        QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
+                   reliability=ReliabilityPolicy.RELIABLE))
+    try:
+        assert wait_for(lambda: player.get_subscription_count() > 0)
+        stamps = []
+        with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
+            connections = [c for c in reader.connections if c.topic == '/image/compressed']
+            started, first_ns = time.monotonic(), reader.start_time
+            for connection, recorded_ns, raw in reader.messages(connections=connections):
+                time.sleep(max(0.0, started + (recorded_ns - first_ns) / 20e9 - time.monotonic()))
+                recorded = reader.deserialize(raw, connection.msgtype)
+                message = CompressedImage(format=recorded.format, data=bytes(recorded.data))
+                message.header.stamp.sec = recorded.header.stamp.sec
+                message.header.stamp.nanosec = recorded.header.stamp.nanosec
+                message.header.frame_id = recorded.header.frame_id
+                player.publish(message)
+                stamps.append(message.header.stamp.sec)
+        assert stamps == list(range(2000, 2060))
+        assert wait_for(lambda: len(result_stamps(harness)) >= len(stamps), timeout=120)
+        assert result_stamps(harness) == stamps
+    finally:
+        harness.close()
+
+
+def test_a_live_jpeg_stream_is_segmented_newest_first(model_path):
+    feed = CompressedFeed(model_path)
+    try:
+        published = []
+        for index in range(90):  # 3 s at 30 Hz
+            message = compressed_scene(3000 + index, 'jpeg', seed=index % 3)[0]
+            feed.publisher.publish(message)
+            published.append(3000 + index)
+            time.sleep(1 / 30)
+        assert wait_for(lambda: feed.result(published[-1]) is not None, timeout=20)
+        results = result_stamps(feed.harness)
+    finally:
+        feed.close()
+    assert len(results) >= 3 and results == sorted(results) and set(results) <= set(published)
