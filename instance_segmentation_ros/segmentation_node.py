@@ -150,6 +150,9 @@ PARAMETERS = {
     'depth.percentile': (5.0, descriptor(
         "Percent of an instance's interior depths ignored at each end of its depth band "
         '(stray and flying pixels)', floating=(0.0, 25.0))),
+    'depth.max_gap': (0.1, descriptor(
+        "Metres: the largest jump in depth within one object's surface; depths beyond a jump "
+        'are background a mask bleeds over', floating=(0.001, 100.0))),
     'depth.min_points': (10, descriptor(
         'Fewest depth points that give an instance a 3D position', integer=(1, 1000000))),
     'depth.history': (30, descriptor(
@@ -261,6 +264,7 @@ class SegmentationNode(Node):
                                      self._param('depth.sync_tolerance'),
                                      self._param('depth.allow_frame_mismatch'))
             self._depth_percentile = self._param('depth.percentile')
+            self._depth_max_gap = self._param('depth.max_gap')
             self._depth_min_points = self._param('depth.min_points')
             self._points_pub = self.create_publisher(PointCloud2, 'points', OUTPUT_QOS)
             if detection_msgs.AVAILABLE:
@@ -423,6 +427,7 @@ class SegmentationNode(Node):
             self._depth.tolerance_s = float(self._param('depth.sync_tolerance'))
             self._depth.allow_frame_mismatch = bool(self._param('depth.allow_frame_mismatch'))
             self._depth_percentile = float(self._param('depth.percentile'))
+            self._depth_max_gap = float(self._param('depth.max_gap'))
             self._depth_min_points = int(self._param('depth.min_points'))
         self.pipeline.policy = self._stage_policy(changes)
         if 'score_threshold' in changes and self._label_info_pub is not None:
@@ -486,7 +491,8 @@ class SegmentationNode(Node):
             return None
         return locate_instances(paired.labels, paired.depth, paired.metres_per_unit,
                                 paired.intrinsics, len(result.instances),
-                                self._depth_percentile, self._depth_min_points,
+                                percentile=self._depth_percentile,
+                                max_gap=self._depth_max_gap, min_points=self._depth_min_points,
                                 with_cloud=bool(self._points_pub.get_subscription_count()))
 
     def _publish_3d(self, header, instances, located: Instances3D):

@@ -181,14 +181,15 @@ def render_depth(scene: Scene, seed: int = 0, index: int = 0,
     return DepthScene(depth_mm, [float(d) for d in distances])
 
 
-def truth_3d(instance: Instance, distance: float, intrinsics: Intrinsics
+def truth_3d(mask: np.ndarray, distance: float, intrinsics: Intrinsics
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(centroid, box min, box max) in metres of the visible part of a plate at `distance`.
+    """(centroid, box min, box max) in metres of the `mask` pixels of a plate at `distance`.
 
-    The centroid is the mean of the rays through the visible pixels' centres; the box reaches
-    the outer edges of the outermost pixels, and is flat in depth.
+    The centroid is the mean of the rays through the pixels' centres; the box reaches the
+    outer edges of the outermost pixels, and is flat in depth. `mask` is an instance's visible
+    mask, or the part of a detected mask that truly is the instance.
     """
-    rows, cols = np.nonzero(instance.mask)
+    rows, cols = np.nonzero(mask)
     k = intrinsics
     centroid = np.array([(cols.mean() - k.cx) / k.fx, (rows.mean() - k.cy) / k.fy, 1.0])
     low = np.array([(cols.min() - 0.5 - k.cx) / k.fx, (rows.min() - 0.5 - k.cy) / k.fy, 1.0])
