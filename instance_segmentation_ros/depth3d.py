@@ -32,6 +32,9 @@ HALF_PIXEL = 0.5  # from the outermost pixel centres to the mask's outer edge
 # Percentiles come from at most this many points of an instance, evenly spread over its rows:
 # their rank error is under 1 % of the points, at a tenth of the cost of all of them.
 PERCENTILE_SAMPLE = 1024
+# The 3D is computed on a grid of at most this many pixels (every other pixel of 1280x720):
+# a quarter of the work, for box edges a pixel coarser (3 mm at 3 m for a 1280x720 camera).
+MAX_GRID_PIXELS = 640 * 480
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -107,6 +110,19 @@ def _surface_band(ordered: np.ndarray, gap: float, percentile: float
     run = ordered[(below[-1] + step if len(below) else 0):(above[0] + 1 if len(above) else None)]
     low_rank = int(percentile / 100.0 * (len(run) - 1))
     return float(run[low_rank]), float(run[(len(run) - 1) // 2]), float(run[-1 - low_rank])
+
+
+def thinned(label_image: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics,
+            max_pixels: int = MAX_GRID_PIXELS) -> tuple[np.ndarray, np.ndarray, Intrinsics]:
+    """Every step-th pixel of a common grid larger than `max_pixels`, with its intrinsics."""
+    height, width = label_image.shape
+    step = int(np.ceil(np.sqrt(height * width / max_pixels)))
+    if step <= 1:
+        return label_image, depth, intrinsics
+    offset = step // 2
+    return (np.ascontiguousarray(label_image[offset::step, offset::step]),
+            np.ascontiguousarray(depth[offset::step, offset::step]),
+            intrinsics.sampled(step, offset))
 
 
 @dataclass

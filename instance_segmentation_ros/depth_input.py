@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .depth3d import METRES_PER_UNIT, DepthError, Intrinsics, common_grid
+from .depth3d import METRES_PER_UNIT, DepthError, Intrinsics, common_grid, thinned
 from .image_conversion import _data_as_uint8
 from .stamp_pairing import NearestStampPairing
 
@@ -48,7 +48,7 @@ def depth_array(message) -> np.ndarray:
 
 @dataclass
 class PairedDepth:
-    """A colour frame's label image and depth on one grid, with that grid's intrinsics."""
+    """A colour frame's label image and depth on one grid (thinned), with its intrinsics."""
 
     labels: np.ndarray
     depth: np.ndarray
@@ -113,6 +113,6 @@ class DepthInput:
         if (int(info.height), int(info.width)) != (height, width):
             raise DepthError('size', f'depth camera_info is {info.width}x{info.height} but the '
                                      f'depth image {width}x{height}')
-        labels, grid_depth, intrinsics = common_grid(label_image, depth,
-                                                     Intrinsics.from_k(info.k))
+        labels, grid_depth, intrinsics = thinned(*common_grid(label_image, depth,
+                                                              Intrinsics.from_k(info.k)))
         return PairedDepth(labels, grid_depth, METRES_PER_UNIT[encoding], intrinsics)

@@ -8,10 +8,12 @@ import pytest
 
 from instance_segmentation_ros import synthetic_scenes
 from instance_segmentation_ros.depth3d import (
+    MAX_GRID_PIXELS,
     DepthError,
     Intrinsics,
     common_grid,
     locate_instances,
+    thinned,
 )
 from instance_segmentation_ros.stamp_pairing import NearestStampPairing
 
@@ -129,6 +131,31 @@ def test_sizes_that_are_integer_multiples_share_a_grid_with_matching_intrinsics(
     big_labels[3, 5] = 1
     sampled_labels, same_depth, same_camera = common_grid(big_labels, depth[::2, ::2], camera)
     assert sampled_labels[1, 2] == 1 and same_camera is camera
+
+
+def test_a_1280x720_frame_is_thinned_to_every_other_pixel_and_stays_within_tolerance():
+    settings = synthetic_scenes.SceneSettings(width=1280, height=720, min_size=120,
+                                              max_size=400, min_area=2000)
+    camera = Intrinsics(910.0, 910.0, 639.5, 359.5)
+    checked = 0
+    for index in range(3):
+        scene = synthetic_scenes.generate_scene(7, index, settings)
+        depth = synthetic_scenes.render_depth(scene, 7, index)
+        labels, values, grid_camera = thinned(label_image(scene), depth.depth_mm, camera)
+        assert labels.shape == (360, 640) and labels.size <= MAX_GRID_PIXELS
+        # Grid pixel (r, c) is frame pixel (2r + 1, 2c + 1), along the same ray.
+        assert values[5, 7] == depth.depth_mm[11, 15]
+        assert (7 - grid_camera.cx) / grid_camera.fx == pytest.approx((15 - 639.5) / 910.0)
+        located = locate_instances(labels, values, 0.001, grid_camera, len(scene.instances))
+        for number, (instance, distance) in enumerate(
+                zip(scene.instances, depth.distances, strict=True), start=1):
+            truth = synthetic_scenes.truth_3d(instance.mask, distance, camera)
+            centroid_error, box_error = errors(located, number, truth)
+            assert centroid_error <= CENTROID_TOLERANCE and box_error <= BOX_TOLERANCE
+            checked += 1
+    assert checked >= 6
+    small = np.zeros((480, 640), np.uint8)
+    assert thinned(small, small, camera)[0] is small  # 640x480 and smaller: every pixel
 
 
 @pytest.mark.parametrize('depth_shape', [(5, 6), (8, 10), (12, 12)])
