@@ -1,4 +1,4 @@
-"""Benchmark 10: what the 3D outputs add per 1280x720 frame with 20 instances (issue 17).
+"""What the 3D outputs add per 1280x720 frame with 20 instances (issue 17).
 
 In-process, the node's own per-frame steps on the same frames in the same run, first the 2D
 outputs, then what depth adds:
@@ -128,7 +128,7 @@ def main(argv=None):
     parser.add_argument('--frames', type=int, default=100)
     args = parser.parse_args(argv)
     frames = 20 if args.quick else args.frames
-    print_header('Benchmark 10: 3D outputs beside the 2D pipeline', argv)
+    print_header('depth_cost: 3D outputs beside the 2D outputs', argv)
     timings = run(frames)
     report(timings)
     save_json('depth_cost.json', timings)
