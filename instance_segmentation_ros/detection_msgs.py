@@ -1,4 +1,4 @@
-"""vision_msgs outputs (Detection2DArray, LabelInfo), used where vision_msgs is installed.
+"""vision_msgs outputs (Detection2DArray, Detection3DArray, LabelInfo), where it is installed.
 
 vision_msgs has no PyPI wheel, so the import is optional; the node publishes `detections` and
 `label_info` only when it succeeds, and `detections_json` carries the same content everywhere.
@@ -6,6 +6,7 @@ vision_msgs has no PyPI wheel, so the import is optional; the node publishes `de
 
 from __future__ import annotations
 
+from .depth3d import Instances3D
 from .detections import Instances
 from .labels import LabelMap
 
@@ -13,12 +14,15 @@ try:
     from vision_msgs.msg import (
         Detection2D,
         Detection2DArray,
+        Detection3D,
+        Detection3DArray,
         LabelInfo,
         ObjectHypothesisWithPose,
         VisionClass,
     )
 except ImportError:  # no PyPI wheel: a ROS install, or the README's overlay, brings it
-    Detection2D = Detection2DArray = LabelInfo = ObjectHypothesisWithPose = VisionClass = None
+    Detection2D = Detection2DArray = Detection3D = Detection3DArray = None
+    LabelInfo = ObjectHypothesisWithPose = VisionClass = None
 
 AVAILABLE = Detection2DArray is not None
 
@@ -36,6 +40,34 @@ def to_detection2d_array(instances: Instances, label_map: LabelMap, header):
         hypothesis = ObjectHypothesisWithPose()
         hypothesis.hypothesis.class_id = label_map.name(instances.classes[number - 1])
         hypothesis.hypothesis.score = float(instances.scores[number - 1])
+        detection.results.append(hypothesis)
+        message.detections.append(detection)
+    return message
+
+
+def to_detection3d_array(instances: Instances, located: Instances3D, label_map: LabelMap,
+                         header):
+    """One Detection3D per instance with a 3D position, with the id of its 2D detection.
+
+    The hypothesis pose is the centroid; the bbox is the axis-aligned box in the header's
+    (optical) frame, so its orientation is the identity.
+    """
+    message = Detection3DArray(header=header)
+    for number in range(1, len(instances) + 1):
+        if not located.located(number):
+            continue
+        row = number - 1
+        low, high = located.box_min[row].astype(float), located.box_max[row].astype(float)
+        detection = Detection3D(header=header, id=str(number))
+        position = detection.bbox.center.position
+        position.x, position.y, position.z = ((low + high) / 2.0).tolist()
+        size = detection.bbox.size
+        size.x, size.y, size.z = (high - low).tolist()
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = label_map.name(instances.classes[row])
+        hypothesis.hypothesis.score = float(instances.scores[row])
+        centroid = hypothesis.pose.pose.position
+        centroid.x, centroid.y, centroid.z = located.centroids[row].astype(float).tolist()
         detection.results.append(hypothesis)
         message.detections.append(detection)
     return message

@@ -18,12 +18,14 @@ OK, WARN, ERROR = 0, 1, 2
 
 @dataclass
 class Faults:
-    """Frames that failed and images that were rejected: in one period, and since start."""
+    """Frames that failed, images rejected, depth refused: in one period, and since start."""
 
     failed: int = 0
     rejected: int = 0
+    depth_refused: int = 0
     failed_total: int = 0
     rejected_by_kind: dict[str, int] = field(default_factory=dict)
+    depth_refused_by_kind: dict[str, int] = field(default_factory=dict)
 
 
 class FaultCounts:
@@ -47,12 +49,21 @@ class FaultCounts:
             by_kind[kind] = by_kind.get(kind, 0) + 1
             return by_kind[kind]
 
+    def depth_refused(self, kind: str) -> int:
+        """Count a depth frame, or a colour frame's 3D, refused; returns how many of this kind."""
+        with self._lock:
+            self._faults.depth_refused += 1
+            by_kind = self._faults.depth_refused_by_kind
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+            return by_kind[kind]
+
     def take_period(self) -> Faults:
         """The faults of the period now ending, with the totals; the next one starts at zero."""
         with self._lock:
             faults = self._faults
             self._faults = Faults(failed_total=faults.failed_total,
-                                  rejected_by_kind=dict(faults.rejected_by_kind))
+                                  rejected_by_kind=dict(faults.rejected_by_kind),
+                                  depth_refused_by_kind=dict(faults.depth_refused_by_kind))
         return faults
 
 
@@ -71,6 +82,8 @@ def level(faults: Faults, received: int) -> tuple[int, str]:
         return ERROR, 'frames failed to process'
     if faults.rejected:
         return WARN, 'malformed images rejected'
+    if faults.depth_refused:
+        return WARN, 'depth refused: no 3D for some frames'
     if received == 0:
         return OK, 'waiting for images'
     return OK, 'ok'
@@ -96,4 +109,8 @@ def segmentation_status(period: Period, figures: StageFigures, faults: Faults,
     }
     values.update({f'rejected_{kind}': str(n)
                    for kind, n in sorted(faults.rejected_by_kind.items())})
+    if faults.depth_refused_by_kind:
+        values['depth_refused'] = str(sum(faults.depth_refused_by_kind.values()))
+        values.update({f'depth_refused_{kind}': str(n)
+                       for kind, n in sorted(faults.depth_refused_by_kind.items())})
     return Status(*level(faults, figures.received), values)

@@ -36,6 +36,11 @@ the reason, and counted in the final summary. Lock-step mode
 how a bag recording or a benchmark gets every image processed and none dropped.
 ``wait_timeout`` bounds only these waits for a result, never the wait for the consumer above.
 
+With ``depth`` the folder is RGB-D: ``NAME_depth.png`` (16-bit, millimetres) beside each
+colour file ``NAME.*`` is published on ``depth/image`` (``16UC1``, the colour image's header)
+with ``depth/camera_info`` (from ``camera_info_url``) right before the colour image; the
+``*_depth.png`` files are not played as colour images.
+
 Without ``loop`` the node logs a summary and exits 0 once every file was played.
 """
 
@@ -46,12 +51,19 @@ import os
 import sys
 import time
 
+import cv2
+import numpy as np
 from rclpy.duration import Duration
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header, String
 
+from instance_segmentation_ros.camera_info import (
+    CameraInfoError,
+    fill_camera_info,
+    load_calibration,
+)
 from instance_segmentation_ros.compressed import file_payload, fill_compressed_msg
 from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.image_files import (
@@ -74,6 +86,7 @@ UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'  # the graph's node name before discovery c
 MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 TRANSPORTS = ('raw', 'compressed')
+DEPTH_SUFFIX = '_depth.png'
 
 
 def list_images(folder: str, globs: list[str]) -> list[str]:
@@ -135,6 +148,10 @@ class FolderPlayer(FiniteRunNode):
             self._image_pub = self.create_publisher(Image, 'image', qos)
         self._file_pub = self.create_publisher(
             String, 'image_file', QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10))
+        self._depth_pubs = None
+        if self._depth:
+            self._depth_pubs = (self.create_publisher(Image, 'depth/image', qos),
+                                self.create_publisher(CameraInfo, 'depth/camera_info', qos))
         self._ack_sub = None
         if self._wait_topic:
             # Best effort matches any publisher; a lost ack costs one wait_timeout, not a frame.
@@ -207,6 +224,14 @@ class FolderPlayer(FiniteRunNode):
                 'mode: for the rest of discovery, once its consumer is matched); 0 = none',
                 floating=(0.0, 86400.0)))
         self.declare_parameter(
+            'depth', False, descriptor(
+                'RGB-D: publish NAME_depth.png (16-bit mm) beside each colour file NAME on '
+                'depth/image, with depth/camera_info, before the colour image', read_only=True))
+        self.declare_parameter(
+            'camera_info_url', '', descriptor(
+                'camera_calibration YAML of the colour camera (file://, package:// or a path) '
+                'for depth/camera_info; empty = uncalibrated', read_only=True))
+        self.declare_parameter(
             'start_delay', 0.0, descriptor(
                 'Extra seconds to wait after discovery before the first image',
                 read_only=True, floating=(0.0, 86400.0)))
@@ -215,7 +240,8 @@ class FolderPlayer(FiniteRunNode):
         """Declare the parameters and read them; an unusable folder or type fails here."""
         self._declare_parameters()
         names = ('folder', 'pattern', 'transport', 'rate', 'loop', 'frame_id', 'wait_for_topic',
-                 'wait_for_type', 'wait_timeout', 'wait_for_subscriber', 'start_delay')
+                 'wait_for_type', 'wait_timeout', 'wait_for_subscriber', 'start_delay', 'depth',
+                 'camera_info_url')
         values = {p.name: p.value for p in self.get_parameters(names)}
         self._folder = os.path.expanduser(values['folder'].strip())
         self._globs = parse_pattern(values['pattern'])
@@ -225,7 +251,12 @@ class FolderPlayer(FiniteRunNode):
             raise FatalError(f"transport {values['transport']!r} is not one of "
                              f"{', '.join(TRANSPORTS)}")
         self._compressed = values['transport'] == 'compressed'
-        self._files = list_images(self._folder, self._globs)
+        self._depth = values['depth']
+        self._files = self._colour_files()
+        try:
+            self._calibration = load_calibration(values['camera_info_url'])
+        except CameraInfoError as exc:
+            raise FatalError(f'camera_info_url: {exc}') from None
         self._rate = values['rate']
         self._loop = values['loop']
         self._frame_id = values['frame_id']
@@ -239,6 +270,38 @@ class FolderPlayer(FiniteRunNode):
                 self._wait_type = get_message_type(values['wait_for_type'])
             except ValueError as exc:
                 raise FatalError(f'wait_for_type: {exc}') from None
+
+    def _colour_files(self) -> list[str]:
+        """The files to play: with depth, all but the depth images."""
+        names = list_images(self._folder, self._globs)
+        if self._depth:
+            names = [name for name in names if not name.lower().endswith(DEPTH_SUFFIX)]
+            if not names:
+                raise FatalError(f"folder '{self._folder}' holds depth images only")
+        return names
+
+    def _publish_depth(self, name: str, header: Header):
+        """Publish NAME_depth.png and the camera_info with the colour image's header."""
+        path = os.path.join(self._folder, os.path.splitext(name)[0] + DEPTH_SUFFIX)
+        depth = cv2.imread(path, cv2.IMREAD_UNCHANGED) if os.path.isfile(path) else None
+        if depth is None or depth.dtype != np.uint16 or depth.ndim != 2:
+            self.get_logger().warning(
+                f"no 3D for '{name}': '{path}' is "
+                + ('missing' if depth is None else f'not 16-bit grey ({depth.dtype}, '
+                   f'{depth.ndim} dimensions)'), throttle_duration_sec=PROGRESS_INTERVAL)
+            return
+        message = Image(header=header)
+        message.height, message.width = depth.shape
+        message.encoding, message.step = '16UC1', depth.shape[1] * 2
+        message.data = depth.astype('<u2', copy=False).tobytes()
+        calibration = self._calibration
+        info = fill_camera_info(CameraInfo(header=header),
+                                calibration['width'] if calibration else depth.shape[1],
+                                calibration['height'] if calibration else depth.shape[0],
+                                calibration)
+        image_pub, info_pub = self._depth_pubs
+        info_pub.publish(info)
+        image_pub.publish(message)
 
     def _apply_parameters(self, params: list[Parameter]):
         """Take a committed change of rate/loop/frame_id/timeouts into use at once."""
@@ -276,22 +339,31 @@ class FolderPlayer(FiniteRunNode):
         matched = self._image_pub.get_subscription_count()
         if matched == 0 or matched < self.count_subscribers(image_topic):
             missing.append(f"subscriber on '{image_topic}'")
-        file_topic = self._file_pub.topic_name
-        if self._file_pub.get_subscription_count() < self.count_subscribers(file_topic):
-            missing.append(f"match with the subscribers of '{file_topic}'")
+        for publisher in (self._file_pub, *(self._depth_pubs or ())):
+            if publisher.get_subscription_count() < self.count_subscribers(
+                    publisher.topic_name):
+                missing.append(f"match with the subscribers of '{publisher.topic_name}'")
         if self._ack_sub is not None and not self._consumer_subscribes():
             missing.append(
-                f"subscriber on '{image_topic}' in a node that publishes "
-                f"'{self._ack_sub.topic_name}'")
+                f"subscriber on '{image_topic}'"
+                + (f" and '{self._depth_pubs[0].topic_name}'" if self._depth_pubs else '')
+                + f" in a node that publishes '{self._ack_sub.topic_name}'")
         return ' and '.join(missing)
 
     def _consumer_subscribes(self):
-        """Whether a node that publishes wait_for_topic has a subscription on image."""
+        """Whether a node that publishes wait_for_topic subscribes image (and depth/image).
+
+        With depth, a consumer that subscribes image before depth/image would get its first
+        frames without depth: it must subscribe both.
+        """
         publishers = {(info.node_namespace, info.node_name)
                       for info in self.get_publishers_info_by_topic(self._ack_sub.topic_name)
                       if info.node_name != UNKNOWN_NODE}
-        return any((info.node_namespace, info.node_name) in publishers
-                   for info in self.get_subscriptions_info_by_topic(self._image_pub.topic_name))
+        inputs = [self._image_pub, *(self._depth_pubs or ())][:2]  # image, depth/image
+        subscribers = [{(info.node_namespace, info.node_name)
+                        for info in self.get_subscriptions_info_by_topic(publisher.topic_name)}
+                       for publisher in inputs]
+        return any(all(node in nodes for nodes in subscribers) for node in publishers)
 
     def _on_discovery(self):
         now = time.monotonic()
@@ -358,7 +430,7 @@ class FolderPlayer(FiniteRunNode):
                     self._fail(f"no file of '{self._folder}' could be read")
                     return
                 try:
-                    self._files = list_images(self._folder, self._globs)
+                    self._files = self._colour_files()
                 except FatalError as exc:
                     self._fail(str(exc))
                     return
@@ -384,6 +456,8 @@ class FolderPlayer(FiniteRunNode):
             else:
                 msg = fill_image_msg(Image(header=header), image, 'bgr8')
             logger.debug(f'publishing {name} ({image.shape[1]}x{image.shape[0]})')
+            if self._depth_pubs is not None:
+                self._publish_depth(name, header)
             self._file_pub.publish(String(data=name))
             self._image_pub.publish(msg)
             self._current = name

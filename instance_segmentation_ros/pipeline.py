@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .depth3d import Instances3D
 from .detections import Instances, PostprocessSettings, RawDetections
 from .labels import LabelMap
 from .model import SegmentationModel
@@ -68,7 +69,7 @@ class Segmenter:
         return coco_detections(segmentation.instances, self.label_map, image_id)
 
     def frame_json(self, segmentation: Segmentation, stamp_sec: int, stamp_nanosec: int,
-                   frame_id: str) -> str:
-        """The `detections_json` text for the instances."""
+                   frame_id: str, located: Instances3D | None = None) -> str:
+        """The `detections_json` text for the instances, with their 3D where `located`."""
         return frame_json(segmentation.instances, self.label_map, stamp_sec, stamp_nanosec,
-                          frame_id, self.model.name, segmentation.inference_s * 1000.0)
+                          frame_id, self.model.name, segmentation.inference_s * 1000.0, located)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .depth3d import Instances3D
 from .detections import Instances
 from .labels import LabelMap
 from .postprocess import encode_rle
@@ -36,10 +37,33 @@ def coco_detections(instances: Instances, label_map: LabelMap,
     return entries
 
 
+def add_3d(entries: list[dict], located: Instances3D):
+    """The 3D fields of each entry, in metres (millimetre precision); null where too few points.
+
+    `centroid` [x, y, z] and `box_3d` {min, max} in the camera's optical frame, `depth_points`
+    (how many depth points they come from), `median_depth`.
+    """
+    def metres(values):
+        return [round(float(v), 4) for v in values]
+
+    for row, entry in enumerate(entries):
+        located_here = located.located(row + 1)
+        entry['centroid'] = metres(located.centroids[row]) if located_here else None
+        entry['box_3d'] = ({'min': metres(located.box_min[row]),
+                            'max': metres(located.box_max[row])} if located_here else None)
+        entry['depth_points'] = int(located.points[row])
+        entry['median_depth'] = (round(float(located.median_depth[row]), 4) if located_here
+                                 else None)
+
+
 def frame_json(instances: Instances, label_map: LabelMap, stamp_sec: int, stamp_nanosec: int,
-               frame_id: str, model_name: str, inference_ms: float) -> str:
-    """The `detections_json` message text for one frame."""
+               frame_id: str, model_name: str, inference_ms: float,
+               located: Instances3D | None = None) -> str:
+    """The `detections_json` message text for one frame, with the 3D fields where `located`."""
     height, width = instances.label_image.shape
+    detections = coco_detections(instances, label_map)
+    if located is not None:
+        add_3d(detections, located)
     return json.dumps({
         'header': {'stamp': {'sec': int(stamp_sec), 'nanosec': int(stamp_nanosec)},
                    'frame_id': frame_id},
@@ -47,5 +71,5 @@ def frame_json(instances: Instances, label_map: LabelMap, stamp_sec: int, stamp_
         'width': width,
         'model': model_name,
         'inference_ms': round(float(inference_ms), 3),
-        'detections': coco_detections(instances, label_map),
+        'detections': detections,
     }, separators=(',', ':'))

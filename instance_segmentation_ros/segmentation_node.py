@@ -2,8 +2,11 @@
 
 Subscribes `image`; publishes `masks` (mono8 instance labels), `detections_json`,
 `detections` and `label_info` (vision_msgs, where installed), `overlay` (bgr8) and
-`/diagnostics`. The names are relative, as image_proc's are: a namespace places the outputs and
-`-r image:=/camera/image_raw` picks the camera.
+`/diagnostics`. With `depth.enabled` it also subscribes an aligned `depth/image` and
+`depth/camera_info` and publishes each instance's 3D (`depth_input`, `depth3d`):
+`detections_3d`, `markers`, `points` and 3D fields in `detections_json`. The names are
+relative, as image_proc's are: a namespace places the outputs and `-r image:=/camera/image_raw`
+picks the camera.
 
 The node is an adapter: parameters, topics and messages. The work is done by
 `stages.TwoStagePipeline`: the subscription only drops each frame into its one-slot mailbox, one
@@ -33,10 +36,10 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import String
 
-from . import detection_msgs, exit_guard
+from . import depth_msgs, detection_msgs, exit_guard
 from .compressed import (
     MASK_FORMAT,
     OVERLAY_FORMAT,
@@ -44,6 +47,8 @@ from .compressed import (
     encode_jpeg,
     encode_png,
 )
+from .depth3d import DepthError, Instances3D, locate_instances
+from .depth_input import DepthInput
 from .detections import PostprocessSettings, RawDetections
 from .diagnostics import FaultCounts, segmentation_status
 from .errors import InstanceSegmentationError
@@ -135,6 +140,26 @@ PARAMETERS = {
     'warmup_height': (480, descriptor(
         'Height of the warm-up image (the camera height gives the fastest first frame)',
         read_only=True, integer=(1, 16384))),
+    'depth.enabled': (False, descriptor(
+        'Also subscribe depth/image (16UC1 mm or 32FC1 m, aligned to the colour image) and '
+        'depth/camera_info, and publish each instance in 3D', read_only=True)),
+    'depth.sync_tolerance': (0.02, descriptor(
+        'Seconds between the stamps of a colour frame and the depth frame paired with it '
+        '(the nearest)', floating=(0.0, 1.0))),
+    'depth.allow_frame_mismatch': (False, descriptor(
+        'Pair depth and colour of different frame_ids (refused by default: aligned depth '
+        'carries the colour frame_id)')),
+    'depth.percentile': (5.0, descriptor(
+        "Percent of an instance's interior depths ignored at each end of its depth band "
+        '(stray and flying pixels)', floating=(0.0, 25.0))),
+    'depth.max_gap': (0.1, descriptor(
+        "Metres: the largest jump in depth within one object's surface; depths beyond a jump "
+        'are background a mask bleeds over', floating=(0.001, 100.0))),
+    'depth.min_points': (10, descriptor(
+        'Fewest depth points that give an instance a 3D position', integer=(1, 1000000))),
+    'depth.history': (30, descriptor(
+        'Depth frames kept for pairing: more than arrive while a colour frame waits for its '
+        'outputs', read_only=True, integer=(1, 1000))),
 }
 
 
@@ -235,6 +260,21 @@ class SegmentationNode(Node):
                 detection_msgs.LabelInfo, 'label_info', LABEL_INFO_QOS)
             self._publish_label_info()
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._depth = self._detections_3d_pub = self._markers_pub = self._points_pub = None
+        if self._param('depth.enabled'):
+            self._depth = DepthInput(self._param('depth.history'),
+                                     self._param('depth.sync_tolerance'),
+                                     self._param('depth.allow_frame_mismatch'))
+            self._depth_percentile = self._param('depth.percentile')
+            self._depth_max_gap = self._param('depth.max_gap')
+            self._depth_min_points = self._param('depth.min_points')
+            self._points_pub = self.create_publisher(PointCloud2, 'points', OUTPUT_QOS)
+            if detection_msgs.AVAILABLE:
+                self._detections_3d_pub = self.create_publisher(
+                    detection_msgs.Detection3DArray, 'detections_3d', OUTPUT_QOS)
+            if depth_msgs.MARKERS_AVAILABLE:
+                self._markers_pub = self.create_publisher(depth_msgs.MarkerArray, 'markers',
+                                                          OUTPUT_QOS)
 
         self._faults = FaultCounts()
         self._last_warning = {}
@@ -253,7 +293,12 @@ class SegmentationNode(Node):
                                else qos_profile_sensor_data.history)
         # image_transport's rule: the transport's suffix follows the remapped base topic.
         self._image_topic = self.resolve_topic_name('image') + suffix
-        self._subscription = None
+        self._inputs = {self._image_topic: (self._input_type, self._receive)}
+        if self._depth is not None:
+            self._inputs[self.resolve_topic_name('depth/image')] = (Image, self._receive_depth)
+            self._inputs[self.resolve_topic_name('depth/camera_info')] = (
+                CameraInfo, self._depth.add_camera_info)
+        self._subscriptions_by_topic = {}
         self._input_checked_since = time.monotonic()
         self._told_no_publisher = False
         self._check_input()
@@ -263,38 +308,44 @@ class SegmentationNode(Node):
             f'{self._param("processing_mode")}); '
             f'outputs under {self.resolve_topic_name("masks").rpartition("/")[0] or "/"}; '
             'vision_msgs ' + ('available' if detection_msgs.AVAILABLE
-                              else 'not installed: detections and label_info off'))
+                              else 'not installed: detections and label_info off')
+            + ('' if self._depth is None else
+               '; depth on, visualization_msgs ' + (
+                   'available' if depth_msgs.MARKERS_AVAILABLE
+                   else 'not installed (pip install ros-jazzy-visualization-msgs): markers off')))
 
     def _check_input(self):
-        """Subscribe with the reliability the image publishers need; say if there are none.
+        """Subscribe with the reliability the publishers need; say if the image has none.
 
-        With `input_reliability: auto` the subscription follows the publishers found on the
-        topic (and is made again if they change); a fixed setting subscribes at once. A node
-        that has seen no publisher for a while says once which topic it listens on, the usual
-        sign of a missing remap.
+        With `input_reliability: auto` each input subscription (the image, and the depth
+        topics) follows the publishers found on its topic (and is made again if they change);
+        a fixed setting subscribes at once. A node that has seen no image publisher for a while
+        says once which topic it listens on, the usual sign of a missing remap.
         """
-        publishers = self.get_publishers_info_by_topic(self._image_topic)
-        if not publishers and not self._told_no_publisher and (
-                time.monotonic() - self._input_checked_since >= NO_PUBLISHER_NOTICE_S):
-            self._told_no_publisher = True
-            self.get_logger().warning(
-                f'no publisher on {self._image_topic} after {NO_PUBLISHER_NOTICE_S:g} s: '
-                'remap image to the camera topic, e.g. -r image:=/camera/image_raw')
-        wanted = input_reliability(self._input_reliability,
-                                   [info.qos_profile.reliability for info in publishers])
-        if wanted is None or (self._subscription is not None
-                              and self._subscription.qos_profile.reliability == wanted):
-            return
-        if self._subscription is not None:
-            self.destroy_subscription(self._subscription)
-        self._subscription = self.create_subscription(
-            self._input_type, self._image_topic, self._receive, QoSProfile(
-                depth=self._input_depth, history=self._input_history,
-                durability=qos_profile_sensor_data.durability, reliability=wanted))
-        if self._input_reliability == 'auto':
-            self.get_logger().info(
-                f'{len(publishers)} publisher(s) on {self._image_topic}: subscribing '
-                f'{"reliable" if wanted == ReliabilityPolicy.RELIABLE else "best effort"}')
+        for topic, (message_type, callback) in self._inputs.items():
+            publishers = self.get_publishers_info_by_topic(topic)
+            if topic == self._image_topic and not publishers and not self._told_no_publisher \
+                    and time.monotonic() - self._input_checked_since >= NO_PUBLISHER_NOTICE_S:
+                self._told_no_publisher = True
+                self.get_logger().warning(
+                    f'no publisher on {topic} after {NO_PUBLISHER_NOTICE_S:g} s: remap image '
+                    'to the camera topic, e.g. -r image:=/camera/image_raw')
+            wanted = input_reliability(self._input_reliability,
+                                       [info.qos_profile.reliability for info in publishers])
+            current = self._subscriptions_by_topic.get(topic)
+            if wanted is None or (current is not None
+                                  and current.qos_profile.reliability == wanted):
+                continue
+            if current is not None:
+                self.destroy_subscription(current)
+            self._subscriptions_by_topic[topic] = self.create_subscription(
+                message_type, topic, callback, QoSProfile(
+                    depth=self._input_depth, history=self._input_history,
+                    durability=qos_profile_sensor_data.durability, reliability=wanted))
+            if self._input_reliability == 'auto':
+                self.get_logger().info(
+                    f'{len(publishers)} publisher(s) on {topic}: subscribing '
+                    f'{"reliable" if wanted == ReliabilityPolicy.RELIABLE else "best effort"}')
 
     def _receive(self, message):
         """Hand a frame to the pipeline; in every_frame mode, say when a full queue drops one."""
@@ -303,6 +354,22 @@ class SegmentationNode(Node):
                 f'every_frame: the queue of {self._every_frame_queue} frames is full, the '
                 f'oldest was dropped ({self.pipeline.figures.dropped} so far); raise queue_size '
                 'or play the bag slower', throttle_duration_sec=WARNING_INTERVAL_S)
+
+    def _receive_depth(self, message):
+        """Keep a depth frame for pairing, or refuse one that can never be used."""
+        try:
+            self._depth.add_depth(message)
+        except DepthError as error:
+            self._refuse_depth(error)
+
+    def _refuse_depth(self, error: DepthError):
+        """Count a refused depth frame or 3D result; say so once every few seconds per kind."""
+        count = self._faults.depth_refused(error.kind)
+        key = ('depth', error.kind)
+        now = time.monotonic()
+        if now - self._last_warning.get(key, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
+            self._last_warning[key] = now
+            self.get_logger().warning(f'no 3D ({error.kind}, {count} so far): {error}')
 
     def _publish_label_info(self):
         """The class ids and names of the label map, with the score threshold in force."""
@@ -359,6 +426,12 @@ class SegmentationNode(Node):
             self._overlay_alpha = float(changes['overlay_alpha'])
         if 'jpeg_quality' in changes:
             self._jpeg_quality = int(changes['jpeg_quality'])
+        if self._depth is not None:
+            self._depth.tolerance_s = float(self._param('depth.sync_tolerance'))
+            self._depth.allow_frame_mismatch = bool(self._param('depth.allow_frame_mismatch'))
+            self._depth_percentile = float(self._param('depth.percentile'))
+            self._depth_max_gap = float(self._param('depth.max_gap'))
+            self._depth_min_points = int(self._param('depth.min_points'))
         self.pipeline.policy = self._stage_policy(changes)
         if 'score_threshold' in changes and self._label_info_pub is not None:
             self._publish_label_info()
@@ -384,13 +457,16 @@ class SegmentationNode(Node):
         if self._masks_png_pub.get_subscription_count():
             self._masks_png_pub.publish(CompressedImage(
                 header=message.header, format=MASK_FORMAT, data=encode_png(mask_view)))
+        located = None if self._depth is None else self._locate(message.header, result)
         if self._json_pub.get_subscription_count():
             stamp = message.header.stamp
             self._json_pub.publish(String(data=self.segmenter.frame_json(
-                result, stamp.sec, stamp.nanosec, message.header.frame_id)))
+                result, stamp.sec, stamp.nanosec, message.header.frame_id, located)))
         if self._detections_pub is not None and self._detections_pub.get_subscription_count():
             self._detections_pub.publish(detection_msgs.to_detection2d_array(
                 result.instances, self.label_map, message.header))
+        if located is not None:
+            self._publish_3d(message.header, result.instances, located)
         raw_overlay = self._overlay_pub.get_subscription_count()
         jpeg_overlay = self._overlay_jpeg_pub.get_subscription_count()
         if raw_overlay or jpeg_overlay:
@@ -404,6 +480,34 @@ class SegmentationNode(Node):
             self._overlay_jpeg_pub.publish(CompressedImage(
                 header=message.header, format=OVERLAY_FORMAT,
                 data=encode_jpeg(overlay_view, quality)))
+
+    def _locate(self, header, result) -> Instances3D | None:
+        """The instances in 3D from the depth frame paired with this one, if anyone listens."""
+        publishers = (self._json_pub, self._detections_3d_pub, self._markers_pub,
+                      self._points_pub)
+        if not any(p is not None and p.get_subscription_count() for p in publishers):
+            return None
+        try:
+            paired = self._depth.pair(header, result.instances.label_image)
+        except DepthError as error:
+            self._refuse_depth(error)
+            return None
+        return locate_instances(paired.labels, paired.depth, paired.metres_per_unit,
+                                paired.intrinsics, len(result.instances),
+                                percentile=self._depth_percentile,
+                                max_gap=self._depth_max_gap, min_points=self._depth_min_points,
+                                with_cloud=bool(self._points_pub.get_subscription_count()))
+
+    def _publish_3d(self, header, instances, located: Instances3D):
+        if (self._detections_3d_pub is not None
+                and self._detections_3d_pub.get_subscription_count()):
+            self._detections_3d_pub.publish(detection_msgs.to_detection3d_array(
+                instances, located, self.label_map, header))
+        if self._markers_pub is not None and self._markers_pub.get_subscription_count():
+            self._markers_pub.publish(depth_msgs.to_marker_array(
+                instances, located, self.label_map, header))
+        if located.cloud is not None:
+            self._points_pub.publish(depth_msgs.to_point_cloud(located.cloud, header))
 
     def _buffer(self, name: str, height: int, width: int, channels: int):
         """A message buffer reused across frames of one size (publish copies it out)."""

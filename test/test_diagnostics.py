@@ -68,3 +68,19 @@ def test_rates_and_times_are_of_the_period():
     assert values['rate_hz'] == '2.00' and values['inference_ms'] == '50.0'
     assert values['latency_ms'] == '80.0' and values['latency_max_ms'] == '100.0'
     assert values['outputs_cpu_ms'] == '4.0' and values['model'] == 'tiny'
+
+
+def test_refused_depth_warns_for_its_period_and_is_counted_by_kind():
+    faults, figures = FaultCounts(), StageFigures()
+    received(figures, 2)
+    assert faults.depth_refused('frame_id') == 1
+    faults.depth_refused('size')
+    assert faults.depth_refused('frame_id') == 2
+    status = status_of(faults, figures)
+    assert (status.level, status.message) == (WARN, 'depth refused: no 3D for some frames')
+    assert (status.values['depth_refused'], status.values['depth_refused_frame_id'],
+            status.values['depth_refused_size']) == ('3', '2', '1')
+    received(figures, 1)
+    status = status_of(faults, figures)
+    assert status.level == OK and status.values['depth_refused'] == '3'
+    assert 'depth_refused' not in status_of(FaultCounts(), StageFigures()).values

@@ -150,10 +150,13 @@ def test_launch_overrides_name_declared_parameters():
         assert name in camera, name
 
 
-def test_rviz_config_shows_overlay_and_masks_relative_to_its_namespace():
+def test_rviz_config_shows_overlay_masks_and_markers_relative_to_its_namespace():
     config = yaml.safe_load((ROOT / 'config' / 'instance_segmentation.rviz').read_text())
-    topics = {d['Topic']['Value'] for d in config['Visualization Manager']['Displays']}
-    assert topics == {f'{SEGMENTATION_NAMESPACE}/overlay', f'{SEGMENTATION_NAMESPACE}/masks'}
+    displays = {display['Topic']['Value']: display['Class']
+                for display in config['Visualization Manager']['Displays']}
+    assert displays == {f'{SEGMENTATION_NAMESPACE}/overlay': 'rviz_default_plugins/Image',
+                        f'{SEGMENTATION_NAMESPACE}/masks': 'rviz_default_plugins/Image',
+                        f'{SEGMENTATION_NAMESPACE}/markers': 'rviz_default_plugins/MarkerArray'}
 
 
 def test_the_launch_records_what_the_cli_writes_to_its_bags():
