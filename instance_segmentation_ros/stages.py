@@ -25,7 +25,31 @@ from itertools import pairwise
 PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
 
 
-class LatestFrameSlot:
+class Mailbox:
+    """Where frames wait for the model stage: `put` never blocks, `take` waits for one.
+
+    The subclasses decide which frame the model stage gets and which are dropped (`replaced`
+    counts those); `close` wakes a waiting consumer for good at shutdown.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._closed = False
+        self.replaced = 0
+
+    def close(self):
+        """Wake the consumer for good (shutdown)."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """True once `close` was called."""
+        return self._closed
+
+
+class LatestFrameSlot(Mailbox):
     """Holds at most one pending item; putting a new one replaces (and counts) the old one.
 
     A slow consumer therefore always works on the newest frame, and latency cannot grow. A
@@ -34,11 +58,9 @@ class LatestFrameSlot:
     """
 
     def __init__(self):
-        self._condition = threading.Condition()
+        super().__init__()
         self._item = None
-        self._closed = False
         self._arrivals = deque(maxlen=PERIOD_WINDOW)
-        self.replaced = 0
 
     def put(self, item) -> bool:
         """Offer an item; returns True when it replaced one the consumer never took."""
@@ -93,32 +115,18 @@ class LatestFrameSlot:
         self._condition.wait_for(
             lambda: self._closed or self._item is None or self._item[1] != arrived, max_wait)
 
-    def close(self):
-        """Wake the consumer for good (shutdown)."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True once `close` was called."""
-        return self._closed
-
-
-class FrameQueue:
+class FrameQueue(Mailbox):
     """Holds up to `size` pending items in arrival order; when full, the oldest is dropped.
 
     For replaying recordings, where every frame is wanted in order: the model stage takes them
     one after another, and a burst larger than the queue loses its oldest frames, counted.
-    Same interface as `LatestFrameSlot` (`max_wait` does not apply: no frame is skipped).
+    (`max_wait` does not apply: no frame is skipped).
     """
 
     def __init__(self, size: int):
-        self._condition = threading.Condition()
+        super().__init__()
         self._items = deque()
         self._size = size
-        self._closed = False
-        self.replaced = 0
 
     def put(self, item) -> bool:
         """Append an item; returns True when the oldest pending one was dropped for it."""
@@ -138,36 +146,21 @@ class FrameQueue:
                 return None
             return self._items.popleft() if self._items else None
 
-    def close(self):
-        """Wake the consumer for good (shutdown)."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True once `close` was called."""
-        return self._closed
-
-
-class FairFrameSlots:
+class FairFrameSlots(Mailbox):
     """One newest-frame slot per source; the consumer is given the sources in fair turns.
 
     For one model serving several cameras: each camera keeps only its newest frame (a slow
     model never builds a queue), and `take` returns the pending frame of the camera served least
     recently, so that a 30 Hz camera cannot starve a 5 Hz one and a silent camera costs nothing.
-    `source(item)` names an item's camera. Same interface as `LatestFrameSlot` (`max_wait` does
-    not apply).
+    `source(item)` names an item's camera (`max_wait` does not apply).
     """
 
     def __init__(self, source: Callable):
-        self._condition = threading.Condition()
+        super().__init__()
         self._source = source
         self._items = {}  # source -> (item, time put)
         self._last_served = {}  # source -> turn number it was last served in
         self._turn = 0
-        self._closed = False
-        self.replaced = 0
 
     def put(self, item) -> bool:
         """Offer an item; returns True when it replaced its source's untaken one."""
@@ -191,18 +184,6 @@ class FairFrameSlots:
             self._turn += 1
             self._last_served[key] = self._turn
             return self._items.pop(key)
-
-    def close(self):
-        """Wake the consumer for good (shutdown)."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        """True once `close` was called."""
-        return self._closed
-
 
 class StageHandOff:
     """Passes results one at a time from one stage thread to the next; none is ever dropped.
@@ -354,9 +335,10 @@ class TwoStagePipeline:
 
     `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
     goes to `on_error(error)` and costs that frame only. `policy` may be replaced at any time
-    (one object, so a frame never sees half of a change). `mailbox` holds the frames the model
-    stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue` processes every
-    frame in arrival order, a `FairFrameSlots` the newest of several cameras in turn.
+    (one object, so a frame never sees half of a change). `mailbox` (a `Mailbox`) holds the
+    frames the model stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue`
+    processes every frame in arrival order, a `FairFrameSlots` the newest of several cameras in
+    turn.
     """
 
     def __init__(self, infer: Callable, publish: Callable, on_error: Callable,
