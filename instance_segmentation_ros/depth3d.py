@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .errors import InstanceSegmentationError
+
 METRES_PER_UNIT = {'16UC1': 0.001, '32FC1': 1.0}  # REP-118 depth encodings
 HALF_PIXEL = 0.5  # from the outermost pixel centres to the mask's outer edge
 # Percentiles come from at most this many points of an instance, evenly spread over its rows:
@@ -38,7 +40,7 @@ MAX_GRID_PIXELS = 640 * 480
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
-class DepthError(ValueError):
+class DepthError(InstanceSegmentationError):
     """A depth frame that cannot be used with its colour frame; `kind` names the case."""
 
     def __init__(self, kind: str, message: str):

@@ -45,11 +45,11 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # modules tested without DDS, processes, an X server or model exports. Every other test file is
 # marked `integration`, new ones too until they are listed here.
 UNIT_TEST_MODULES = {
-    'test_bag_writer', 'test_compressed', 'test_diagnostics', 'test_image_conversion',
-    'test_image_files', 'test_labels', 'test_launch_files', 'test_layering', 'test_lint',
-    'test_locate_model', 'test_mask_pasting_vs_od_api', 'test_node_support', 'test_postprocess',
-    'test_render', 'test_results', 'test_stages', 'test_synthetic_scenes', 'test_video_source',
-    'test_zoo',
+    'test_bag_writer', 'test_compressed', 'test_depth3d', 'test_diagnostics',
+    'test_image_conversion', 'test_image_files', 'test_labels', 'test_launch_files',
+    'test_layering', 'test_lint', 'test_locate_model', 'test_mask_pasting_vs_od_api',
+    'test_node_support', 'test_postprocess', 'test_render', 'test_results', 'test_stages',
+    'test_synthetic_scenes', 'test_video_source', 'test_zoo',
 }
 
 

@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / 'instance_segmentation_ros'
 ROS_USERS = {'segmentation_node', 'folder_player', 'webcam_publisher', 'launch_support',
              'node_support', 'detection_msgs'}
 CORE = {'postprocess', 'render', 'results', 'stages', 'diagnostics', 'image_files',
-        'compressed', 'video_source', 'model_source', 'labels', 'detections', 'errors'}
+        'compressed', 'video_source', 'model_source', 'labels', 'detections', 'errors',
+        'depth3d', 'depth_input', 'stamp_pairing'}
 ROS_PACKAGES = {'rclpy', 'rcl_interfaces', 'rosidl_runtime_py', 'builtin_interfaces',
                 'std_msgs', 'sensor_msgs', 'diagnostic_msgs', 'vision_msgs', 'launch',
                 'launch_ros', 'ament_index_python'}
