@@ -51,8 +51,6 @@ import os
 import sys
 import time
 
-import cv2
-import numpy as np
 from rclpy.duration import Duration
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -68,8 +66,11 @@ from instance_segmentation_ros.compressed import file_payload, fill_compressed_m
 from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.image_files import (
     DEFAULT_PATTERN,
+    depth_file_for,
     image_names,
+    is_depth_file,
     parse_pattern,
+    read_depth_file,
     read_image_file,
 )
 from instance_segmentation_ros.node_support import (
@@ -86,7 +87,6 @@ UNKNOWN_NODE = '_NODE_NAME_UNKNOWN_'  # the graph's node name before discovery c
 MAX_NAMES_IN_SUMMARY = 10
 ACK_TIMEOUT = 3.0  # s to wait at the end for reliable subscribers to acknowledge
 TRANSPORTS = ('raw', 'compressed')
-DEPTH_SUFFIX = '_depth.png'
 
 
 def list_images(folder: str, globs: list[str]) -> list[str]:
@@ -275,20 +275,18 @@ class FolderPlayer(FiniteRunNode):
         """The files to play: with depth, all but the depth images."""
         names = list_images(self._folder, self._globs)
         if self._depth:
-            names = [name for name in names if not name.lower().endswith(DEPTH_SUFFIX)]
+            names = [name for name in names if not is_depth_file(name)]
             if not names:
                 raise FatalError(f"folder '{self._folder}' holds depth images only")
         return names
 
     def _publish_depth(self, name: str, header: Header):
         """Publish NAME_depth.png and the camera_info with the colour image's header."""
-        path = os.path.join(self._folder, os.path.splitext(name)[0] + DEPTH_SUFFIX)
-        depth = cv2.imread(path, cv2.IMREAD_UNCHANGED) if os.path.isfile(path) else None
-        if depth is None or depth.dtype != np.uint16 or depth.ndim != 2:
-            self.get_logger().warning(
-                f"no 3D for '{name}': '{path}' is "
-                + ('missing' if depth is None else f'not 16-bit grey ({depth.dtype}, '
-                   f'{depth.ndim} dimensions)'), throttle_duration_sec=PROGRESS_INTERVAL)
+        path = depth_file_for(os.path.join(self._folder, name))
+        depth, reason = read_depth_file(path)
+        if depth is None:
+            self.get_logger().warning(f"no 3D for '{name}': '{path}' is {reason}",
+                                      throttle_duration_sec=PROGRESS_INTERVAL)
             return
         message = Image(header=header)
         message.height, message.width = depth.shape

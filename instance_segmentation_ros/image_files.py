@@ -24,6 +24,8 @@ SIGNATURES = {
     'JPEG': (b'\xff\xd8\xff', 'end-of-image marker'),
     'PNG': (b'\x89PNG\r\n\x1a\n', 'IEND chunk'),
 }
+DEPTH_SUFFIX = '_depth.png'
+"""RGB-D folders: `NAME_depth.png` (16-bit grey, millimetres) is the depth of colour `NAME.*`."""
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers: the size
 MAX_PIXELS = 1 << 28
 """Largest image decoded (268 megapixels): a few header bytes can claim any size, and OpenCV
@@ -166,3 +168,28 @@ def _jpeg_layout(data: bytes):
                          data[position + 9])
             position += 2 + int.from_bytes(data[position + 2:position + 4], 'big')
     return frame, False
+
+
+def is_depth_file(name: str) -> bool:
+    """True for the depth image of an RGB-D folder (never played or segmented as colour)."""
+    return name.lower().endswith(DEPTH_SUFFIX)
+
+
+def depth_file_for(colour_path: str | os.PathLike) -> str:
+    """The path of the depth image beside a colour image: NAME.* -> NAME_depth.png."""
+    return os.path.splitext(os.fspath(colour_path))[0] + DEPTH_SUFFIX
+
+
+def read_depth_file(path: str | os.PathLike):
+    """(uint16 millimetres, '') for a 16-bit grey PNG, else (None, a one-line reason)."""
+    import cv2
+    import numpy as np
+
+    if not os.path.isfile(path):
+        return None, 'missing'
+    depth = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
+    if depth is None:
+        return None, 'not an image OpenCV can decode'
+    if depth.dtype != np.uint16 or depth.ndim != 2:
+        return None, f'not 16-bit grey ({depth.dtype}, {depth.ndim} dimensions)'
+    return depth, ''

@@ -22,6 +22,7 @@ from captions import has_caption
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
+from rgbd_truth import CALIBRATION, check_3d_against_truth
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 
@@ -30,12 +31,13 @@ from instance_segmentation_ros.bag_writer import COMPRESSED_TOPICS, TOPICS
 from instance_segmentation_ros.cli.coco_files import images_json_path, write_coco_files
 from instance_segmentation_ros.cli.image import SAMPLE_IMAGE
 from instance_segmentation_ros.cli.progress import ByteProgress, Progress
-from instance_segmentation_ros.demo import sample_scene
+from instance_segmentation_ros.demo import HELD_OUT_SEED, sample_scene
 from instance_segmentation_ros.detections import PostprocessSettings
 from instance_segmentation_ros.labels import coco_label_map
 from instance_segmentation_ros.model import SegmentationModel
 from instance_segmentation_ros.model_source import builtin_model
 from instance_segmentation_ros.pipeline import Segmenter
+from instance_segmentation_ros.synthetic_scenes import write_rgbd_scenes
 from instance_segmentation_ros.viewer import opencv_has_gui
 
 BIN = Path(sys.executable).parent
@@ -673,3 +675,42 @@ def test_webcam_output_errors_are_one_line(device, output, fragments, models, tm
     status, _, err = run_cli(capsys, 'webcam', '--device', device, '--model', models['tf2'],
                              '--output', output)
     assert_one_line_error(status, err, *fragments)
+
+
+@pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
+def test_folder_with_depth_gives_each_instance_its_place_in_3d(tmp_path, capsys):
+    folder = tmp_path / 'rgbd'
+    write_rgbd_scenes(folder, 4, seed=HELD_OUT_SEED)
+    calibration = tmp_path / 'camera.yaml'
+    calibration.write_text(CALIBRATION)
+    results = tmp_path / 'results.json'
+    status, out, err = run_cli(capsys, 'folder', folder, tmp_path / 'out', '--json', results,
+                               '--depth-camera-info', calibration)
+    assert status == 0, err
+    assert 'segmented 4 of 4 images' in out  # the depth images are not segmented
+    entries = json.loads(results.read_text())
+    frames = [[e for e in entries if e['image_id'] == k + 1] for k in range(4)]
+    assert check_3d_against_truth(frames, HELD_OUT_SEED) >= 8
+
+
+def test_folder_depth_errors_before_the_model(tmp_path, in_dir, capsys):
+    status, _, err = run_cli(capsys, 'folder', in_dir, tmp_path / 'out', '--depth-camera-info',
+                             tmp_path / 'missing.yaml')
+    assert_one_line_error(status, err, 'missing.yaml')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_an_image_without_its_depth_file_is_listed_and_the_rest_go_on(tmp_path, capsys):
+    folder = tmp_path / 'rgbd'
+    names = write_rgbd_scenes(folder, 2, seed=HELD_OUT_SEED)
+    (folder / f'{names[0]}_depth.png').unlink()
+    calibration = tmp_path / 'camera.yaml'
+    calibration.write_text(CALIBRATION)
+    results = tmp_path / 'results.json'
+    status, _, err = run_cli(capsys, 'folder', folder, tmp_path / 'out', '--json', results,
+                             '--depth-camera-info', calibration)
+    assert status == 0, err
+    assert f'no 3D for 1 image:\n  {names[0]}.png: {names[0]}_depth.png is missing' in err
+    entries = json.loads(results.read_text())
+    assert all('centroid' not in e for e in entries if e['image_id'] == 1)
+    assert any(e.get('centroid') for e in entries if e['image_id'] == 2)

@@ -16,46 +16,19 @@ import json
 import numpy as np
 import pytest
 from node_harness import Harness
-from pycocotools import mask as mask_utils
+from rgbd_truth import CALIBRATION, check_3d_against_truth
 from ros_helpers import Collector, NodeProcess, wait_for
 
 from instance_segmentation_ros import depth_msgs, detection_msgs, synthetic_scenes
 from instance_segmentation_ros.demo import HELD_OUT_SEED
-from instance_segmentation_ros.depth3d import Intrinsics
 
 SCENES = 4
-CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)
-CALIBRATION = f"""image_width: 320
-image_height: 240
-camera_name: synthetic
-camera_matrix: {{rows: 3, cols: 3, data: [{CAMERA.fx}, 0, {CAMERA.cx}, 0, {CAMERA.fy}, \
-{CAMERA.cy}, 0, 0, 1]}}
-distortion_model: plumb_bob
-distortion_coefficients: {{rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}}
-"""
-MATCH_IOU = 0.85  # instances the model outlined well; its mask errors are not the 3D's
-MOST_OF_OTHERS = 0.03  # a mask with more of another shape measures both, rightly
-
-
-def matched_truth(detection: dict, scene) -> tuple[int, np.ndarray] | None:
-    """(index, detected pixels that are it) of the scene instance it outlines, or None."""
-    rle = detection['segmentation']
-    mask = mask_utils.decode({'size': rle['size'], 'counts': rle['counts'].encode()})
-    mask = mask.astype(bool)
-    shapes = np.logical_or.reduce([instance.mask for instance in scene.instances])
-    for index, instance in enumerate(scene.instances):
-        overlap = np.logical_and(mask, instance.mask)
-        others = np.logical_and(mask, shapes & ~instance.mask).sum()  # the wall is no harm
-        if (overlap.sum() / np.logical_or(mask, instance.mask).sum() >= MATCH_IOU
-                and others / mask.sum() <= MOST_OF_OTHERS):
-            return index, overlap
-    return None
 
 
 @pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
 def test_folder_player_rgbd_scenes_give_right_3d_detections_and_markers(tmp_path):
     folder = tmp_path / 'rgbd'
-    names = synthetic_scenes.write_rgbd_scenes(folder, SCENES, seed=HELD_OUT_SEED)
+    synthetic_scenes.write_rgbd_scenes(folder, SCENES, seed=HELD_OUT_SEED)
     calibration = tmp_path / 'camera.yaml'
     calibration.write_text(CALIBRATION)
     harness = Harness(None, extra_args=['-p', 'depth.enabled:=true'])
@@ -79,23 +52,9 @@ def test_folder_player_rgbd_scenes_give_right_3d_detections_and_markers(tmp_path
     finally:
         harness.close()
 
-    checked = 0
-    for index, frame in enumerate(frames):
-        assert frame['header']['frame_id'] == 'rgbd_camera', names[index]
-        scene = synthetic_scenes.generate_scene(HELD_OUT_SEED, index)
-        depth = synthetic_scenes.render_depth(scene, HELD_OUT_SEED, index)
-        for detection in frame['detections']:
-            matched = matched_truth(detection, scene)
-            if matched is None:
-                continue
-            truth_index, truly_it = matched
-            centroid, low, high = synthetic_scenes.truth_3d(
-                truly_it, depth.distances[truth_index], CAMERA)
-            where = (names[index], detection['id'], detection['category_name'])
-            assert np.abs(np.array(detection['centroid']) - centroid).max() <= 0.01, where
-            assert np.abs(np.array(detection['box_3d']['min']) - low).max() <= 0.02, where
-            assert np.abs(np.array(detection['box_3d']['max']) - high).max() <= 0.02, where
-            checked += 1
+    for frame in frames:
+        assert frame['header']['frame_id'] == 'rgbd_camera'
+    checked = check_3d_against_truth([frame['detections'] for frame in frames], HELD_OUT_SEED)
     assert checked >= 2 * SCENES, f'only {checked} instances were outlined well enough'
 
     stamps = {(f['header']['stamp']['sec'], f['header']['stamp']['nanosec']): f for f in frames}

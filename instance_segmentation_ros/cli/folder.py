@@ -11,6 +11,10 @@ Outputs besides the overlays (of the input files' names):
   start + i seconds, start being the run's start time in whole seconds (``--bag-start``
   overrides it), frame_id ``camera`` (see `bag_writer`). ``--bag-compressed`` writes the image
   topic as ``/image/compressed``, with each JPEG or PNG file's own bytes.
+- ``--depth-camera-info YAML``: each image's ``NAME_depth.png`` (16-bit millimetres, aligned)
+  adds ``centroid``, ``box_3d``, ``depth_points`` and ``median_depth`` (metres, the camera's
+  optical frame) to its ``--json`` entries and bag results, as segmentation_node's
+  ``depth.enabled`` does; an image without a usable depth file gets none, and is listed.
 - ``--masks``: ``<stem>_masks.png`` per image, mono8: 0 background, k = instance k.
 
 Ctrl+C or SIGTERM stops after the current image; what was written is complete, the bag closed
@@ -29,7 +33,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import describe_os_error
-from ..image_files import IMAGE_EXTENSIONS, image_names, read_image_file
+from ..image_files import (
+    IMAGE_EXTENSIONS,
+    depth_file_for,
+    image_names,
+    is_depth_file,
+    read_depth_file,
+    read_image_file,
+)
+from ..results import add_3d
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
@@ -60,6 +72,9 @@ def run_folder(args) -> int:
     if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
         raise CliError('OUT_DIR is IN_DIR: the overlays would replace the originals; choose '
                        'another output folder')
+    depth_intrinsics = _depth_intrinsics(args.depth_camera_info)
+    if depth_intrinsics is not None:
+        files = [path for path in files if not is_depth_file(path.name)]
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
         check_writable_file(json_path)
@@ -73,7 +88,8 @@ def run_folder(args) -> int:
         run = FolderRun(
             segmenter=load_segmenter(choice, verbose=args.verbose), settings=choice.settings,
             overlay_alpha=args.overlay_alpha, files=files, out_dir=out_dir,
-            json_path=json_path, write_masks=args.masks, bag=bag, bag_start_ns=bag_start_ns)
+            json_path=json_path, write_masks=args.masks, bag=bag, bag_start_ns=bag_start_ns,
+            depth_intrinsics=depth_intrinsics)
         progress = Progress(len(files))
         with _StopRequest() as stop:
             try:
@@ -85,6 +101,17 @@ def run_folder(args) -> int:
                 if json_path is not None and run.images:
                     write_coco_files(json_path, run.results, run.images, run.segmenter)
             return run.report()
+
+
+def _depth_intrinsics(camera_info: str | None):
+    """The depth camera's intrinsics from its camera_calibration YAML (None without one)."""
+    if not camera_info:
+        return None
+    from ..camera_info import load_calibration
+    from ..depth3d import Intrinsics
+
+    calibration = load_calibration(camera_info)
+    return Intrinsics.from_k(calibration['k']), (calibration['height'], calibration['width'])
 
 
 @contextmanager
@@ -116,9 +143,11 @@ class FolderRun:
     write_masks: bool
     bag: SegmentationBag | None
     bag_start_ns: int
+    depth_intrinsics: tuple | None = None  # (Intrinsics, (height, width)) of the depth images
     results: list[dict] = field(default_factory=list)  # COCO results entries
     images: list[dict] = field(default_factory=list)  # COCO image entries of the images done
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
+    without_depth: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
     interrupted: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -137,17 +166,45 @@ class FolderRun:
                     continue
                 segmentation = self.segmenter.segment(bgr, self.settings)
                 overlay = self.segmenter.overlay(bgr, segmentation, self.overlay_alpha)
+                located = self._locate(path, segmentation)
                 with stop.hold():  # all of this image's outputs, or none of them
                     self._write(image_id, path, mask_names[path], data, bgr, segmentation,
-                                overlay)
+                                overlay, located)
                 count = len(segmentation.instances)
                 progress.step(path.name, f'{count} instance{"" if count == 1 else "s"}, '
                                          f'{segmentation.inference_s * 1000:.0f} ms')
         except KeyboardInterrupt:
             self.interrupted = True
 
+    def _locate(self, path: Path, segmentation: Segmentation):
+        """The instances' 3D from the image's depth file, or None (listed) without a usable one."""
+        if self.depth_intrinsics is None:
+            return None
+        from ..depth3d import METRES_PER_UNIT, DepthError, common_grid, locate_instances, thinned
+
+        intrinsics, size = self.depth_intrinsics
+        depth_path = depth_file_for(path)
+        depth, reason = read_depth_file(depth_path)
+        if depth is None:
+            self.without_depth.append((path.name, f'{Path(depth_path).name} is {reason}'))
+            return None
+        if depth.shape != size:
+            self.without_depth.append((path.name, f'{Path(depth_path).name} is '
+                                       f'{depth.shape[1]}x{depth.shape[0]}, the camera info '
+                                       f'{size[1]}x{size[0]}'))
+            return None
+        instances = segmentation.instances
+        try:
+            labels, grid_depth, grid = thinned(*common_grid(instances.label_image, depth,
+                                                            intrinsics))
+        except DepthError as error:
+            self.without_depth.append((path.name, str(error)))
+            return None
+        return locate_instances(labels, grid_depth, METRES_PER_UNIT['16UC1'], grid,
+                                len(instances))
+
     def _write(self, image_id: int, path: Path, mask_name: str, data: bytes, bgr,
-               segmentation: Segmentation, overlay):
+               segmentation: Segmentation, overlay, located=None):
         """One image's outputs: overlay, label PNG, COCO entries and bag frame."""
         from ..bag_writer import stamp_parts
 
@@ -161,7 +218,10 @@ class FolderRun:
             if problem:
                 raise CliError(f'cannot write {masks_path}: {problem}')
         if self.json_path is not None:
-            self.results.extend(self.segmenter.coco(segmentation, image_id))
+            entries = self.segmenter.coco(segmentation, image_id)
+            if located is not None:
+                add_3d(entries, located)
+            self.results.extend(entries)
         height, width = bgr.shape[:2]
         self.images.append({'id': image_id, 'file_name': path.name, 'height': height,
                             'width': width})
@@ -170,7 +230,8 @@ class FolderRun:
             sec, nanosec = stamp_parts(stamp_ns)
             self.bag.write_frame(stamp_ns, bgr, label_image, overlay,
                                  self.segmenter.frame_json(segmentation, sec, nanosec,
-                                                           self.bag.frame_id), image_file=data)
+                                                           self.bag.frame_id, located),
+                                 image_file=data)
 
     def report(self) -> int:
         """Print the summary; CliError when interrupted or when no image could be read."""
@@ -183,6 +244,11 @@ class FolderRun:
             print(f'wrote {self.json_path} and {images_json_path(self.json_path)}')
         if self.bag is not None and self.bag.frames:
             print(f'wrote {self.bag.path} ({self.bag.frames} frames)')
+        if self.without_depth:
+            count = len(self.without_depth)
+            print(f'no 3D for {count} image{"" if count == 1 else "s"}:', file=sys.stderr)
+            for name, reason in self.without_depth:
+                print(f'  {name}: {reason}', file=sys.stderr)
         if self.unreadable:
             count = len(self.unreadable)
             print(f'could not read {count} file{"" if count == 1 else "s"}:', file=sys.stderr)

@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     folder.add_argument('--bag-start', type=_seconds, metavar='SECONDS',
                         help='stamp of the first bag frame in seconds since the epoch '
                              '(default: the start of the run, whole seconds)')
+    folder.add_argument('--depth-camera-info', metavar='YAML',
+                        help="RGB-D folders: each image's NAME_depth.png (16-bit, millimetres, "
+                             'aligned to it) gives every instance its 3D centroid, box, point '
+                             'count and median depth in --json and the bag, using this '
+                             'camera_calibration YAML of the depth image; the *_depth.png files '
+                             'are not segmented')
     folder.add_argument('--masks', action='store_true',
                         help='also write the instance label images as <stem>_masks.png '
                              '(mono8: 0 background, k = instance k)')
