@@ -14,6 +14,8 @@ Which file or folder a model path means is decided first, by `model_source.locat
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 import time
 from contextlib import nullcontext
@@ -71,6 +73,20 @@ def tensorflow_device(device: str) -> str | None:
             raise ModelError(f'device {device!r} asked for, but TensorFlow sees {len(gpus)} GPUs')
         return f'/GPU:{index}'
     raise ModelError(f'device {device!r} is not one of auto, cpu, gpu:N')
+
+
+def release_memory():
+    """Give back what a dropped model held: as far as TensorFlow lets go.
+
+    TensorFlow's functions hold reference cycles, so only a collection frees them, and glibc
+    keeps the freed heap until malloc_trim (about 180 MB of the built-in model's 490,
+    benchmarks/lifecycle_memory.py). TensorFlow's own caches stay, as does GPU memory, which
+    its allocator keeps for the next model.
+    """
+    gc.collect()
+    trim = getattr(ctypes.CDLL(None), 'malloc_trim', None)  # glibc only
+    if trim is not None:
+        trim(0)
 
 
 class SegmentationModel:
