@@ -76,12 +76,13 @@ def tensorflow_device(device: str) -> str | None:
 
 
 def release_memory():
-    """Give back what a dropped model held: as far as TensorFlow lets go.
+    """Give back what a dropped model held, as far as TensorFlow lets go.
 
     TensorFlow's functions hold reference cycles, so only a collection frees them, and glibc
-    keeps the freed heap until malloc_trim (about 180 MB of the built-in model's 490,
-    benchmarks/lifecycle_memory.py). TensorFlow's own caches stay, as does GPU memory, which
-    its allocator keeps for the next model.
+    keeps the freed heap until malloc_trim: of the 490 MB the built-in model takes, the two give
+    back 110 and 180 MB (benchmarks/README.md, 9). TensorFlow itself stays imported, and the
+    oneDNN allocator keeps large freed blocks (weights) for reuse unless
+    TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1; GPU memory stays with TensorFlow's GPU allocator.
     """
     gc.collect()
     trim = getattr(ctypes.CDLL(None), 'malloc_trim', None)  # glibc only
