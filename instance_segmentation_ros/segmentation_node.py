@@ -234,7 +234,7 @@ class SegmentationNode(Node):
 
     def _activate(self):
         """Make the outputs, start the pipeline and subscribe the input: frames flow."""
-        # What _deactivate keeps: all made here, or later by a timer made here, it destroys.
+        # _deactivate destroys all but these: what is made here, and later by timers made here.
         self._inactive_entities = (set(self.publishers), set(self.subscriptions),
                                    set(self.timers))
         every_frame = self._param('processing_mode') == 'every_frame'
