@@ -144,6 +144,11 @@ def segmentation_node():
     return _run('segmentation_node')
 
 
+def segmentation_lifecycle_node():
+    """Console script segmentation_lifecycle_node."""
+    return _run('segmentation_lifecycle_node')
+
+
 def webcam_publisher():
     """Console script webcam_publisher."""
     return _run('webcam_publisher')

@@ -190,9 +190,10 @@ def run_node(name: str, node_factory: Callable[[], Node],
              args: list[str] | None = None) -> int:
     """Run a node from rclpy.init to shutdown and return the process's exit status.
 
-    A FiniteRunNode spins until its `done` future holds the status, any other node until a
-    signal. 1 for a FatalError while starting (logged as one line, malformed --ros-args
-    included), 0 for Ctrl+C or SIGTERM at any moment (exit_guard).
+    A node with a `done` future (a FiniteRunNode; a lifecycle node, set by its shutdown
+    transition) spins until that holds the status, any other node until a signal. 1 for a
+    FatalError while starting (logged as one line, malformed --ros-args included), 0 for
+    Ctrl+C or SIGTERM at any moment (exit_guard).
     """
     exit_guard.install()
     use_large_frame_dds_profile()
@@ -207,7 +208,7 @@ def run_node(name: str, node_factory: Callable[[], Node],
         quiet_opencv()
         exit_guard.building()
         node = node_factory()
-        done = node.done if isinstance(node, FiniteRunNode) else None
+        done = getattr(node, 'done', None)
         interrupted = spin_until_stopped(executor, node, done)
         if done is not None and not interrupted:
             status = done.result()

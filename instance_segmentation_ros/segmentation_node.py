@@ -59,7 +59,7 @@ from .image_conversion import (
     new_image_buffer,
 )
 from .labels import LabelMapError, load_label_map
-from .model import SegmentationModel
+from .model import SegmentationModel, release_memory
 from .model_source import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
@@ -192,18 +192,32 @@ class SegmentationNode(Node):
     """Thin ROS adapter: parameters, topics and messages around a `TwoStagePipeline`.
 
     `engine` makes the pipeline from the node's model call and publishing (the benchmarks pass
-    clocked or naive variants); `input_depth` is the image subscription's queue depth.
+    clocked or naive variants); `input_depth` is the image subscription's queue depth. The
+    work comes in phases that this node runs at once, `_configure` then `_activate`, and the
+    managed variant (`segmentation_lifecycle_node`) as lifecycle transitions, with
+    `_deactivate` and `_cleanup` to undo them.
     """
 
     def __init__(self, engine=TwoStagePipeline, input_depth: int = 1, **kwargs):
         super().__init__('segmentation_node', **kwargs)
+        self._declare(engine, input_depth, PARAMETERS)
+        self._configure()
+        self._activate()
+
+    def _declare(self, engine, input_depth: int, parameters: dict):
+        """Declare `parameters` (name -> (default, descriptor)) and the callbacks that set them."""
+        self._engine, self._latest_input_depth = engine, input_depth
         declared = {name: self.declare_parameter(name, default, descriptor)
-                    for name, (default, descriptor) in PARAMETERS.items()}
+                    for name, (default, descriptor) in parameters.items()}
         # A string array is declared by type (an empty list would make it a byte array), so it
         # has no value unless one was given: default it to [] = all classes.
         if declared['classes'].type_ == Parameter.Type.NOT_SET:
             self.set_parameters([Parameter('classes', Parameter.Type.STRING_ARRAY, [])])
+        self.add_on_set_parameters_callback(self._validate_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
 
+    def _configure(self):
+        """Check the parameters and the label map, then load and warm up the model (seconds)."""
         self._input_reliability = self._param('input_reliability')
         for name, choices in (('input_reliability', ('auto', *RELIABILITIES)),
                               ('input_transport', TRANSPORTS),
@@ -212,7 +226,8 @@ class SegmentationNode(Node):
                 raise FatalError(f'{name} {self._param(name)!r} is not one of '
                                  f'{", ".join(choices)}')
         self._input_type, suffix, self._to_bgr = TRANSPORTS[self._param('input_transport')]
-        every_frame = self._param('processing_mode') == 'every_frame'
+        # image_transport's rule: the transport's suffix follows the remapped base topic.
+        self._image_topic = self.resolve_topic_name('image') + suffix
         given_model_path = self._param('model_path')
         model_path, label_map_path, builtin = with_builtin_defaults(
             given_model_path, self._param('label_map_path'))
@@ -241,9 +256,13 @@ class SegmentationNode(Node):
 
         self._overlay_alpha = self._param('overlay_alpha')
         self._jpeg_quality = self._param('jpeg_quality')
-        self.add_on_set_parameters_callback(self._validate_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
 
+    def _activate(self):
+        """Make the outputs, start the pipeline and subscribe the input: frames flow."""
+        # _deactivate destroys all but these: what is made here, and later by timers made here.
+        self._inactive_entities = (set(self.publishers), set(self.subscriptions),
+                                   set(self.timers))
+        every_frame = self._param('processing_mode') == 'every_frame'
         self._masks_pub = self.create_publisher(Image, 'masks', OUTPUT_QOS)
         self._json_pub = self.create_publisher(String, 'detections_json', OUTPUT_QOS)
         self._overlay_pub = self.create_publisher(Image, 'overlay', OUTPUT_QOS)
@@ -281,18 +300,16 @@ class SegmentationNode(Node):
         self._buffers = {}
         self._every_frame_queue = self._param('queue_size') if every_frame else None
         mailbox = FrameQueue(self._every_frame_queue) if every_frame else None
-        self.pipeline = engine(self._infer, self._publish_outputs, self._frame_failed,
-                               self._stage_policy(), mailbox=mailbox)
+        self.pipeline = self._engine(self._infer, self._publish_outputs, self._frame_failed,
+                                     self._stage_policy(), mailbox=mailbox)
         self.pipeline.start()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
-        self._input_depth = self._every_frame_queue or input_depth
+        self._input_depth = self._every_frame_queue or self._latest_input_depth
         # every_frame: DDS keeps every sample (a reliable writer waits), so that frames are
         # only ever dropped by the pipeline's queue, where they are counted.
         self._input_history = (HistoryPolicy.KEEP_ALL if every_frame
                                else qos_profile_sensor_data.history)
-        # image_transport's rule: the transport's suffix follows the remapped base topic.
-        self._image_topic = self.resolve_topic_name('image') + suffix
         self._inputs = {self._image_topic: (self._input_type, self._receive)}
         if self._depth is not None:
             self._inputs[self.resolve_topic_name('depth/image')] = (Image, self._receive_depth)
@@ -426,6 +443,8 @@ class SegmentationNode(Node):
             self._overlay_alpha = float(changes['overlay_alpha'])
         if 'jpeg_quality' in changes:
             self._jpeg_quality = int(changes['jpeg_quality'])
+        if self.pipeline is None:  # inactive: _activate reads the rest
+            return
         if self._depth is not None:
             self._depth.tolerance_s = float(self._param('depth.sync_tolerance'))
             self._depth.allow_frame_mismatch = bool(self._param('depth.allow_frame_mismatch'))
@@ -543,9 +562,27 @@ class SegmentationNode(Node):
         message.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(message)
 
+    def _deactivate(self):
+        """Stop the pipeline, then destroy what _activate made; the model stays loaded."""
+        self.pipeline.close()
+        self.pipeline = None
+        publishers, subscriptions, timers = self._inactive_entities
+        for publisher in set(self.publishers) - publishers:
+            self.destroy_publisher(publisher)
+        for subscription in set(self.subscriptions) - subscriptions:
+            self.destroy_subscription(subscription)
+        for timer in set(self.timers) - timers:
+            self.destroy_timer(timer)
+
+    def _cleanup(self):
+        """Free the model; TensorFlow keeps some memory (benchmarks/lifecycle_memory.py)."""
+        self.model = self.segmenter = self.label_map = None
+        release_memory()
+
     def destroy_node(self):
         """Stop the pipeline first, so that nothing publishes on a destroyed node."""
-        self.pipeline.close()
+        if self.pipeline is not None:
+            self.pipeline.close()
         super().destroy_node()
 
 
@@ -568,16 +605,18 @@ def run(args: list[str] | None = None,
     return run_node('segmentation_node', start, args)
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None,
+         node_factory: Callable[[], SegmentationNode] = SegmentationNode) -> None:
     """Console script: run the node, then leave at once, skipping the interpreter's teardown.
 
     The only os._exit of the nodes, because TensorFlow's teardown is slow: with the built-in
     model loaded, SIGINT to process exit took 0.12 s this way (median of 4, 0.11-0.17 s) and
     1.8 s (1.4-1.8 s) through a normal interpreter exit, on 2 shared CPU cores. When run()
     returns, DDS and logging are shut down; exit_guard.leave flushes the output.
+    `node_factory`: segmentation_lifecycle_node passes its node.
     """
     exit_guard.install()
-    exit_guard.leave(run(args))
+    exit_guard.leave(run(args, node_factory))
 
 
 if __name__ == '__main__':

@@ -5,13 +5,19 @@ ros2 launch instance_segmentation_ros segmentation.launch.py \
 
 The node runs in the namespace `segmentation` (argument `namespace`), so its outputs are
 /segmentation/masks, /segmentation/detections, /segmentation/overlay, ...
+`lifecycle:=true` runs the managed segmentation_lifecycle_node instead, configured and
+activated by the launch unless `autostart:=false` (then: ros2 lifecycle set ...).
 """
 
 import yaml
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
 
 from instance_segmentation_ros.launch_support import PACKAGE, config_file
 from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
@@ -34,6 +40,10 @@ ARGUMENTS = {
     'namespace': (SEGMENTATION_NAMESPACE, 'Namespace of the node and of its output topics '
                                           '(one per camera, for several cameras)'),
     'node_name': ('segmentation_node', 'Name of the node'),
+    'lifecycle': ('false', 'true: run segmentation_lifecycle_node, the managed variant that '
+                           '`ros2 lifecycle set` configures, activates, cleans up, ...'),
+    'autostart': ('true', 'With lifecycle:=true, configure and activate the node at launch; '
+                          'false leaves it unconfigured'),
 }
 
 
@@ -59,6 +69,30 @@ def class_list(text: str) -> list[str]:
     return [str(name) for name in (classes if isinstance(classes, list) else [classes])]
 
 
+def boolean(text: str) -> bool:
+    """A launch argument's true or false, as launch conditions spell them."""
+    value = text.strip().lower()
+    if value not in ('true', 'false', '1', '0'):
+        raise ValueError(text)
+    return value in ('true', '1')
+
+
+def managed(context, node: LifecycleNode) -> list:
+    """The lifecycle node, with autostart its configure and then, once inactive, activate."""
+    if not argument(context, 'autostart', boolean, 'false'):
+        return [node]
+
+    def transition(transition_id: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node),
+                                           transition_id=transition_id))
+
+    # Once: after a cleanup, a configure by hand is not followed by an activate of the launch's.
+    activate = OnStateTransition(target_lifecycle_node=node, start_state='configuring',
+                                 goal_state='inactive', handle_once=True,
+                                 entities=[transition(Transition.TRANSITION_ACTIVATE)])
+    return [node, RegisterEventHandler(activate), transition(Transition.TRANSITION_CONFIGURE)]
+
+
 def segmentation_node(context):
     """The node, with the YAML file first and non-empty launch arguments on top of it."""
     overrides = {}
@@ -76,16 +110,18 @@ def segmentation_node(context):
                      for name in ('image_width', 'image_height'))
     if width and height:  # 0 or empty: a camera's own default size
         overrides['warmup_width'], overrides['warmup_height'] = width, height
-    return [Node(
+    options = dict(
         package=PACKAGE,
-        executable='segmentation_node',
         name=LaunchConfiguration('node_name'),
         namespace=LaunchConfiguration('namespace'),
         parameters=[LaunchConfiguration('params_file'), overrides],
         remappings=[('image', LaunchConfiguration('image_topic'))],
         output='screen',
         emulate_tty=True,
-    )]
+    )
+    if argument(context, 'lifecycle', boolean, 'true'):
+        return managed(context, LifecycleNode(executable='segmentation_lifecycle_node', **options))
+    return [Node(executable='segmentation_node', **options)]
 
 
 def generate_launch_description():

@@ -29,10 +29,11 @@ class Harness:
     `model_path` None starts the node without one (the built-in model). A `namespace` of its
     own keeps it apart from a node of another test that is still running. `raw_input` False:
     the node reads another topic than `image` (compressed input), so that one is not awaited.
+    `connect` False: a lifecycle node, which has no topics until activated (then `connected`).
     """
 
     def __init__(self, model_path: str | None, extra_args=(), node_class=SegmentationNode,
-                 namespace=NAMESPACE, raw_input=True):
+                 namespace=NAMESPACE, raw_input=True, connect=True):
         model = [] if model_path is None else ['-p', f'model_path:={model_path}']
         self.graph = SpinningGraph(args=['--ros-args', *model, *extra_args])
         self.node = self.graph.add(node_class(context=self.graph.context, namespace=namespace))
@@ -40,15 +41,22 @@ class Harness:
         self.masks, self.json, self.overlay, self.diagnostics = (Collector() for _ in range(4))
         prefix = namespace + '/'
         self.client.create_subscription(Image, prefix + 'masks', self.masks, 10)
-        json_subscription = self.client.create_subscription(
+        self._json_subscription = self.client.create_subscription(
             String, prefix + 'detections_json', self.json, 10)
         self.client.create_subscription(Image, prefix + 'overlay', self.overlay, 10)
         self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics, 10)
         # Reliable, so that it matches best-effort and reliable subscriptions alike.
         self.publisher = self.client.create_publisher(Image, prefix + 'image', 10)
         self.parameters = AsyncParameterClient(self.client, namespace + '/segmentation_node')
-        assert wait_for(lambda: (self.publisher.get_subscription_count() > 0 or not raw_input)
-                        and json_subscription.get_publisher_count() > 0)
+        self._raw_input = raw_input
+        if connect:
+            assert self.connected()
+
+    def connected(self) -> bool:
+        """Wait until the node subscribes the image and publishes detections_json."""
+        return wait_for(lambda: (self.publisher.get_subscription_count() > 0
+                                 or not self._raw_input)
+                        and self._json_subscription.get_publisher_count() > 0)
 
     def segment(self, message: Image, timeout: float = 10.0) -> dict:
         """Publish until a result for this message's stamp arrives; returns its JSON."""

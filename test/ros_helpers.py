@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,6 +116,12 @@ def stop_process(process: subprocess.Popen, sig=signal.SIGINT, timeout: float = 
         process.kill()
         output, _ = process.communicate()
     return process.returncode, output
+
+
+def ros2() -> str | None:
+    """The `ros2` command, preferring the one beside this interpreter; None without one."""
+    beside = Path(sys.executable).parent / 'ros2'
+    return str(beside) if beside.exists() else shutil.which('ros2')
 
 
 def console_command(script: str) -> list[str]:

@@ -76,7 +76,8 @@ def test_there_are_the_four_documented_launch_files():
 def test_launch_file_starts_installed_executables_or_includes_one(source):
     tree = ast.parse(source.read_text())
     scripts = console_scripts()
-    started = [(keyword(c, 'package'), keyword(c, 'executable')) for c in calls(tree, 'Node')]
+    started = [(keyword(c, 'package'), keyword(c, 'executable'))
+               for name in ('Node', 'LifecycleNode') for c in calls(tree, name)]
     assert started or list(calls(tree, 'IncludeLaunchDescription'))
     for package, executable in started:
         if package == 'instance_segmentation_ros' or package is None:

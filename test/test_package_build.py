@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXECUTABLES = ('segmentation_node', 'webcam_publisher', 'folder_player', 'instance_segmentation')
+EXECUTABLES = ('segmentation_node', 'segmentation_lifecycle_node', 'webcam_publisher',
+               'folder_player', 'instance_segmentation')
 
 
 def colcon() -> str | None:

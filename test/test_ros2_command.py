@@ -7,23 +7,17 @@ the pip set-up) and this package in the ament index; skipped without them.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from ros_helpers import ros2
 
 from instance_segmentation_ros.synthetic_scenes import write_coco_dataset
 
 PACKAGE = 'instance_segmentation_ros'
-
-
-def ros2() -> str | None:
-    beside = Path(sys.executable).parent / 'ros2'
-    return str(beside) if beside.exists() else shutil.which('ros2')
 
 
 def installed(package: str) -> bool:

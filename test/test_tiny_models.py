@@ -6,6 +6,7 @@ real formats independently of that loader.
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,5 +209,15 @@ def test_compute_seconds_sets_inference_time(kind, models, scene):
     out = run(image)
     elapsed = time.perf_counter() - start
     assert 0.15 < elapsed < 0.5
+    assert out['num_detections'][0] == 2
+    np.testing.assert_allclose(out['detection_scores'][0, :2], [0.9, 0.8])
+
+
+def test_weights_mb_makes_a_model_of_that_size_that_detects_the_same(models, scene):
+    image, _ = scene
+    path, run = models('tf2', weights_mb=8)
+    size = sum(f.stat().st_size for f in (Path(path) / 'variables').iterdir())
+    assert 8 * 2**20 <= size < 9 * 2**20
+    out = run(image)
     assert out['num_detections'][0] == 2
     np.testing.assert_allclose(out['detection_scores'][0, :2], [0.9, 0.8])
