@@ -14,6 +14,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from instance_segmentation_ros import depth_msgs, detection_msgs
 from instance_segmentation_ros.depth3d import Intrinsics
+from instance_segmentation_ros.synthetic_scenes import truth_3d
 
 CAMERA = Intrinsics(300.0, 300.0, 159.5, 119.5)
 DISTANCES = {1: 1.5, 3: 2.5}  # class id -> metres: the red disc and the green rectangle
@@ -111,20 +112,11 @@ def rgbd(model_path):
     harness.close()
 
 
-def truth_3d(mask: np.ndarray, distance: float):
-    rows, cols = np.nonzero(mask)
-    k = CAMERA
-    centroid = np.array([(cols.mean() - k.cx) / k.fx, (rows.mean() - k.cy) / k.fy, 1.0])
-    low = np.array([(cols.min() - 0.5 - k.cx) / k.fx, (rows.min() - 0.5 - k.cy) / k.fy, 1.0])
-    high = np.array([(cols.max() + 0.5 - k.cx) / k.fx, (rows.max() + 0.5 - k.cy) / k.fy, 1.0])
-    return centroid * distance, low * distance, high * distance
-
-
 def check_3d(data: dict, truth: dict):
     assert len(data['detections']) == 2
     for detection in data['detections']:
         centroid, low, high = truth_3d(truth[detection['category_id']],
-                                       DISTANCES[detection['category_id']])
+                                       DISTANCES[detection['category_id']], CAMERA)
         assert np.abs(np.array(detection['centroid']) - centroid).max() <= 0.01, detection
         assert np.abs(np.array(detection['box_3d']['min']) - low).max() <= 0.02
         assert np.abs(np.array(detection['box_3d']['max']) - high).max() <= 0.02
