@@ -97,6 +97,15 @@ def common_grid(label_image: np.ndarray, depth: np.ndarray, intrinsics: Intrinsi
                              'differ and neither is an integer multiple of the other')
 
 
+def measurement_grid(label_image: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics
+                     ) -> tuple[np.ndarray, np.ndarray, Intrinsics]:
+    """The grid an instance's 3D is measured on: `common_grid`, then `thinned`.
+
+    One rule for the node and the CLI, so both measure the same pixels of the same frame.
+    """
+    return thinned(*common_grid(label_image, depth, intrinsics))
+
+
 def _surface_band(ordered: np.ndarray, gap: float, percentile: float
                   ) -> tuple[float, float, float]:
     """(low, median, high) depth of the dense run of sorted depths around their median.

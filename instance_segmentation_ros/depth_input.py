@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .depth3d import METRES_PER_UNIT, DepthError, Intrinsics, common_grid, thinned
+from .depth3d import METRES_PER_UNIT, DepthError, Intrinsics, measurement_grid
 from .image_conversion import _data_as_uint8
 from .stamp_pairing import NearestStampPairing
 
@@ -113,6 +113,6 @@ class DepthInput:
         if (int(info.height), int(info.width)) != (height, width):
             raise DepthError('size', f'depth camera_info is {info.width}x{info.height} but the '
                                      f'depth image {width}x{height}')
-        labels, grid_depth, intrinsics = thinned(*common_grid(label_image, depth,
-                                                              Intrinsics.from_k(info.k)))
+        labels, grid_depth, intrinsics = measurement_grid(label_image, depth,
+                                                          Intrinsics.from_k(info.k))
         return PairedDepth(labels, grid_depth, METRES_PER_UNIT[encoding], intrinsics)

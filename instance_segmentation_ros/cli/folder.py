@@ -180,7 +180,7 @@ class FolderRun:
         """The instances' 3D from the image's depth file, or None (listed) without a usable one."""
         if self.depth_intrinsics is None:
             return None
-        from ..depth3d import METRES_PER_UNIT, DepthError, common_grid, locate_instances, thinned
+        from ..depth3d import METRES_PER_UNIT, DepthError, locate_instances, measurement_grid
 
         intrinsics, size = self.depth_intrinsics
         depth_path = depth_file_for(path)
@@ -195,8 +195,8 @@ class FolderRun:
             return None
         instances = segmentation.instances
         try:
-            labels, grid_depth, grid = thinned(*common_grid(instances.label_image, depth,
-                                                            intrinsics))
+            labels, grid_depth, grid = measurement_grid(instances.label_image, depth,
+                                                        intrinsics)
         except DepthError as error:
             self.without_depth.append((path.name, str(error)))
             return None
