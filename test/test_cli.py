@@ -677,18 +677,29 @@ def test_webcam_output_errors_are_one_line(device, output, fragments, models, tm
     assert_one_line_error(status, err, *fragments)
 
 
-@pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
-def test_folder_with_depth_gives_each_instance_its_place_in_3d(tmp_path, capsys):
+def segment_rgbd_folder(tmp_path, capsys, count: int, without_depth: int | None = None):
+    """`folder --json --depth-camera-info` on `count` synthetic RGB-D scenes.
+
+    The depth file of scene `without_depth` is removed first. Returns stdout, stderr, the COCO
+    entries and the scene names.
+    """
     folder = tmp_path / 'rgbd'
-    write_rgbd_scenes(folder, 4, seed=HELD_OUT_SEED)
+    names = write_rgbd_scenes(folder, count, seed=HELD_OUT_SEED)
+    if without_depth is not None:
+        (folder / f'{names[without_depth]}_depth.png').unlink()
     calibration = tmp_path / 'camera.yaml'
     calibration.write_text(CALIBRATION)
     results = tmp_path / 'results.json'
     status, out, err = run_cli(capsys, 'folder', folder, tmp_path / 'out', '--json', results,
                                '--depth-camera-info', calibration)
     assert status == 0, err
+    return out, err, json.loads(results.read_text()), names
+
+
+@pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
+def test_folder_with_depth_gives_each_instance_its_place_in_3d(tmp_path, capsys):
+    out, _, entries, _ = segment_rgbd_folder(tmp_path, capsys, 4)
     assert 'segmented 4 of 4 images' in out  # the depth images are not segmented
-    entries = json.loads(results.read_text())
     frames = [[e for e in entries if e['image_id'] == k + 1] for k in range(4)]
     assert check_3d_against_truth(frames, HELD_OUT_SEED) >= 8
 
@@ -701,16 +712,7 @@ def test_folder_depth_errors_before_the_model(tmp_path, in_dir, capsys):
 
 
 def test_an_image_without_its_depth_file_is_listed_and_the_rest_go_on(tmp_path, capsys):
-    folder = tmp_path / 'rgbd'
-    names = write_rgbd_scenes(folder, 2, seed=HELD_OUT_SEED)
-    (folder / f'{names[0]}_depth.png').unlink()
-    calibration = tmp_path / 'camera.yaml'
-    calibration.write_text(CALIBRATION)
-    results = tmp_path / 'results.json'
-    status, _, err = run_cli(capsys, 'folder', folder, tmp_path / 'out', '--json', results,
-                             '--depth-camera-info', calibration)
-    assert status == 0, err
+    _, err, entries, names = segment_rgbd_folder(tmp_path, capsys, 2, without_depth=0)
     assert f'no 3D for 1 image:\n  {names[0]}.png: {names[0]}_depth.png is missing' in err
-    entries = json.loads(results.read_text())
     assert all('centroid' not in e for e in entries if e['image_id'] == 1)
     assert any(e.get('centroid') for e in entries if e['image_id'] == 2)
