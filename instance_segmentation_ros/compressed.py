@@ -101,10 +101,3 @@ def file_payload(data: bytes, bgr: np.ndarray) -> tuple[str, bytes]:
     if codec:
         return f'{encoding}; {codec} compressed {encoding}', data
     return PNG_FORMAT, encode_png(bgr)
-
-
-def fill_compressed_msg(msg, fmt: str, data: bytes):
-    """Set a CompressedImage's ``format`` and ``data`` (the caller sets the header)."""
-    msg.format = fmt
-    msg.data = data
-    return msg

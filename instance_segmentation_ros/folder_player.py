@@ -62,7 +62,7 @@ from instance_segmentation_ros.camera_info import (
     fill_camera_info,
     load_calibration,
 )
-from instance_segmentation_ros.compressed import file_payload, fill_compressed_msg
+from instance_segmentation_ros.compressed import file_payload
 from instance_segmentation_ros.image_conversion import fill_image_msg
 from instance_segmentation_ros.image_files import (
     DEFAULT_PATTERN,
@@ -449,8 +449,8 @@ class FolderPlayer(FiniteRunNode):
                 continue
             header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self._frame_id)
             if self._compressed:
-                msg = fill_compressed_msg(CompressedImage(header=header),
-                                          *file_payload(data, image))
+                fmt, payload = file_payload(data, image)
+                msg = CompressedImage(header=header, format=fmt, data=payload)
             else:
                 msg = fill_image_msg(Image(header=header), image, 'bgr8')
             logger.debug(f'publishing {name} ({image.shape[1]}x{image.shape[0]})')
