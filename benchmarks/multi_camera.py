@@ -351,7 +351,8 @@ def report(results, args_seconds):
             f'{r["share_min"]:.2f}-{r["share_max"]:.2f}',
             f'{r["interval_p50_ms"]:.0f} / {r["interval_p95_ms"]:.0f} '
             f'({r["interval_worst_camera_p95_ms"]:.0f}) / {r["interval_max_ms"]:.0f}',
-            f'{r["bound_ms"]:.0f}', f'{r["stamp_gap_p95_ms"]:.0f}',
+            f'{r["bound_ms"]:.0f}' if r['design'] == 'one_node' else '-',
+            f'{r["stamp_gap_p95_ms"]:.0f}',
             f'{r["latency_p50_ms"]:.0f} / {r["latency_p95_ms"]:.0f}',
             node_counts(r), f'{r["node_cpu_s_per_s"]:.2f}',
             f'{r["rss_end_mb"]:.0f}', r['load_average'].split()[0]])
