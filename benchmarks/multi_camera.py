@@ -23,11 +23,13 @@ One camera process (this script with `--camera-process`) publishes N topics
 /segmentation/camI/image (1280x720 bgr8 at 30 Hz by default, reliable keep-last-10 as a driver
 does, frame_id camI), each stamped at its own publication, the cameras' phases spread over one
 period. This process subscribes every camera's detections_json and /diagnostics, records each
-result's stamp, frame_id and arrival, and samples the nodes' RSS and CPU once a second. The
-first `--warm` seconds of each run are left out. Models: `tiny` (the fixed-time model,
-T = `--model-seconds`) and `builtin` (the package's demo model, empty model_path: a Model
-Garden Mask R-CNN, ~1.1 GB RSS per node; its call time is not fixed, so its bound is N x its
-median call + one period, and its throughput is given against that median call).
+result's stamp, frame_id and arrival, and samples the nodes' RSS and CPU once a second. Results
+count when they arrive while the cameras publish, after the first `--warm` seconds (once the
+cameras stop, each one's last frame waits in its slot for its turn, which no live camera sees).
+Models: `tiny` (the fixed-time model, T = `--model-seconds`) and `builtin` (the package's demo
+model, empty model_path: a Model Garden Mask R-CNN, ~1.1 GB RSS per node; its call time is not
+fixed, so its bound is N x its median call + one period, and its throughput is given against
+that median call).
 
     python benchmarks/multi_camera.py [--quick] [--cameras 1 2 4] [--seconds 30]
         [--model-seconds 0.2] [--models tiny builtin] [--designs one_node separate_nodes]
@@ -164,12 +166,12 @@ class Measurer(bench_common.SpinningNode):
                    for name in cameras)
 
 
-def node_commands(design: str, cameras: list[str], model: str, width: int,
-                  height: int) -> list[list[str]]:
+def node_commands(design: str, cameras: list[str], model: str, width: int, height: int,
+                  extra_parameters: list[str]) -> list[list[str]]:
     """The node processes of a design: one with `cameras`, or one per camera."""
     program = [sys.executable, '-m', 'instance_segmentation_ros.segmentation_node']
     parameters = ['input_reliability:=best_effort', f'warmup_width:={width}',
-                  f'warmup_height:={height}']
+                  f'warmup_height:={height}', *extra_parameters]
     if model:  # else the built-in demo model
         parameters.append(f'model_path:={model}')
 
@@ -202,7 +204,7 @@ def process_figures(processes) -> tuple[float, float]:
 def run_one(measurer: Measurer, model_label: str, model: str, design: str, count: int,
             args) -> dict:
     cameras = camera_names(count)
-    commands = node_commands(design, cameras, model, args.width, args.height)
+    commands = node_commands(design, cameras, model, args.width, args.height, args.parameter)
     nodes = [bench_common.start(command, f'multi_camera_{model_label}_{design}_{count}_{i}.log')
              for i, command in enumerate(commands)]
     try:
@@ -260,12 +262,11 @@ def summarise(model_label, design, count, records, diagnostics, camera, samples,
     per_camera = {}
     all_latencies, all_intervals, all_stamp_gaps, calls = [], [], [], []
     wrong_frame = 0
-    received_in_window = 0
     for name, results in records.items():
         wrong_frame += sum(1 for r in results if r[2] != name)
-        # Results of frames stamped in the window, in arrival order.
-        steady = sorted((r for r in results if start_ns <= r[1] <= end_ns), key=lambda r: r[0])
-        received_in_window += sum(1 for r in results if start_ns <= r[0] <= end_ns)
+        # Results arriving in the window, while the cameras publish: after they stop, each
+        # camera's last frame ages in its slot until its turn, which no live camera sees.
+        steady = sorted((r for r in results if start_ns <= r[0] <= end_ns), key=lambda r: r[0])
         intervals = [(b[0] - a[0]) / 1e6 for a, b in pairwise(steady)]
         stamp_gaps = [(b[1] - a[1]) / 1e6 for a, b in pairwise(steady)]
         latencies = [(r[0] - r[1]) / 1e6 for r in steady]
@@ -285,7 +286,7 @@ def summarise(model_label, design, count, records, diagnostics, camera, samples,
     total = sum(c['results'] for c in per_camera.values())
     for figures in per_camera.values():
         figures['share'] = figures['results'] / total if total else float('nan')
-    rate = received_in_window / window_s
+    rate = total / window_s
     call_ms = median(calls)
     fixed_time = model_label == 'tiny'
     t_ms = 1000 * args.model_seconds if fixed_time else call_ms
@@ -321,6 +322,8 @@ def summarise(model_label, design, count, records, diagnostics, camera, samples,
         'rss_per_node_mb': per_node_rss, 'ready_s': ready_s,
         'node_cpu_s_per_s': cpu_s_per_s, 'exit_codes': codes,
         'load_average': bench_common.load_average(),
+        'records': {name: [r[:2] for r in results] for name, results in records.items()},
+        'rss_samples': samples,
     }
 
 
@@ -421,6 +424,8 @@ def main(argv=None):
     parser.add_argument('--rate', type=float, default=30.0, help='camera rate (Hz)')
     parser.add_argument('--width', type=int, default=1280)
     parser.add_argument('--height', type=int, default=720)
+    parser.add_argument('--parameter', '-p', action='append', default=[], metavar='NAME:=VALUE',
+                        help='a further parameter for every node, e.g. output_wait_fraction:=0.0')
     parser.add_argument('--output', default='multi_camera.json',
                         help='raw results file name in the scratch folder')
     parser.add_argument('--report', metavar='JSON',
