@@ -201,10 +201,33 @@ def process_figures(processes) -> tuple[float, float]:
     return rss, cpu
 
 
+def own_cpu_seconds(camera) -> float:
+    """CPU seconds of this process and the camera process (the benchmark's own, not nodes)."""
+    import psutil
+
+    total = 0.0
+    for pid in (os.getpid(), camera.pid):
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the machine's cores have been busy so far (all processes)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, 'iowait', 0.0)
+
+
 def run_one(measurer: Measurer, model_label: str, model: str, design: str, count: int,
             args) -> dict:
     cameras = camera_names(count)
     commands = node_commands(design, cameras, model, args.width, args.height, args.parameter)
+    load_at_start = bench_common.load_average()
     nodes = [bench_common.start(command, f'multi_camera_{model_label}_{design}_{count}_{i}.log')
              for i, command in enumerate(commands)]
     try:
@@ -226,10 +249,11 @@ def run_one(measurer: Measurer, model_label: str, model: str, design: str, count
              '--rate', str(args.rate), '--duration', str(args.seconds + args.warm),
              '--width', str(args.width), '--height', str(args.height)],
             f'multi_camera_cameras_{model_label}_{design}_{count}.log')
-        samples = []  # (time ns, RSS MiB, CPU s)
+        samples = []  # (time ns, nodes' RSS MiB, nodes' CPU s, benchmark CPU s, machine CPU s)
         while camera.poll() is None:
             rss, cpu = process_figures(nodes)
-            samples.append((time.time_ns(), rss, cpu))
+            samples.append((time.time_ns(), rss, cpu, cpu + own_cpu_seconds(camera),
+                            machine_busy_seconds()))
             time.sleep(1.0)
         camera.log.close()
         camera_summary = json.loads(
@@ -249,8 +273,10 @@ def run_one(measurer: Measurer, model_label: str, model: str, design: str, count
     with measurer.lock:
         records = {name: list(measurer.json[name]) for name in cameras}
         diagnostics = list(measurer.diagnostics)
-    return summarise(model_label, design, count, records, diagnostics, camera_summary,
-                     samples, rss_ready, rss_end, per_node_rss, ready_s, codes, args)
+    result = summarise(model_label, design, count, records, diagnostics, camera_summary,
+                       samples, rss_ready, rss_end, per_node_rss, ready_s, codes, args)
+    result['load_at_start'] = load_at_start
+    return result
 
 
 def summarise(model_label, design, count, records, diagnostics, camera, samples, rss_ready,
@@ -296,9 +322,16 @@ def summarise(model_label, design, count, records, diagnostics, camera, samples,
     for _, hardware_id, status_name, values in diagnostics:
         last_status[(hardware_id, status_name)] = values
     in_window = [s for s in samples if s[0] >= start_ns]
-    cpu_s_per_s = ((in_window[-1][2] - in_window[0][2]) / ((in_window[-1][0] - in_window[0][0])
-                                                           / 1e9)
-                   if len(in_window) > 1 else float('nan'))
+
+    def per_second(column):
+        if len(in_window) < 2:
+            return float('nan')
+        first, last = in_window[0], in_window[-1]
+        return (last[column] - first[column]) / ((last[0] - first[0]) / 1e9)
+
+    cpu_s_per_s = per_second(2)
+    # What other work on the machine used meanwhile: all busy core time less the benchmark's.
+    other_s_per_s = per_second(4) - per_second(3)
     return {
         'model': model_label, 'design': design, 'cameras': count, 'T_ms': t_ms,
         'fixed_time': fixed_time, 'window_s': window_s, 'camera': camera,
@@ -320,7 +353,8 @@ def summarise(model_label, design, count, records, diagnostics, camera, samples,
         'rss_ready_mb': rss_ready, 'rss_end_mb': rss_end,
         'rss_max_mb': max((s[1] for s in samples), default=float('nan')),
         'rss_per_node_mb': per_node_rss, 'ready_s': ready_s,
-        'node_cpu_s_per_s': cpu_s_per_s, 'exit_codes': codes,
+        'node_cpu_s_per_s': cpu_s_per_s, 'other_cpu_s_per_s': other_s_per_s,
+        'exit_codes': codes,
         'load_average': bench_common.load_average(),
         'records': {name: [r[:2] for r in results] for name, results in records.items()},
         'rss_samples': samples,
@@ -358,14 +392,17 @@ def report(results, args_seconds):
             f'{r["stamp_gap_p95_ms"]:.0f}',
             f'{r["latency_p50_ms"]:.0f} / {r["latency_p95_ms"]:.0f}',
             node_counts(r), f'{r["node_cpu_s_per_s"]:.2f}',
-            f'{r["rss_end_mb"]:.0f}', r['load_average'].split()[0]])
+            f'{r["rss_end_mb"]:.0f}',
+            f'{r.get("load_at_start", "?").split()[0]} / {r["load_average"].split()[0]}',
+            f'{r.get("other_cpu_s_per_s", float("nan")):.2f}'])
     print(markdown_table(
         ['model', 'design', 'N', 'model call ms (median)', 'results/s (all cameras)',
          'x 1/T', 'x 1/call', 'share per camera min-max',
          'service interval p50 / p95 (worst camera p95) / max ms',
          'bound N x T + period ms', 'stamp gap p95 ms', 'latency p50 / p95 ms',
          '/diagnostics statuses; received Hz per camera; processed / dropped',
-         'node CPU s/s', 'RSS MiB (all nodes)', 'load (1 min) at end'], rows))
+         'node CPU s/s', 'RSS MiB (all nodes)', 'load (1 min) at start / end',
+         'other work CPU s/s'], rows))
     print()
     memory_rows = []
     by_key = {(r['model'], r['design'], r['cameras']): r for r in results}
@@ -392,7 +429,8 @@ def report(results, args_seconds):
           'of all cameras arriving in the window; service interval = time between arrivals '
           "of one camera's consecutive results (pooled over cameras; worst camera's p95 in "
           'brackets); stamp gap = the same between their image stamps; latency = arrival - '
-          'image stamp; RSS at the end of the run, children included.')
+          'image stamp; RSS at the end of the run, children included; other work = busy core '
+          "time of the machine less the nodes', the camera process's and this one's.")
     for r in results:
         if r['design'] != 'one_node':
             continue
