@@ -502,9 +502,11 @@ def main(argv=None):
                         raise KeyboardInterrupt
                     result = run_one(measurer, label, models[label], design, count, args)
                     results.append(result)
+                    bound = (f' (bound {result["bound_ms"]:.0f})' if design == 'one_node'
+                             else '')
                     print(f'{label} {design} N={count}: {result["rate_hz"]:.2f} results/s, '
-                          f'service interval p95 {result["interval_p95_ms"]:.0f} ms (bound '
-                          f'{result["bound_ms"]:.0f}), RSS {result["rss_end_mb"]:.0f} MiB, '
+                          f'service interval p95 {result["interval_p95_ms"]:.0f} ms{bound}, '
+                          f'RSS {result["rss_end_mb"]:.0f} MiB, '
                           f'load {result["load_average"]}', flush=True)
     finally:
         measurer.close()
