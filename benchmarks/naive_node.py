@@ -25,11 +25,11 @@ class InlineStages:
     """The engine without stage threads: `put` runs the model and the outputs at once.
 
     The pipeline's interface and figures, so that the node and its diagnostics are unchanged;
-    the node's waits (`policy`) and `mailbox` mean nothing here: the subscription's queue holds
-    the frames.
+    the node's waits (`policy`), `mailbox` and `source` mean nothing here (one camera): the
+    subscription's queue holds the frames.
     """
 
-    def __init__(self, infer, publish, on_error, policy, mailbox=None):
+    def __init__(self, infer, publish, on_error, policy, mailbox=None, source=None):
         self.policy = policy
         self.figures = StageFigures()
         self._infer, self._publish, self._on_error = infer, publish, on_error
@@ -51,7 +51,7 @@ class InlineStages:
             self.figures.outputs_ran(time.thread_time() - cpu)
             self.figures.frame_finished(model_s, time.monotonic() - received)
         except Exception as error:  # as the pipeline: one bad frame never stops the node
-            self._on_error(error)
+            self._on_error(frame, error)
 
     def close(self):
         """No threads to stop."""

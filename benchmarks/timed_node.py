@@ -19,43 +19,45 @@ from functools import partial
 from pathlib import Path
 
 import bench_common  # noqa: F401 - puts the repository on sys.path
-from sensor_msgs.msg import Image
 
 from instance_segmentation_ros.segmentation_node import SegmentationNode, run
 from instance_segmentation_ros.stages import TwoStagePipeline
 
 
-def stamp_ns(message: Image) -> int:
+def stamp_ns(frame: tuple) -> int:
+    """The stamp of a pipeline frame, (camera, Image), in nanoseconds."""
+    _, message = frame
     return message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
 
 
 class TimedPipeline(TwoStagePipeline):
     """The node's pipeline recording when each frame passes each stage boundary."""
 
-    def __init__(self, stages_file: Path, infer, publish, on_error, policy, mailbox=None):
+    def __init__(self, stages_file: Path, infer, publish, on_error, policy, mailbox=None,
+                 source=None):
         self.stages = {}  # image stamp (ns) -> {boundary: time.time_ns()}
         self._stages_file = stages_file
 
-        def timed_infer(message: Image):
-            self._record(message, 'model_start')
-            result = infer(message)
-            self._record(message, 'model_end')
+        def timed_infer(frame):
+            self._record(frame, 'model_start')
+            result = infer(frame)
+            self._record(frame, 'model_end')
             return result
 
-        def timed_publish(message: Image, result):
-            self._record(message, 'outputs_start')
+        def timed_publish(frame, result):
+            self._record(frame, 'outputs_start')
             cpu = time.thread_time_ns()
-            publish(message, result)
-            self._record(message, 'outputs_end')
-            self._record(message, 'outputs_cpu_ns', time.thread_time_ns() - cpu)
+            publish(frame, result)
+            self._record(frame, 'outputs_end')
+            self._record(frame, 'outputs_cpu_ns', time.thread_time_ns() - cpu)
 
-        super().__init__(timed_infer, timed_publish, on_error, policy, mailbox)
+        super().__init__(timed_infer, timed_publish, on_error, policy, mailbox, source)
 
-    def _record(self, message: Image, boundary: str, value: int | None = None):
-        self.stages.setdefault(stamp_ns(message), {})[boundary] = (
+    def _record(self, frame, boundary: str, value: int | None = None):
+        self.stages.setdefault(stamp_ns(frame), {})[boundary] = (
             time.time_ns() if value is None else value)
 
-    def put(self, frame: Image):
+    def put(self, frame):
         """Record the arrival, then hand the frame over as the node's pipeline does."""
         self._record(frame, 'received')
         super().put(frame)

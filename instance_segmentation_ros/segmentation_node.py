@@ -6,21 +6,26 @@ Subscribes `image`; publishes `masks` (mono8 instance labels), `detections_json`
 `depth/camera_info` and publishes each instance's 3D (`depth_input`, `depth3d`):
 `detections_3d`, `markers`, `points` and 3D fields in `detections_json`. The names are
 relative, as image_proc's are: a namespace places the outputs and `-r image:=/camera/image_raw`
-picks the camera.
+picks the camera. With `cameras: [left, right]` one model serves several cameras, each with
+these topics under its own name (`left/image`, `left/masks`, ...; `served_camera`).
 
 The node is an adapter: parameters, topics and messages. The work is done by
 `stages.TwoStagePipeline`: the subscription only drops each frame into its one-slot mailbox, one
 thread runs the model on the newest frame and another publishes the frame before it, so a slow
 model never builds a queue and the executor stays free to answer parameter requests meanwhile.
-`frame_wait_fraction` and `output_wait_fraction` set its waits; /diagnostics is built by
-`diagnostics`. Every output carries the input header.
+Several cameras each keep their newest frame, and the model takes the camera served least
+recently (`stages.FairFrameSlots`). `frame_wait_fraction` and `output_wait_fraction` set its
+waits; /diagnostics, one status per camera, is built by `diagnostics`. Every output carries the
+input header.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 import rclpy
@@ -30,46 +35,29 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (
-    DurabilityPolicy,
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
     qos_profile_sensor_data,
 )
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from std_msgs.msg import String
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from . import depth_msgs, detection_msgs, exit_guard
-from .compressed import (
-    MASK_FORMAT,
-    OVERLAY_FORMAT,
-    compressed_msg_to_bgr,
-    encode_jpeg,
-    encode_png,
-)
-from .depth3d import DepthError, Instances3D, locate_instances
+from .compressed import compressed_msg_to_bgr
 from .depth_input import DepthInput
 from .detections import PostprocessSettings, RawDetections
-from .diagnostics import FaultCounts, segmentation_status
+from .diagnostics import segmentation_status
 from .errors import InstanceSegmentationError
-from .image_conversion import (
-    ImageConversionError,
-    fill_image_msg_from_buffer,
-    image_msg_to_bgr,
-    new_image_buffer,
-)
+from .image_conversion import image_msg_to_bgr
 from .labels import LabelMapError, load_label_map
 from .model import SegmentationModel, release_memory
 from .model_source import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
 from .node_support import FatalError, descriptor, parameter_error_text, run_node
 from .pipeline import Segmenter
 from .postprocess import MAX_INSTANCES
-from .stages import FrameQueue, StagePolicy, TwoStagePipeline
+from .served_camera import WARNING_INTERVAL_S, DepthSettings, ServedCamera
+from .stages import FairFrameSlots, FrameQueue, StagePolicy, TwoStagePipeline
 
-OUTPUT_QOS = QoSProfile(depth=5)
-# Latched, as vision_msgs intends for LabelInfo: a late subscriber gets the current map.
-LABEL_INFO_QOS = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-WARNING_INTERVAL_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
 INPUT_CHECK_PERIOD_S = 0.5
 NO_PUBLISHER_NOTICE_S = 5.0
@@ -78,6 +66,7 @@ RELIABILITIES = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
 TRANSPORTS = {'raw': (Image, '', image_msg_to_bgr),
               'compressed': (CompressedImage, '/compressed', compressed_msg_to_bgr)}
 PROCESSING_MODES = ('latest', 'every_frame')
+CAMERA_OF_FRAME = itemgetter(0)  # the pipeline's frames are (ServedCamera, message)
 
 
 UNIT = (0.0, 1.0)
@@ -108,6 +97,12 @@ PARAMETERS = {
         'this fraction of the model time (where both share CPU cores, the outputs come out '
         'sooner for at most this fraction of throughput); 0 = always overlap them',
         floating=UNIT)),
+    # Not read_only only because a read-only string array cannot default to []: a change after
+    # start-up is refused (_validate_parameters).
+    'cameras': (Parameter.Type.STRING_ARRAY, descriptor(
+        'Camera namespaces served by the one model, each with its own topics (c/image in; '
+        'c/masks, c/overlay, ... out), newest frame of each in turn; empty = the single '
+        'camera on image. Read at start-up')),
     'input_reliability': ('auto', descriptor(
         'QoS reliability of the image subscription: auto (reliable when every publisher of '
         'the topic is, else best effort), best_effort or reliable', read_only=True)),
@@ -210,9 +205,10 @@ class SegmentationNode(Node):
         declared = {name: self.declare_parameter(name, default, descriptor)
                     for name, (default, descriptor) in parameters.items()}
         # A string array is declared by type (an empty list would make it a byte array), so it
-        # has no value unless one was given: default it to [] = all classes.
-        if declared['classes'].type_ == Parameter.Type.NOT_SET:
-            self.set_parameters([Parameter('classes', Parameter.Type.STRING_ARRAY, [])])
+        # has no value unless one was given: default it to [] (all classes, one camera).
+        self.set_parameters([Parameter(name, Parameter.Type.STRING_ARRAY, [])
+                             for name in ('classes', 'cameras')
+                             if declared[name].type_ == Parameter.Type.NOT_SET])
         self.add_on_set_parameters_callback(self._validate_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -225,9 +221,10 @@ class SegmentationNode(Node):
             if self._param(name) not in choices:
                 raise FatalError(f'{name} {self._param(name)!r} is not one of '
                                  f'{", ".join(choices)}')
-        self._input_type, suffix, self._to_bgr = TRANSPORTS[self._param('input_transport')]
         # image_transport's rule: the transport's suffix follows the remapped base topic.
-        self._image_topic = self.resolve_topic_name('image') + suffix
+        self._input_type, self._input_suffix, self._to_bgr = TRANSPORTS[
+            self._param('input_transport')]
+        self._camera_names = self._checked_camera_names()
         given_model_path = self._param('model_path')
         model_path, label_map_path, builtin = with_builtin_defaults(
             given_model_path, self._param('label_map_path'))
@@ -263,45 +260,23 @@ class SegmentationNode(Node):
         self._inactive_entities = (set(self.publishers), set(self.subscriptions),
                                    set(self.timers))
         every_frame = self._param('processing_mode') == 'every_frame'
-        self._masks_pub = self.create_publisher(Image, 'masks', OUTPUT_QOS)
-        self._json_pub = self.create_publisher(String, 'detections_json', OUTPUT_QOS)
-        self._overlay_pub = self.create_publisher(Image, 'overlay', OUTPUT_QOS)
-        # Lossless PNG for the label image (JPEG would change instance ids), JPEG for people.
-        self._masks_png_pub = self.create_publisher(CompressedImage, 'masks/compressed',
-                                                    OUTPUT_QOS)
-        self._overlay_jpeg_pub = self.create_publisher(CompressedImage, 'overlay/compressed',
-                                                       OUTPUT_QOS)
-        self._detections_pub = self._label_info_pub = None
-        if detection_msgs.AVAILABLE:
-            self._detections_pub = self.create_publisher(
-                detection_msgs.Detection2DArray, 'detections', OUTPUT_QOS)
-            self._label_info_pub = self.create_publisher(
-                detection_msgs.LabelInfo, 'label_info', LABEL_INFO_QOS)
-            self._publish_label_info()
+        self._depth_settings = self._depth_settings_now()
+        self.cameras = [ServedCamera(self, name, self._input_suffix, self._depth_input())
+                        for name in self._camera_names]
+        stamp = self.get_clock().now().to_msg()
+        for camera in self.cameras:
+            camera.publish_label_info(self.label_map, self._param('score_threshold'), stamp)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._depth = self._detections_3d_pub = self._markers_pub = self._points_pub = None
-        if self._param('depth.enabled'):
-            self._depth = DepthInput(self._param('depth.history'),
-                                     self._param('depth.sync_tolerance'),
-                                     self._param('depth.allow_frame_mismatch'))
-            self._depth_percentile = self._param('depth.percentile')
-            self._depth_max_gap = self._param('depth.max_gap')
-            self._depth_min_points = self._param('depth.min_points')
-            self._points_pub = self.create_publisher(PointCloud2, 'points', OUTPUT_QOS)
-            if detection_msgs.AVAILABLE:
-                self._detections_3d_pub = self.create_publisher(
-                    detection_msgs.Detection3DArray, 'detections_3d', OUTPUT_QOS)
-            if depth_msgs.MARKERS_AVAILABLE:
-                self._markers_pub = self.create_publisher(depth_msgs.MarkerArray, 'markers',
-                                                          OUTPUT_QOS)
 
-        self._faults = FaultCounts()
-        self._last_warning = {}
-        self._buffers = {}
         self._every_frame_queue = self._param('queue_size') if every_frame else None
-        mailbox = FrameQueue(self._every_frame_queue) if every_frame else None
+        several = self._camera_names != ['']  # the cameras parameter: each has its figures
+        if every_frame:  # several cameras share the one queue, in arrival order
+            mailbox = FrameQueue(self._every_frame_queue)
+        else:
+            mailbox = FairFrameSlots(CAMERA_OF_FRAME) if several else None
         self.pipeline = self._engine(self._infer, self._publish_outputs, self._frame_failed,
-                                     self._stage_policy(), mailbox=mailbox)
+                                     self._stage_policy(), mailbox=mailbox,
+                                     source=CAMERA_OF_FRAME if several else None)
         self.pipeline.start()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
@@ -310,26 +285,41 @@ class SegmentationNode(Node):
         # only ever dropped by the pipeline's queue, where they are counted.
         self._input_history = (HistoryPolicy.KEEP_ALL if every_frame
                                else qos_profile_sensor_data.history)
-        self._inputs = {self._image_topic: (self._input_type, self._receive)}
-        if self._depth is not None:
-            self._inputs[self.resolve_topic_name('depth/image')] = (Image, self._receive_depth)
-            self._inputs[self.resolve_topic_name('depth/camera_info')] = (
-                CameraInfo, self._depth.add_camera_info)
+        self._inputs = {}
+        self._image_topics = {camera.image_topic: camera.image_name for camera in self.cameras}
+        for camera in self.cameras:
+            self._inputs[camera.image_topic] = (self._input_type,
+                                                functools.partial(self._receive, camera))
+            if camera.depth is not None:
+                self._inputs[camera.topic('depth/image')] = (Image, camera.receive_depth)
+                self._inputs[camera.topic('depth/camera_info')] = (
+                    CameraInfo, camera.depth.add_camera_info)
         self._subscriptions_by_topic = {}
         self._input_checked_since = time.monotonic()
-        self._told_no_publisher = False
+        self._told_no_publisher = set()
         self._check_input()
         self.create_timer(INPUT_CHECK_PERIOD_S, self._check_input)
+        image_topics = ', '.join(camera.image_topic for camera in self.cameras)
+        outputs = ', '.join(camera.topic('masks').rpartition('/')[0] or '/'
+                            for camera in self.cameras)
         self.get_logger().info(
-            f'segmenting {self._image_topic} (input_reliability {self._input_reliability}, '
-            f'{self._param("processing_mode")}); '
-            f'outputs under {self.resolve_topic_name("masks").rpartition("/")[0] or "/"}; '
+            f'segmenting {image_topics} (input_reliability {self._input_reliability}, '
+            f'{self._param("processing_mode")}'
+            + (', cameras served in turn' if several and not every_frame else '')
+            + f'); outputs under {outputs}; '
             'vision_msgs ' + ('available' if detection_msgs.AVAILABLE
                               else 'not installed: detections and label_info off')
-            + ('' if self._depth is None else
+            + ('' if not self._param('depth.enabled') else
                '; depth on, visualization_msgs ' + (
                    'available' if depth_msgs.MARKERS_AVAILABLE
                    else 'not installed (pip install ros-jazzy-visualization-msgs): markers off')))
+
+    def _depth_input(self) -> DepthInput | None:
+        """A camera's depth pairing, where depth is on."""
+        if not self._param('depth.enabled'):
+            return None
+        return DepthInput(self._param('depth.history'), self._param('depth.sync_tolerance'),
+                          self._param('depth.allow_frame_mismatch'))
 
     def _check_input(self):
         """Subscribe with the reliability the publishers need; say if the image has none.
@@ -341,12 +331,14 @@ class SegmentationNode(Node):
         """
         for topic, (message_type, callback) in self._inputs.items():
             publishers = self.get_publishers_info_by_topic(topic)
-            if topic == self._image_topic and not publishers and not self._told_no_publisher \
+            if topic in self._image_topics and not publishers \
+                    and topic not in self._told_no_publisher \
                     and time.monotonic() - self._input_checked_since >= NO_PUBLISHER_NOTICE_S:
-                self._told_no_publisher = True
+                self._told_no_publisher.add(topic)
                 self.get_logger().warning(
-                    f'no publisher on {topic} after {NO_PUBLISHER_NOTICE_S:g} s: remap image '
-                    'to the camera topic, e.g. -r image:=/camera/image_raw')
+                    f'no publisher on {topic} after {NO_PUBLISHER_NOTICE_S:g} s: remap '
+                    f'{self._image_topics[topic]} to the camera topic, e.g. '
+                    f'-r {self._image_topics[topic]}:=/camera/image_raw')
             wanted = input_reliability(self._input_reliability,
                                        [info.qos_profile.reliability for info in publishers])
             current = self._subscriptions_by_topic.get(topic)
@@ -364,34 +356,13 @@ class SegmentationNode(Node):
                     f'{len(publishers)} publisher(s) on {topic}: subscribing '
                     f'{"reliable" if wanted == ReliabilityPolicy.RELIABLE else "best effort"}')
 
-    def _receive(self, message):
+    def _receive(self, camera: ServedCamera, message):
         """Hand a frame to the pipeline; in every_frame mode, say when a full queue drops one."""
-        if self.pipeline.put(message) and self._every_frame_queue:
+        if self.pipeline.put((camera, message)) and self._every_frame_queue:
             self.get_logger().warning(
                 f'every_frame: the queue of {self._every_frame_queue} frames is full, the '
                 f'oldest was dropped ({self.pipeline.figures.dropped} so far); raise queue_size '
                 'or play the bag slower', throttle_duration_sec=WARNING_INTERVAL_S)
-
-    def _receive_depth(self, message):
-        """Keep a depth frame for pairing, or refuse one that can never be used."""
-        try:
-            self._depth.add_depth(message)
-        except DepthError as error:
-            self._refuse_depth(error)
-
-    def _refuse_depth(self, error: DepthError):
-        """Count a refused depth frame or 3D result; say so once every few seconds per kind."""
-        count = self._faults.depth_refused(error.kind)
-        key = ('depth', error.kind)
-        now = time.monotonic()
-        if now - self._last_warning.get(key, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
-            self._last_warning[key] = now
-            self.get_logger().warning(f'no 3D ({error.kind}, {count} so far): {error}')
-
-    def _publish_label_info(self):
-        """The class ids and names of the label map, with the score threshold in force."""
-        self._label_info_pub.publish(detection_msgs.to_label_info(
-            self.label_map, self._param('score_threshold'), self.get_clock().now().to_msg()))
 
     def _param(self, name: str):
         return self.get_parameter(name).value
@@ -428,6 +399,9 @@ class SegmentationNode(Node):
     def _validate_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         """Reject values that the declared types and ranges let through but we cannot use."""
         changes = {p.name: p.value for p in parameters}
+        if 'cameras' in changes:
+            return SetParametersResult(successful=False, reason=(
+                'cameras is read at start-up: restart the node with the new list'))
         if 'classes' in changes:
             try:
                 self.label_map.resolve(changes['classes'] or [])
@@ -445,120 +419,86 @@ class SegmentationNode(Node):
             self._jpeg_quality = int(changes['jpeg_quality'])
         if self.pipeline is None:  # inactive: _activate reads the rest
             return
-        if self._depth is not None:
-            self._depth.tolerance_s = float(self._param('depth.sync_tolerance'))
-            self._depth.allow_frame_mismatch = bool(self._param('depth.allow_frame_mismatch'))
-            self._depth_percentile = float(self._param('depth.percentile'))
-            self._depth_max_gap = float(self._param('depth.max_gap'))
-            self._depth_min_points = int(self._param('depth.min_points'))
+        self._depth_settings = self._depth_settings_now()
+        stamp = self.get_clock().now().to_msg()
+        for camera in self.cameras:
+            if camera.depth is not None:
+                camera.depth.tolerance_s = float(self._param('depth.sync_tolerance'))
+                camera.depth.allow_frame_mismatch = bool(
+                    self._param('depth.allow_frame_mismatch'))
+            if 'score_threshold' in changes:
+                camera.publish_label_info(self.label_map, changes['score_threshold'], stamp)
         self.pipeline.policy = self._stage_policy(changes)
-        if 'score_threshold' in changes and self._label_info_pub is not None:
-            self._publish_label_info()
+
+    def _depth_settings_now(self) -> DepthSettings:
+        return DepthSettings(percentile=float(self._param('depth.percentile')),
+                             max_gap=float(self._param('depth.max_gap')),
+                             min_points=int(self._param('depth.min_points')))
+
+    def _checked_camera_names(self) -> list[str]:
+        """`cameras`, each a valid and distinct topic namespace; [] is the one camera ''."""
+        names = [name.strip() for name in self._param('cameras')]
+        topics = {}
+        for name in names:
+            if not name:
+                raise FatalError('cameras has an empty name: give each camera a namespace, '
+                                 "e.g. cameras:='[left, right]'")
+            try:
+                topic = self.resolve_topic_name(f'{name}/image')
+            except RuntimeError as error:  # rclpy's RCLError: the name's fault, said by rcl
+                reason = str(error).removeprefix('failed to resolve name: ').split(', at ')[0]
+                raise FatalError(f'cameras: {name!r} is not a valid topic namespace '
+                                 f'({reason})') from None
+            if topic in topics:
+                raise FatalError(f'cameras: {topics[topic]!r} and {name!r} are the same '
+                                 f'camera ({topic}): give each camera its own namespace')
+            topics[topic] = name
+        return names or ['']
 
     # Frames (called by the pipeline's stage threads) ----------------------------------
 
-    def _infer(self, message) -> _Detected:
+    def _infer(self, frame) -> _Detected:
+        _, message = frame
         bgr = self._to_bgr(message)
         detections, inference_s = self.segmenter.detect(bgr)
         return _Detected(bgr, detections, inference_s)
 
-    def _publish_outputs(self, message, inferred: _Detected):
+    def _publish_outputs(self, frame, inferred: _Detected):
+        camera, message = frame
         settings, alpha, quality = self._settings, self._overlay_alpha, self._jpeg_quality
-        bgr = inferred.bgr
-        height, width = bgr.shape[:2]
-        mask_data, mask_view = self._buffer('masks', height, width, 1)
+        height, width = inferred.bgr.shape[:2]
+        mask_buffer = camera.buffer('masks', height, width, 1)
         result = self.segmenter.finish(inferred.detections, inferred.inference_s,
-                                       (height, width), settings, label_image=mask_view)
-        if self._masks_pub.get_subscription_count():
-            mask_msg = Image(header=message.header)
-            fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
-            self._masks_pub.publish(mask_msg)
-        if self._masks_png_pub.get_subscription_count():
-            self._masks_png_pub.publish(CompressedImage(
-                header=message.header, format=MASK_FORMAT, data=encode_png(mask_view)))
-        located = None if self._depth is None else self._locate(message.header, result)
-        if self._json_pub.get_subscription_count():
-            stamp = message.header.stamp
-            self._json_pub.publish(String(data=self.segmenter.frame_json(
-                result, stamp.sec, stamp.nanosec, message.header.frame_id, located)))
-        if self._detections_pub is not None and self._detections_pub.get_subscription_count():
-            self._detections_pub.publish(detection_msgs.to_detection2d_array(
-                result.instances, self.label_map, message.header))
-        if located is not None:
-            self._publish_3d(message.header, result.instances, located)
-        raw_overlay = self._overlay_pub.get_subscription_count()
-        jpeg_overlay = self._overlay_jpeg_pub.get_subscription_count()
-        if raw_overlay or jpeg_overlay:
-            overlay_data, overlay_view = self._buffer('overlay', height, width, 3)
-            self.segmenter.overlay(bgr, result, alpha, out=overlay_view)
-        if raw_overlay:
-            overlay_msg = Image(header=message.header)
-            fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
-            self._overlay_pub.publish(overlay_msg)
-        if jpeg_overlay:
-            self._overlay_jpeg_pub.publish(CompressedImage(
-                header=message.header, format=OVERLAY_FORMAT,
-                data=encode_jpeg(overlay_view, quality)))
+                                       (height, width), settings, label_image=mask_buffer[1])
+        located = (None if camera.depth is None
+                   else camera.locate(message.header, result, self._depth_settings))
+        camera.publish(message.header, inferred.bgr, result, self.segmenter, self.label_map,
+                       located, alpha, quality, mask_buffer)
 
-    def _locate(self, header, result) -> Instances3D | None:
-        """The instances in 3D from the depth frame paired with this one, if anyone listens."""
-        publishers = (self._json_pub, self._detections_3d_pub, self._markers_pub,
-                      self._points_pub)
-        if not any(p is not None and p.get_subscription_count() for p in publishers):
-            return None
-        try:
-            paired = self._depth.pair(header, result.instances.label_image)
-        except DepthError as error:
-            self._refuse_depth(error)
-            return None
-        return locate_instances(paired.labels, paired.depth, paired.metres_per_unit,
-                                paired.intrinsics, len(result.instances),
-                                percentile=self._depth_percentile,
-                                max_gap=self._depth_max_gap, min_points=self._depth_min_points,
-                                with_cloud=bool(self._points_pub.get_subscription_count()))
-
-    def _publish_3d(self, header, instances, located: Instances3D):
-        if (self._detections_3d_pub is not None
-                and self._detections_3d_pub.get_subscription_count()):
-            self._detections_3d_pub.publish(detection_msgs.to_detection3d_array(
-                instances, located, self.label_map, header))
-        if self._markers_pub is not None and self._markers_pub.get_subscription_count():
-            self._markers_pub.publish(depth_msgs.to_marker_array(
-                instances, located, self.label_map, header))
-        if located.cloud is not None:
-            self._points_pub.publish(depth_msgs.to_point_cloud(located.cloud, header))
-
-    def _buffer(self, name: str, height: int, width: int, channels: int):
-        """A message buffer reused across frames of one size (publish copies it out)."""
-        key = (name, height, width)
-        if key not in self._buffers:
-            self._buffers = {k: v for k, v in self._buffers.items() if k[0] != name}
-            self._buffers[key] = new_image_buffer(height, width, channels)
-        return self._buffers[key]
-
-    def _frame_failed(self, error: Exception):
-        """Count a malformed image or a failed frame; say so at most every few seconds."""
-        if isinstance(error, ImageConversionError):
-            count = self._faults.rejected(error.kind)
-            now = time.monotonic()
-            if now - self._last_warning.get(error.kind, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
-                self._last_warning[error.kind] = now
-                self.get_logger().warning(
-                    f'rejected an image ({error.kind}, {count} so far): {error}')
-        elif rclpy.ok(context=self.context):  # else shutting down: not the frame's fault
-            self._faults.failed()
-            self.get_logger().error(f'failed to process a frame: {error!r}',
-                                    throttle_duration_sec=WARNING_INTERVAL_S)
+    def _frame_failed(self, frame, error: Exception):
+        camera, _ = frame
+        camera.frame_failed(error, shutting_down=not rclpy.ok(context=self.context))
 
     def _publish_diagnostics(self):
-        status = segmentation_status(
-            self.pipeline.figures.take_period(), self.pipeline.figures,
-            self._faults.take_period(), self.model.name, self.model.format)
-        message = DiagnosticArray(status=[DiagnosticStatus(
-            name=f'{self.get_name()}: segmentation',
-            hardware_id=self.get_fully_qualified_name(), level=bytes([status.level]),
-            message=status.message,
-            values=[KeyValue(key=key, value=value) for key, value in status.values.items()])])
+        """One status per camera: its rates, latencies, drops and faults of the last period."""
+        several = self._camera_names != ['']
+        figures = [self.pipeline.figures_of(camera) if several else self.pipeline.figures
+                   for camera in self.cameras]
+        periods = [each.take_period() for each in figures]
+        model_calls = sum(period.processed for period in periods)
+        message = DiagnosticArray()
+        for camera, camera_figures, period in zip(self.cameras, figures, periods, strict=True):
+            status = segmentation_status(period, camera_figures, camera.faults.take_period(),
+                                         self.model.name, self.model.format)
+            status.values['image_topic'] = camera.image_topic
+            if several:
+                status.values['camera'] = camera.name
+                status.values['model_share'] = f'{period.processed / max(model_calls, 1):.3f}'
+            message.status.append(DiagnosticStatus(
+                name=f'{self.get_name()}: segmentation' + (f' {camera.name}' if several else ''),
+                hardware_id=self.get_fully_qualified_name(), level=bytes([status.level]),
+                message=status.message,
+                values=[KeyValue(key=key, value=value) for key, value in status.values.items()]))
         message.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(message)
 

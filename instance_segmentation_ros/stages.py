@@ -28,8 +28,9 @@ PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
 class Mailbox:
     """Where frames wait for the model stage: `put` never blocks, `take` waits for one.
 
-    The subclasses decide which frame the model stage gets and which are dropped (`replaced`
-    counts those); `close` wakes a waiting consumer for good at shutdown.
+    The subclasses decide which frame the model stage gets and which are dropped (`put` returns
+    the one it dropped, `replaced` counts them); `close` wakes a waiting consumer for good at
+    shutdown.
     """
 
     def __init__(self):
@@ -62,12 +63,11 @@ class LatestFrameSlot(Mailbox):
         self._item = None
         self._arrivals = deque(maxlen=PERIOD_WINDOW)
 
-    def put(self, item) -> bool:
-        """Offer an item; returns True when it replaced one the consumer never took."""
+    def put(self, item):
+        """Offer an item; returns the one it replaced, which the consumer never took, or None."""
         with self._condition:
-            replaced = self._item is not None
-            if replaced:
-                self.replaced += 1
+            replaced = None if self._item is None else self._item[0]
+            self.replaced += replaced is not None
             now = time.monotonic()
             self._arrivals.append(now)
             self._item = (item, now)  # with its arrival time, for latency
@@ -128,12 +128,12 @@ class FrameQueue(Mailbox):
         self._items = deque()
         self._size = size
 
-    def put(self, item) -> bool:
-        """Append an item; returns True when the oldest pending one was dropped for it."""
+    def put(self, item):
+        """Append an item; returns the oldest pending one when it was dropped for it, or None."""
         with self._condition:
-            dropped = len(self._items) >= self._size
-            if dropped:
-                self._items.popleft()
+            dropped = None
+            if len(self._items) >= self._size:
+                dropped = self._items.popleft()[0]
                 self.replaced += 1
             self._items.append((item, time.monotonic()))
             self._condition.notify_all()
@@ -162,12 +162,12 @@ class FairFrameSlots(Mailbox):
         self._last_served = {}  # source -> turn number it was last served in
         self._turn = 0
 
-    def put(self, item) -> bool:
-        """Offer an item; returns True when it replaced its source's untaken one."""
+    def put(self, item):
+        """Offer an item; returns its source's untaken one that it replaced, or None."""
         with self._condition:
             key = self._source(item)
-            replaced = key in self._items
-            self.replaced += int(replaced)
+            replaced = self._items[key][0] if key in self._items else None
+            self.replaced += replaced is not None
             self._items[key] = (item, time.monotonic())
             self._condition.notify_all()
             return replaced
@@ -293,6 +293,11 @@ class StageFigures:
             self.received += 1
             self.dropped += int(replaced_one)
 
+    def frame_dropped(self):
+        """A frame of this source that the model stage never took was dropped for another's."""
+        with self._lock:
+            self.dropped += 1
+
     def model_ran(self, seconds: float):
         """The model stage took `seconds` (wall time) for one frame."""
         self.model_seconds = running_mean(self.model_seconds, seconds)
@@ -334,17 +339,22 @@ class TwoStagePipeline:
     """Newest frame through `infer` on one thread, then `publish` on another.
 
     `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
-    goes to `on_error(error)` and costs that frame only. `policy` may be replaced at any time
-    (one object, so a frame never sees half of a change). `mailbox` (a `Mailbox`) holds the
+    goes to `on_error(frame, error)` and costs that frame only. `policy` may be replaced at any
+    time (one object, so a frame never sees half of a change). `mailbox` (a `Mailbox`) holds the
     frames the model stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue`
     processes every frame in arrival order, a `FairFrameSlots` the newest of several cameras in
-    turn.
+    turn. With `source(frame)` naming a frame's camera, `figures_of(camera)` has each camera's
+    own figures beside the totals in `figures`.
     """
 
     def __init__(self, infer: Callable, publish: Callable, on_error: Callable,
-                 policy: StagePolicy = StagePolicy(), mailbox=None):
+                 policy: StagePolicy = StagePolicy(), mailbox=None,
+                 source: Callable | None = None):
         self.policy = policy
         self.figures = StageFigures()
+        self._source = source
+        self._source_figures = {}
+        self._sources_lock = threading.Lock()
         self._infer = infer
         self._publish = publish
         self._on_error = on_error
@@ -363,8 +373,24 @@ class TwoStagePipeline:
     def put(self, frame) -> bool:
         """Offer a frame; True when a pending one was dropped for it (and counted)."""
         dropped = self._slot.put(frame)
-        self.figures.frame_received(dropped)
-        return dropped
+        self.figures.frame_received(dropped is not None)
+        if self._source is not None:
+            self.figures_of(self._source(frame)).frame_received(False)
+            if dropped is not None:
+                self.figures_of(self._source(dropped)).frame_dropped()
+        return dropped is not None
+
+    def figures_of(self, source) -> StageFigures:
+        """The figures of one source's frames (with `source` given), made on first use."""
+        with self._sources_lock:
+            if source not in self._source_figures:
+                self._source_figures[source] = StageFigures()
+            return self._source_figures[source]
+
+    def _figures_of_frame(self, frame) -> tuple[StageFigures, ...]:
+        if self._source is None:
+            return (self.figures,)
+        return self.figures, self.figures_of(self._source(frame))
 
     def close(self, timeout: float = 0.1):
         """Stop both stages; nothing is published after this returns.
@@ -380,12 +406,12 @@ class TwoStagePipeline:
 
     def _run(self, step):
         while not self._slot.closed:
-            try:
-                step()
-            except Exception as error:  # one bad frame must never stop the stage
-                if self._slot.closed:
-                    return
-                self._on_error(error)
+            step()
+
+    def _failed(self, frame, error: Exception):
+        """One bad frame must never stop a stage: report it, unless shutting down caused it."""
+        if not self._slot.closed:
+            self._on_error(frame, error)
 
     def _model_step(self):
         figures = self.figures
@@ -395,9 +421,14 @@ class TwoStagePipeline:
             return
         frame, received = taken
         started = time.perf_counter()
-        result = self._infer(frame)
+        try:
+            result = self._infer(frame)
+        except Exception as error:
+            self._failed(frame, error)
+            return
         model_s = time.perf_counter() - started
-        figures.model_ran(model_s)
+        for each in self._figures_of_frame(frame):
+            each.model_ran(model_s)
         if not self._handoff.put(_Inferred(frame, received, result, model_s)):
             return  # closed meanwhile
         fraction = self.policy.output_wait_fraction
@@ -409,9 +440,15 @@ class TwoStagePipeline:
         if inferred is None:
             return
         started = time.thread_time()
+        figures = self._figures_of_frame(inferred.frame)
         try:
             self._publish(inferred.frame, inferred.result)
-            self.figures.frame_finished(inferred.model_s, time.monotonic() - inferred.received)
+        except Exception as error:
+            self._failed(inferred.frame, error)
+        else:
+            for each in figures:
+                each.frame_finished(inferred.model_s, time.monotonic() - inferred.received)
         finally:
             self._handoff.done()
-            self.figures.outputs_ran(time.thread_time() - started)
+            for each in figures:
+                each.outputs_ran(time.thread_time() - started)

@@ -9,8 +9,9 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / 'instance_segmentation_ros'
-ROS_USERS = {'segmentation_node', 'segmentation_lifecycle_node', 'folder_player',
-             'webcam_publisher', 'launch_support', 'node_support', 'detection_msgs'}
+ROS_USERS = {'segmentation_node', 'segmentation_lifecycle_node', 'served_camera',
+             'folder_player', 'webcam_publisher', 'launch_support', 'node_support',
+             'detection_msgs'}
 CORE = {'postprocess', 'render', 'results', 'stages', 'diagnostics', 'image_files',
         'compressed', 'video_source', 'model_source', 'labels', 'detections', 'errors',
         'depth3d', 'depth_input', 'stamp_pairing'}

@@ -41,9 +41,9 @@ def stream(slot: LatestFrameSlot, count: int, period: float = PERIOD_S, first: i
 
 def test_the_newest_item_wins_and_replacements_are_counted():
     slot = LatestFrameSlot()
-    assert slot.put('a') is False
-    assert slot.put('b') is True
-    assert slot.put('c') is True
+    assert slot.put('a') is None
+    assert slot.put('b') == 'a'
+    assert slot.put('c') == 'b'
     item, arrived = slot.take(timeout=0)
     assert item == 'c' and arrived <= time.monotonic()
     assert slot.replaced == 2
@@ -190,7 +190,7 @@ class Engine:
     them on an event lets a test put the pipeline in a known state without sleeping.
     """
 
-    def __init__(self, policy: StagePolicy = NO_WAITS, fail=(), mailbox=None):
+    def __init__(self, policy: StagePolicy = NO_WAITS, fail=(), mailbox=None, source=None):
         self.log = []  # ('infer' | 'publish', frame), in the order the stages did them
         self.hold_infer, self.hold_publish = set(), set()
         self.released = threading.Event()
@@ -198,7 +198,7 @@ class Engine:
         self._changed = threading.Condition()
         self._fail = set(fail)
         self.pipeline = TwoStagePipeline(self.infer, self.publish, self.on_error, policy,
-                                         mailbox)
+                                         mailbox, source)
         self.pipeline.start()
 
     def _record(self, entry):
@@ -224,8 +224,8 @@ class Engine:
             raise RuntimeError(f'publish {frame}')
         self._record(('publish', frame))
 
-    def on_error(self, error):
-        self._record(('error', str(error)))
+    def on_error(self, frame, error):
+        self._record(('error', frame, str(error)))
 
     def wait_for(self, entry, timeout: float = 5.0) -> bool:
         with self._changed:
@@ -355,7 +355,7 @@ def test_an_exception_costs_one_frame_and_is_reported(engine, stage):
     # With the output wait on, a publish that raises must still release the model stage.
     e = engine(policy=StagePolicy(output_wait_fraction=1.0), fail=[(stage, 0)])
     e.pipeline.put(0)
-    assert e.wait_for(('error', f'{stage} 0'))
+    assert e.wait_for(('error', 0, f'{stage} 0'))
     e.pipeline.put(1)
     assert e.wait_for(('publish', 1))
     assert ('publish', 0) not in e.log
@@ -376,7 +376,7 @@ def camera_of(frame):
 def test_each_camera_keeps_only_its_newest_frame():
     slots = FairFrameSlots(camera_of)
     assert [slots.put(frame) for frame in (('a', 1), ('b', 1), ('a', 2), ('a', 3))] == [
-        False, False, True, True]
+        None, None, ('a', 1), ('a', 2)]
     taken = {slots.take(timeout=0)[0] for _ in range(2)}
     assert taken == {('a', 3), ('b', 1)} and slots.replaced == 2
     assert slots.take(timeout=0) is None
@@ -426,3 +426,34 @@ def test_a_pipeline_over_fair_slots_serves_the_cameras_in_turn(engine):
     e.released.set()
     assert e.wait_for(('publish', ('a', 3)))
     assert [frame for what, frame in e.log if what == 'infer'] == [('a', 0), ('b', 3), ('a', 3)]
+
+
+def test_with_a_source_each_camera_has_its_own_figures_beside_the_totals(engine):
+    e = engine(mailbox=FairFrameSlots(camera_of), source=camera_of)
+    e.hold_infer.add(('a', 0))
+    e.pipeline.put(('a', 0))
+    assert e.wait_for(('infer', ('a', 0)))
+    for index in range(1, 4):  # a's 1 and 2 and b's 1 and 2 are replaced unseen
+        e.pipeline.put(('a', index))
+        e.pipeline.put(('b', index))
+    e.released.set()
+    assert e.wait_for(('publish', ('a', 3)))
+    a, b, total = e.pipeline.figures_of('a'), e.pipeline.figures_of('b'), e.pipeline.figures
+    assert (a.received, a.dropped, a.processed) == (4, 2, 2)
+    assert (b.received, b.dropped, b.processed) == (3, 2, 1)
+    assert (total.received, total.dropped, total.processed) == (7, 4, 3)
+    assert a.take_period().processed == 2 and b.take_period().processed == 1
+    assert e.pipeline.figures_of('silent').received == 0
+
+
+def test_a_full_shared_queue_counts_each_drop_against_the_dropped_frames_camera(engine):
+    e = engine(mailbox=FrameQueue(2), source=camera_of)
+    e.hold_infer.add(('a', 0))
+    e.pipeline.put(('a', 0))
+    assert e.wait_for(('infer', ('a', 0)))
+    for frame in (('a', 1), ('a', 2), ('b', 1), ('b', 2)):  # drops a 1, then a 2
+        e.pipeline.put(frame)
+    e.released.set()
+    assert e.wait_for(('publish', ('b', 2)))
+    assert e.pipeline.figures_of('a').dropped == 2 and e.pipeline.figures_of('b').dropped == 0
+    assert e.pipeline.figures.dropped == 2
