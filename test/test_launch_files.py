@@ -158,6 +158,28 @@ def test_launch_overrides_name_declared_parameters():
         assert name in camera, name
 
 
+def test_multi_camera_sets_parameters_its_nodes_declare():
+    tree = ast.parse((ROOT / 'launch' / 'multi_camera.launch.py').read_text())
+    functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+
+    def set_names(function: ast.FunctionDef) -> set[str]:
+        """Keys of the dict literals and of the name['key'] = ... assignments of a function."""
+        names = {key.value for node in ast.walk(function) if isinstance(node, ast.Dict)
+                 for key in node.keys if isinstance(key, ast.Constant)}
+        names |= {node.slice.value for node in ast.walk(function)
+                  if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.slice, ast.Constant)}
+        return names
+
+    for function, module, expected in [
+            ('segmentation_node', 'segmentation_node.py', {'cameras', 'warmup_width'}),
+            ('folder_players', 'folder_player.py', {'folder', 'wait_for_topic', 'frame_id'}),
+            ('webcams', 'webcam_publisher.py', {'device', 'frame_id'})]:
+        names = set_names(functions[function])
+        assert expected <= names, (function, names)
+        assert names <= declared_parameters(PACKAGE / module), (function, names)
+
+
 def test_rviz_config_shows_overlay_masks_and_markers_relative_to_its_namespace():
     config = yaml.safe_load((ROOT / 'config' / 'instance_segmentation.rviz').read_text())
     displays = {display['Topic']['Value']: display['Class']
