@@ -36,7 +36,7 @@ class MissingToolError(InstanceSegmentationError):
     """A ROS tool a launch argument asks for is not installed; the message says which."""
 
 
-class ArgumentError(ValueError):
+class ArgumentError(InstanceSegmentationError, ValueError):
     """A launch argument that cannot be used; the message says what to write instead."""
 
 
