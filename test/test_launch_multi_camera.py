@@ -3,8 +3,10 @@
 The cameras left and right play folders of different image sizes (and, by default, frame_ids
 of their own names), each in lock-step with its own results, into one segmentation_node with
 the built-in model. Each camera's detections_json must hold exactly its own frames, one
-result per image in order, of its own size, and the launch must end by itself once both
-folders are done, every process with exit status 0.
+result per image in order, of its own size; the overlay topics that the shipped rviz config
+shows (config/multi_camera.rviz; rviz2 itself cannot run here) must carry each camera's
+segmented frames; and the launch must end by itself once both folders are done, every process
+with exit status 0.
 
 Needs launch_testing and launch_ros (a ROS 2 install, or the README's ROS tools for the pip
 set-up); skipped without them. Runs under pytest, and alone: `launch_test THIS_FILE`.
@@ -24,10 +26,13 @@ pytest.importorskip('launch_ros', reason='launch_ros is not installed (no PyPI w
 import launch  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
+from instance_segmentation_ros.image_conversion import image_msg_to_bgr  # noqa: E402
 from instance_segmentation_ros.launch_support import SHARE  # noqa: E402
 from instance_segmentation_ros.synthetic_scenes import write_coco_dataset  # noqa: E402
 from instance_segmentation_ros.topics import camera_image_topic, camera_topic  # noqa: E402
@@ -44,6 +49,14 @@ def results_topic(camera: str) -> str:
     return camera_topic(camera, 'detections_json')
 
 
+def rviz_image_topics() -> list[str]:
+    """The topics of the Image displays of the installed multi-camera rviz config."""
+    with open(os.path.join(SHARE, 'config', 'multi_camera.rviz')) as file:
+        displays = yaml.safe_load(file)['Visualization Manager']['Displays']
+    return ['/' + display['Topic']['Value'].lstrip('/') for display in displays
+            if display['Class'] == 'rviz_default_plugins/Image']
+
+
 @pytest.mark.launch_test
 def generate_test_description():
     root = tempfile.mkdtemp(prefix='launch_multi_camera_')
@@ -53,6 +66,7 @@ def generate_test_description():
         write_coco_dataset(folders[camera], count, seed=SCENE_SEED + offset, size=size)
     topics = {camera_image_topic(camera): Image for camera in CAMERAS}
     topics.update({results_topic(camera): String for camera in CAMERAS})
+    topics.update({topic: Image for topic in rviz_image_topics()})
     recorder = TopicRecorder(topics)
     multi_camera = launch.actions.IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'multi_camera.launch.py')),
@@ -91,6 +105,19 @@ class TestAfterShutdown(unittest.TestCase):
                                r['header']['frame_id']) for r in results], images, camera)
             self.assertEqual({(r['width'], r['height']) for r in results}, {(width, height)},
                              camera)
+
+    def test_rviz_s_overlays_show_each_camera_s_frames_segmented(self, recorder):
+        self.assertEqual(rviz_image_topics(), [camera_topic(camera, 'overlay')
+                                               for camera in CAMERAS])
+        for camera in CAMERAS:
+            inputs = {header_key(m): image_msg_to_bgr(m)
+                      for m in recorder.messages(camera_image_topic(camera))}
+            overlays = recorder.messages(camera_topic(camera, 'overlay'))
+            self.assertEqual([header_key(m) for m in overlays], list(inputs), camera)
+            for overlay in overlays:  # the input with the instances drawn on it
+                drawn = image_msg_to_bgr(overlay)
+                self.assertEqual(drawn.shape, inputs[header_key(overlay)].shape)
+                self.assertFalse(np.array_equal(drawn, inputs[header_key(overlay)]), camera)
 
     def test_both_cameras_found_shapes(self, recorder):
         for camera in CAMERAS:
