@@ -15,7 +15,9 @@ and ``mono8`` images do.
 
 Image files (folder_player, the CLI's bags): a JPEG or PNG of 8-bit colour or grey pixels goes
 as it is, so nothing is lost or spent on encoding; anything else (BMP, TIFF, WebP, alpha,
-16 bits) as a lossless PNG of the BGR image it decodes to.
+16 bits, a JPEG that its EXIF orientation turns) as a lossless PNG of the BGR image it decodes
+to. A message's JPEG is decoded without its EXIF orientation, as compressed_image_transport
+decodes it, so that the masks lie on the image every subscriber sees.
 
 Outputs: a label image must never be JPEG-compressed (lossy compression changes instance ids),
 so masks are published as lossless PNG; the overlay, a picture for people, as JPEG.
@@ -72,7 +74,7 @@ def compressed_msg_to_bgr(msg) -> np.ndarray:
         raise ImageConversionError(
             f'compressed data must be bytes-like, got {type(getattr(msg, "data", None)).__name__}',
             'compressed') from None
-    image, reason = decode_image(data)
+    image, reason = decode_image(data, exif_orientation=False)
     if image is None:
         raise ImageConversionError(f'compressed image of {len(data)} bytes: {reason}',
                                    'compressed')

@@ -69,8 +69,12 @@ def read_image_file(path):
     return (data if image is not None else None), image, reason
 
 
-def decode_image(data):
-    """(BGR uint8 image, '') for the bytes of an intact image file, else (None, a reason)."""
+def decode_image(data, exif_orientation: bool = True):
+    """(BGR uint8 image, '') for the bytes of an intact image file, else (None, a reason).
+
+    A JPEG is turned by its EXIF orientation as a file (`exif_orientation`), not as a
+    CompressedImage message: compressed_image_transport decodes those without it.
+    """
     # Imported here: the CLI's help and argument errors need no OpenCV.
     import cv2
     import numpy as np
@@ -93,7 +97,8 @@ def decode_image(data):
         if size is not None and size[0] * size[1] > MAX_PIXELS:
             return None, (f'{kind} declares {size[0]}x{size[1]} pixels, more than the '
                           f'{MAX_PIXELS >> 20} megapixels this package decodes')
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    flags = cv2.IMREAD_COLOR | (0 if exif_orientation else cv2.IMREAD_IGNORE_ORIENTATION)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if image is None or image.size == 0:
         return None, f'corrupt {kind} (OpenCV cannot decode it)' if kind else (
             'not an image OpenCV can decode')
@@ -105,11 +110,14 @@ def stored_encoding(data):
 
     Codec 'jpeg' or 'png', encoding 'bgr8' or 'mono8': what a compressed_image_transport
     subscriber, which decodes without conversion, gets from these bytes. Alpha, 16 bits, a
-    palette or CMYK would not be what the format string tells it.
+    palette or CMYK would not be what the format string tells it, and a JPEG with an EXIF
+    orientation other than upright would reach it unturned.
     """
     kind = _signature(data)
     if kind == 'JPEG':
         frame, _ = _jpeg_layout(data)
+        if jpeg_orientation(data) != 1:  # a subscriber would not turn it as files are turned
+            return '', ''
         components = frame and frame[2]
         return {3: ('jpeg', 'bgr8'), 1: ('jpeg', 'mono8')}.get(components, ('', ''))
     if kind == 'PNG' and len(data) > 25:
@@ -141,6 +149,30 @@ def _png_chunks_end(data: bytes) -> bool:
     return False
 
 
+def _jpeg_segments(data: bytes):
+    """(marker, segment payload start, end) of each marker segment before the first scan.
+
+    Ends with (0xDA, scan start, len(data)) at the first scan, or with nothing where the walk
+    cannot go on (a cut file, a header it cannot follow).
+    """
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            position += 1
+        elif marker == 0xDA:  # start of scan
+            yield marker, position, len(data)
+            return
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+        else:
+            end = position + 2 + int.from_bytes(data[position + 2:position + 4], 'big')
+            yield marker, position + 4, end
+            position = end
+
+
 def _jpeg_layout(data: bytes):
     """((width, height, components) of the frame header or None, whether the scan has its end).
 
@@ -150,24 +182,42 @@ def _jpeg_layout(data: bytes):
     image's end. A header this walk cannot follow is left for OpenCV to judge.
     """
     frame = None
-    position = 2
-    while position + 4 <= len(data):
-        if data[position] != 0xFF:
-            return frame, True
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            position += 1
-        elif marker == 0xDA:  # start of scan
-            return frame, data.find(b'\xff\xd9', position) != -1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
-            position += 2
-        else:
-            if marker in SOF_MARKERS and position + 10 <= len(data):
-                frame = (int.from_bytes(data[position + 7:position + 9], 'big'),
-                         int.from_bytes(data[position + 5:position + 7], 'big'),
-                         data[position + 9])
-            position += 2 + int.from_bytes(data[position + 2:position + 4], 'big')
+    for marker, start, _ in _jpeg_segments(data):
+        if marker == 0xDA:
+            return frame, data.find(b'\xff\xd9', start) != -1
+        if marker in SOF_MARKERS and start + 6 <= len(data):
+            frame = (int.from_bytes(data[start + 3:start + 5], 'big'),
+                     int.from_bytes(data[start + 1:start + 3], 'big'), data[start + 5])
     return frame, False
+
+
+def jpeg_orientation(data: bytes) -> int:
+    """The EXIF orientation of a JPEG (1-8; 1, upright, where it has none or it is unreadable).
+
+    Image files are shown turned by it (OpenCV's imread too), but compressed_image_transport
+    decodes a CompressedImage without it, so a JPEG with another orientation cannot be passed
+    on as it is.
+    """
+    for marker, start, end in _jpeg_segments(data):
+        if marker == 0xE1 and data[start:start + 6] == b'Exif\x00\x00':
+            return _tiff_orientation(data[start + 6:end])
+    return 1
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    """Tag 0x0112 of the first IFD of an EXIF TIFF block; 1 where it is missing or invalid."""
+    order = {b'II': 'little', b'MM': 'big'}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
+    ifd = int.from_bytes(tiff[4:8], order)
+    count = int.from_bytes(tiff[ifd:ifd + 2], order)
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        if entry + 10 > len(tiff):
+            break
+        if int.from_bytes(tiff[entry:entry + 2], order) == 0x0112:
+            value = int.from_bytes(tiff[entry + 8:entry + 10], order)
+            return value if 1 <= value <= 8 else 1
+    return 1
 
 
 def is_depth_file(name: str) -> bool:

@@ -8,6 +8,9 @@ so the launch files check first:
 - `rviz:=true` without rviz2: one warning line, and the launch goes on without it;
 - `record:=true` without rosbag2: one error line, and the launch stops before any node starts
   (exit status 1), since a run whose bag the user asked for and does not get is lost work.
+
+A launch argument that cannot be used stops the launch the same way: `argument` converts one
+or raises the one line that says what to write instead.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import os
 
 import launch.logging
+import yaml
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 from launch.actions import ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
@@ -25,11 +29,15 @@ from .errors import InstanceSegmentationError
 
 PACKAGE = 'instance_segmentation_ros'
 SHARE = get_package_share_directory(PACKAGE)
-RVIZ_CONFIG = os.path.join(SHARE, 'config', 'instance_segmentation.rviz')
+RVIZ_CONFIG = 'instance_segmentation.rviz'
 
 
 class MissingToolError(InstanceSegmentationError):
     """A ROS tool a launch argument asks for is not installed; the message says which."""
+
+
+class ArgumentError(InstanceSegmentationError, ValueError):
+    """A launch argument that cannot be used; the message says what to write instead."""
 
 
 def installed(package: str) -> bool:
@@ -51,8 +59,49 @@ def launch_file(name: str) -> str:
     return os.path.join(SHARE, 'launch', name)
 
 
-def rviz(argument: str = 'rviz') -> OpaqueFunction:
-    """rviz2 with the package's display config when `argument` is true and rviz2 is there."""
+def argument(context, name: str, convert=str, example: str = ''):
+    """A launch argument converted, or one line that says what is wrong with it."""
+    text = LaunchConfiguration(name).perform(context)
+    try:
+        return convert(text)
+    except (ValueError, yaml.YAMLError) as error:
+        reason = f' ({error})' if isinstance(error, ArgumentError) else ''
+        raise ArgumentError(f'launch argument {name}:={text!r} is not valid{reason}; for '
+                            f'example {name}:={example}') from None
+
+
+def name_list(text: str) -> list[str]:
+    """Names from a YAML list ('[left, right]') or a single name; empty text: no names.
+
+    Every entry stays the text it was written as: `[0, on]` is ['0', 'on'], never a number
+    or a boolean (camera indices, folder names, camera names that YAML would read otherwise).
+    """
+    names = yaml.load(text, Loader=yaml.BaseLoader) if text.strip() else []
+    names = names if isinstance(names, list) else [names]
+    if not all(isinstance(name, str) and name for name in names):
+        raise ArgumentError('expected a list of names')
+    return names
+
+
+def class_list(text: str) -> list[str]:
+    """Class names or ids from a YAML list ('[person, 3]') or a single name."""
+    classes = yaml.safe_load(text or '[]') or []
+    return [str(name) for name in (classes if isinstance(classes, list) else [classes])]
+
+
+def boolean(text: str) -> bool:
+    """A launch argument's true or false, as launch conditions spell them."""
+    value = text.strip().lower()
+    if value not in ('true', 'false', '1', '0'):
+        raise ValueError(text)
+    return value in ('true', '1')
+
+
+def rviz(argument: str = 'rviz', config: str = RVIZ_CONFIG) -> OpaqueFunction:
+    """rviz2 with a display config of the package's config/ folder when `argument` is true.
+
+    Unless rviz2 is missing: then one warning, and the launch goes on.
+    """
     def start(context):
         if not IfCondition(LaunchConfiguration(argument)).evaluate(context):
             return []
@@ -62,7 +111,7 @@ def rviz(argument: str = 'rviz') -> OpaqueFunction:
                 'ros-$ROS_DISTRO-rviz2): going on without it')
             return []
         return [Node(package='rviz2', executable='rviz2', name='rviz2',
-                     arguments=['-d', RVIZ_CONFIG])]
+                     arguments=['-d', config_file(config)])]
     return OpaqueFunction(function=start)
 
 

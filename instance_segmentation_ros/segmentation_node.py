@@ -476,6 +476,10 @@ class SegmentationNode(Node):
                        located, alpha, quality, mask_buffer)
 
     def _frame_failed(self, frame, error: Exception):
+        if frame is None:  # the pipeline's own, not a frame's
+            self.get_logger().error(f'pipeline error: {error!r}',
+                                    throttle_duration_sec=WARNING_INTERVAL_S)
+            return
         camera, _ = frame
         camera.frame_failed(error, shutting_down=not rclpy.ok(context=self.context))
 

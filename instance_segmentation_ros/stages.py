@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
+ENGINE_ERROR_PAUSE_S = 0.1
 
 
 class Mailbox:
@@ -339,7 +340,8 @@ class TwoStagePipeline:
     """Newest frame through `infer` on one thread, then `publish` on another.
 
     `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
-    goes to `on_error(frame, error)` and costs that frame only. `policy` may be replaced at any
+    goes to `on_error(frame, error)` and costs that frame only (frame None: the engine's own
+    error, which does not stop it either). `policy` may be replaced at any
     time (one object, so a frame never sees half of a change). `mailbox` (a `Mailbox`) holds the
     frames the model stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue`
     processes every frame in arrival order, a `FairFrameSlots` the newest of several cameras in
@@ -406,7 +408,11 @@ class TwoStagePipeline:
 
     def _run(self, step):
         while not self._slot.closed:
-            step()
+            try:
+                step()
+            except Exception as error:  # not a frame's work (those are caught in the step)
+                self._failed(None, error)  # reported, and the stage goes on
+                time.sleep(ENGINE_ERROR_PAUSE_S)  # rather than spin on an error that stays
 
     def _failed(self, frame, error: Exception):
         """One bad frame must never stop a stage: report it, unless shutting down caused it."""

@@ -9,7 +9,6 @@ The node runs in the namespace `segmentation` (argument `namespace`), so its out
 activated by the launch unless `autostart:=false` (then: ros2 lifecycle set ...).
 """
 
-import yaml
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.events import matches_action
@@ -19,7 +18,13 @@ from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from lifecycle_msgs.msg import Transition
 
-from instance_segmentation_ros.launch_support import PACKAGE, config_file
+from instance_segmentation_ros.launch_support import (
+    PACKAGE,
+    argument,
+    boolean,
+    class_list,
+    config_file,
+)
 from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
 ARGUMENTS = {
@@ -51,30 +56,6 @@ def declare_arguments():
     """One DeclareLaunchArgument per entry of ARGUMENTS, each with its description."""
     return [DeclareLaunchArgument(name, default_value=default, description=description)
             for name, (default, description) in ARGUMENTS.items()]
-
-
-def argument(context, name: str, convert=str, example: str = ''):
-    """A launch argument converted, or one line that says what is wrong with it."""
-    text = LaunchConfiguration(name).perform(context)
-    try:
-        return convert(text)
-    except (ValueError, yaml.YAMLError):
-        raise ValueError(f'launch argument {name}:={text!r} is not valid; for example '
-                         f'{name}:={example}') from None
-
-
-def class_list(text: str) -> list[str]:
-    """Class names or ids from a YAML list ('[person, 3]') or a single name."""
-    classes = yaml.safe_load(text or '[]') or []
-    return [str(name) for name in (classes if isinstance(classes, list) else [classes])]
-
-
-def boolean(text: str) -> bool:
-    """A launch argument's true or false, as launch conditions spell them."""
-    value = text.strip().lower()
-    if value not in ('true', 'false', '1', '0'):
-        raise ValueError(text)
-    return value in ('true', '1')
 
 
 def managed(context, node: LifecycleNode) -> list:

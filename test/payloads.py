@@ -1,4 +1,8 @@
-"""Malformed CompressedImage payloads, for the decoder's tests and the node's over DDS."""
+"""Image payloads for the tests: malformed and EXIF-carrying.
+
+Malformed CompressedImage data for the decoder's tests and the node's over DDS, and JPEGs with
+EXIF blocks as cameras and phones write them.
+"""
 
 import numpy as np
 
@@ -27,3 +31,26 @@ def malformed_payloads(bgr, count):
             corrupt = bytearray(png if index % 2 else jpeg)
             corrupt[int(rng.integers(8, 40))] ^= 0xFF
             yield 'damaged', bytes(corrupt)
+
+
+def with_exif_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
+    """`jpeg` with an APP1 segment right after its start marker that holds `thumbnail`."""
+    payload = b'Exif\x00\x00' + thumbnail
+    return jpeg[:2] + b'\xff\xe1' + (len(payload) + 2).to_bytes(2, 'big') + payload + jpeg[2:]
+
+
+def with_orientation(jpeg: bytes, orientation: int, byte_order: str = 'little') -> bytes:
+    """`jpeg` with an EXIF block (APP1) whose first IFD holds the orientation tag, as phones write.
+
+    The tag follows another (the camera maker) so that it is not found by its position alone.
+    """
+    order = {'little': b'II', 'big': b'MM'}[byte_order]
+
+    def entry(tag, kind, value):  # one IFD entry, count 1, SHORT value left-aligned
+        return (tag.to_bytes(2, byte_order) + kind.to_bytes(2, byte_order)
+                + (1).to_bytes(4, byte_order) + value.to_bytes(2, byte_order) + bytes(2))
+
+    tiff = (order + (42).to_bytes(2, byte_order) + (8).to_bytes(4, byte_order)
+            + (2).to_bytes(2, byte_order) + entry(0x010F, 2, 0) + entry(0x0112, 3, orientation)
+            + bytes(4))
+    return with_exif_thumbnail(jpeg, tiff)

@@ -107,6 +107,15 @@ def test_help_lists_every_command(script):
         assert command in result.stdout
 
 
+def test_a_reader_that_stops_early_ends_the_output_quietly():
+    """`instance-segmentation list-models | head -1`: head is gone before the table is out."""
+    process = subprocess.Popen([str(SCRIPT), 'list-models'], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # the reader leaves before the first write
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (141, '')
+
+
 def test_no_command_prints_help_and_usage_errors_are_one_line(capsys):
     status, out, _ = run_cli(capsys)
     assert status == 2 and 'COMMAND' in out

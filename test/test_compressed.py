@@ -5,7 +5,7 @@ import types
 import cv2
 import numpy as np
 import pytest
-from payloads import malformed_payloads
+from payloads import malformed_payloads, with_orientation
 
 from instance_segmentation_ros.compressed import (
     MASK_FORMAT,
@@ -136,6 +136,26 @@ def test_a_jpeg_or_png_of_8_bit_colour_or_grey_goes_as_it_is(bgr, kind, fmt):
     unchanged = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     assert unchanged.dtype == np.uint8
     assert unchanged.ndim == (3 if fmt.startswith('bgr8') else 2)
+
+
+def test_a_jpeg_its_exif_orientation_turns_goes_upright_as_png_and_others_as_they_are(bgr):
+    """A phone's portrait photo: shown upright as a file, and so it must reach subscribers."""
+    turned = with_orientation(image_file(bgr, '.jpg'), 6)
+    upright, _ = decode_image(turned)
+    assert upright.shape[:2] == bgr.shape[1::-1]
+    fmt, payload = file_payload(turned, upright)
+    assert fmt == PNG_FORMAT
+    unchanged = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(unchanged, upright)
+    plain = with_orientation(image_file(bgr, '.jpg'), 1)
+    assert file_payload(plain, decode_image(plain)[0]) == ('bgr8; jpeg compressed bgr8', plain)
+
+
+def test_a_message_jpeg_is_decoded_without_its_exif_orientation_as_image_transport_does(bgr):
+    data = with_orientation(image_file(bgr, '.jpg'), 6)
+    decoded = compressed_msg_to_bgr(message('jpeg', data))
+    unchanged = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded.shape == bgr.shape and np.array_equal(decoded, unchanged)
 
 
 @pytest.mark.parametrize('kind', ['.bmp', '.tif', '.webp', 'alpha.png', '16bit.png'])

@@ -8,10 +8,13 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from payloads import with_exif_thumbnail, with_orientation
 
 from instance_segmentation_ros.image_files import (
     DEFAULT_PATTERN,
+    decode_image,
     image_names,
+    jpeg_orientation,
     parse_pattern,
     read_image,
     read_image_file,
@@ -76,10 +79,26 @@ def test_a_jpeg_is_whole_when_it_ends_with_its_marker(scene, tmp_path, ending, w
     assert (image is not None, reason) == ((True, '') if whole else (False, TRUNCATED_JPEG))
 
 
-def with_exif_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
-    """`jpeg` with an APP1 segment right after its start marker that holds `thumbnail`."""
-    payload = b'Exif\x00\x00' + thumbnail
-    return jpeg[:2] + b'\xff\xe1' + (len(payload) + 2).to_bytes(2, 'big') + payload + jpeg[2:]
+@pytest.mark.parametrize('byte_order', ['little', 'big'])
+@pytest.mark.parametrize('orientation', [1, 3, 6, 8])
+def test_the_exif_orientation_of_a_jpeg_is_read_in_either_byte_order(scene, orientation,
+                                                                      byte_order):
+    data = with_orientation(encoded(scene, '.jpg'), orientation, byte_order)
+    assert jpeg_orientation(data) == orientation
+    # It is what OpenCV turns a file by: 6 and 8 swap width and height.
+    image, reason = decode_image(data)
+    assert reason == '' and image.shape[:2] == (
+        scene.shape[1::-1] if orientation in (6, 8) else scene.shape[:2])
+
+
+@pytest.mark.parametrize('data', [
+    b'\xff\xd8\xff\xe1\x00\x10Exif\x00\x00XX\x00\x00\x00\x00\x00\x00',  # no byte order
+    b'\xff\xd8\xff\xe1\x00\x10Exif\x00\x00II\x2a\x00\xff\xff\x00\x00',  # IFD past the end
+    b'\xff\xd8\xff\xe1\xff\xffExif',  # segment longer than the file
+    b'\xff\xd8',
+], ids=['byte-order', 'ifd-offset', 'cut', 'empty'])
+def test_an_unreadable_or_missing_orientation_is_upright(data):
+    assert jpeg_orientation(data) == 1
 
 
 def test_data_after_the_end_marker_is_allowed_as_in_motion_photos(scene, tmp_path):

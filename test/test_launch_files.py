@@ -17,7 +17,13 @@ import pytest
 import yaml
 
 from instance_segmentation_ros import bag_writer
-from instance_segmentation_ros.topics import RECORDED_TOPICS, SEGMENTATION_NAMESPACE
+from instance_segmentation_ros.topics import (
+    DEFAULT_CAMERAS,
+    RECORDED_TOPICS,
+    SEGMENTATION_NAMESPACE,
+    camera_image_topic,
+    camera_topic,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / 'instance_segmentation_ros'
@@ -69,7 +75,8 @@ def declared_parameters(module: Path) -> set[str]:
 
 def test_there_are_the_four_documented_launch_files():
     assert {p.name for p in LAUNCH_FILES} == {
-        'segmentation.launch.py', 'webcam.launch.py', 'folder.launch.py', 'demo.launch.py'}
+        'segmentation.launch.py', 'webcam.launch.py', 'folder.launch.py', 'demo.launch.py',
+        'multi_camera.launch.py'}
 
 
 @pytest.mark.parametrize('source', [*LAUNCH_FILES, LAUNCH_SUPPORT], ids=lambda p: p.name)
@@ -151,6 +158,28 @@ def test_launch_overrides_name_declared_parameters():
         assert name in camera, name
 
 
+def test_multi_camera_sets_parameters_its_nodes_declare():
+    tree = ast.parse((ROOT / 'launch' / 'multi_camera.launch.py').read_text())
+    functions = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+
+    def set_names(function: ast.FunctionDef) -> set[str]:
+        """Keys of the dict literals and of the name['key'] = ... assignments of a function."""
+        names = {key.value for node in ast.walk(function) if isinstance(node, ast.Dict)
+                 for key in node.keys if isinstance(key, ast.Constant)}
+        names |= {node.slice.value for node in ast.walk(function)
+                  if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+                  and isinstance(node.slice, ast.Constant)}
+        return names
+
+    for function, module, expected in [
+            ('segmentation_node', 'segmentation_node.py', {'cameras', 'warmup_width'}),
+            ('folder_players', 'folder_player.py', {'folder', 'wait_for_topic', 'frame_id'}),
+            ('webcams', 'webcam_publisher.py', {'device', 'frame_id'})]:
+        names = set_names(functions[function])
+        assert expected <= names, (function, names)
+        assert names <= declared_parameters(PACKAGE / module), (function, names)
+
+
 def test_rviz_config_shows_overlay_masks_and_markers_relative_to_its_namespace():
     config = yaml.safe_load((ROOT / 'config' / 'instance_segmentation.rviz').read_text())
     displays = {display['Topic']['Value']: display['Class']
@@ -158,6 +187,46 @@ def test_rviz_config_shows_overlay_masks_and_markers_relative_to_its_namespace()
     assert displays == {f'{SEGMENTATION_NAMESPACE}/overlay': 'rviz_default_plugins/Image',
                         f'{SEGMENTATION_NAMESPACE}/masks': 'rviz_default_plugins/Image',
                         f'{SEGMENTATION_NAMESPACE}/markers': 'rviz_default_plugins/MarkerArray'}
+
+
+def launch_arguments(launch_file: Path) -> dict[str, ast.expr]:
+    """The (default, description) table ARGUMENTS of a launch file: name -> default's node."""
+    tree = ast.parse(launch_file.read_text())
+    table = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], 'id', None) == 'ARGUMENTS')
+    return {key.value: value.elts[0] for key, value in zip(table.keys, table.values,
+                                                            strict=True)}
+
+
+def test_multi_camera_rviz_config_shows_the_overlay_of_each_default_camera():
+    config = yaml.safe_load((ROOT / 'config' / 'multi_camera.rviz').read_text())
+    displays = {'/' + display['Topic']['Value']: display['Class']
+                for display in config['Visualization Manager']['Displays']}
+    assert displays == {camera_topic(camera, 'overlay'): 'rviz_default_plugins/Image'
+                        for camera in DEFAULT_CAMERAS}
+    assert set(displays) == {'/segmentation/left/overlay', '/segmentation/right/overlay'}
+    # The launch file's defaults are the cameras and namespace the config shows.
+    defaults = launch_arguments(ROOT / 'launch' / 'multi_camera.launch.py')
+    assert yaml.safe_load(defaults['cameras'].value) == list(DEFAULT_CAMERAS)
+    assert ast.unparse(defaults['namespace']) == 'SEGMENTATION_NAMESPACE'
+
+
+def test_launch_files_start_rviz_with_an_installed_config():
+    for launch_file in LAUNCH_FILES:
+        for call in calls(ast.parse(launch_file.read_text()), 'rviz'):
+            config = keyword(call, 'config') or 'instance_segmentation.rviz'
+            assert (ROOT / 'config' / config).is_file(), f'{launch_file.name}: {config}'
+    source = (ROOT / 'launch' / 'multi_camera.launch.py').read_text()
+    assert "rviz(config='multi_camera.rviz')" in source
+
+
+def test_camera_topics_are_under_the_node_namespace_or_absolute():
+    assert camera_topic('left', 'overlay') == '/segmentation/left/overlay'
+    assert camera_topic('front/left', 'masks', '/robot/seg') == '/robot/seg/front/left/masks'
+    assert camera_topic('/robot/left', 'overlay') == '/robot/left/overlay'
+    assert camera_topic('left', 'detections_json', '') == '/left/detections_json'
+    assert camera_image_topic('left') == '/left/image'
+    assert camera_image_topic('/robot/left') == '/robot/left/image'
 
 
 def test_the_launch_records_what_the_cli_writes_to_its_bags():

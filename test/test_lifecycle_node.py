@@ -133,6 +133,24 @@ def test_cleanup_then_a_new_model_path_configures_the_new_model(models):
         node.close()
 
 
+def test_cameras_change_between_cleanup_and_configure(models):
+    node = Managed(models['first'], '/lifecycle_cameras')
+    try:
+        assert node.change('configure', 'activate') and node.connected()
+        (refused,) = node.set(Parameter('cameras', value=['left', 'right']))
+        assert not refused.successful and 'cleanup first' in refused.reason
+
+        assert node.change('deactivate', 'cleanup')
+        assert all(r.successful for r in node.set(Parameter('cameras', value=['left', 'right'])))
+        assert node.change('configure', 'activate')
+        for camera in ('left', 'right'):
+            assert wait_for(lambda c=camera: node.client.count_publishers(
+                f'/lifecycle_cameras/{c}/detections_json') == 1)
+        assert node.client.count_publishers('/lifecycle_cameras/detections_json') == 0
+    finally:
+        node.close()
+
+
 @pytest.mark.parametrize('bad, good', [
     ('model_path', 'first'),
     ('classes', ['car']),

@@ -146,6 +146,19 @@ def test_a_refused_launch_argument_stops_the_launch_before_anything_starts(launc
     assert launch.survivors() == []
 
 
+def test_multi_camera_lists_of_the_wrong_length_stop_the_launch_before_anything_starts(
+        launched, tmp_path):
+    launch = launched('multi_camera.launch.py', 'cameras:=[left, right]',
+                      f'folders:=[{tmp_path}]')
+    code, output = launch.finish(timeout=60)
+    assert code == 1, output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1, output
+    assert 'launch argument folders has 1 entries for the 2 cameras [left, right]' in errors[0]
+    assert 'process started' not in output
+    assert launch.survivors() == []
+
+
 def run_ros2(*arguments: str, timeout: float = 60) -> str:
     result = subprocess.run([ros2(), *arguments], capture_output=True, text=True,
                             timeout=timeout)

@@ -457,3 +457,12 @@ def test_a_full_shared_queue_counts_each_drop_against_the_dropped_frames_camera(
     assert e.wait_for(('publish', ('b', 2)))
     assert e.pipeline.figures_of('a').dropped == 2 and e.pipeline.figures_of('b').dropped == 0
     assert e.pipeline.figures.dropped == 2
+
+
+def test_an_error_of_the_engine_itself_is_reported_and_the_stage_goes_on(engine):
+    e = engine()
+    e.pipeline.policy = None  # the model stage now fails before it takes any frame
+    assert e.wait_for(('error', None, "'NoneType' object has no attribute 'frame_wait_fraction'"))
+    e.pipeline.policy = NO_WAITS
+    e.pipeline.put(0)
+    assert e.wait_for(('publish', 0))

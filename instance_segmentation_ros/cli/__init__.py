@@ -16,7 +16,9 @@ Subcommands (``instance-segmentation COMMAND --help`` for each):
 
 The model, post-processing, rendering and JSON come from `pipeline.Segmenter`, the same code
 that `segmentation_node` runs. Every error ends the program with exit status 1 (2 for a bad
-command line, 130 for Ctrl+C or SIGTERM) and one line on stderr saying what to fix. SIGTERM is
+command line, 130 for Ctrl+C or SIGTERM) and one line on stderr saying what to fix; output
+piped into a reader that stops early (`| head -1`) ends it quietly with status 141, as SIGPIPE
+ends other programs. SIGTERM is
 handled like Ctrl+C, so an interrupted ``folder`` run leaves complete outputs and a closed bag
 (or none, when no frame was written yet) whenever it arrives.
 
@@ -27,6 +29,7 @@ it knows only circles, squares and triangles, and stderr says so once.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import traceback
@@ -34,6 +37,8 @@ import traceback
 from ..errors import InstanceSegmentationError
 from .common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, PROG, CliError
 from .parser import build_parser
+
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # as a program that SIGPIPE ended
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     previous = _sigterm_as_interrupt()
     try:
-        return args.run(args) or 0
+        status = args.run(args) or 0
+        sys.stdout.flush()  # here, where a reader that has gone is met, rather than at exit
+        return status
+    except BrokenPipeError:  # `... | head -1`: the reader has all it wanted; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except CliError as error:
         return _fail(str(error), error.status)
     except KeyboardInterrupt:
