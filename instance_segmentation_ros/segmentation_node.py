@@ -272,8 +272,10 @@ class SegmentationNode(Node):
         several = self._camera_names != ['']  # the cameras parameter: each has its figures
         if every_frame:  # several cameras share the one queue, in arrival order
             mailbox = FrameQueue(self._every_frame_queue)
-        else:
-            mailbox = FairFrameSlots(CAMERA_OF_FRAME) if several else None
+        elif len(self.cameras) > 1:
+            mailbox = FairFrameSlots(CAMERA_OF_FRAME)
+        else:  # one camera, named or not: its newest frame, and the frame wait
+            mailbox = None
         self.pipeline = self._engine(self._infer, self._publish_outputs, self._frame_failed,
                                      self._stage_policy(), mailbox=mailbox,
                                      source=CAMERA_OF_FRAME if several else None)
@@ -305,7 +307,7 @@ class SegmentationNode(Node):
         self.get_logger().info(
             f'segmenting {image_topics} (input_reliability {self._input_reliability}, '
             f'{self._param("processing_mode")}'
-            + (', cameras served in turn' if several and not every_frame else '')
+            + (', cameras served in turn' if isinstance(mailbox, FairFrameSlots) else '')
             + f'); outputs under {outputs}; '
             'vision_msgs ' + ('available' if detection_msgs.AVAILABLE
                               else 'not installed: detections and label_info off')
