@@ -20,7 +20,7 @@ import os
 import launch.logging
 import yaml
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-from launch.actions import ExecuteProcess, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -47,6 +47,12 @@ def installed(package: str) -> bool:
     except PackageNotFoundError:
         return False
     return True
+
+
+def declare_arguments(arguments: dict) -> list[DeclareLaunchArgument]:
+    """One DeclareLaunchArgument per entry of a launch file's {name: (default, description)}."""
+    return [DeclareLaunchArgument(name, default_value=default, description=description)
+            for name, (default, description) in arguments.items()]
 
 
 def config_file(name: str) -> str:

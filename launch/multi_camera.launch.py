@@ -21,7 +21,7 @@ anything starts.
 import os
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
@@ -37,6 +37,7 @@ from instance_segmentation_ros.launch_support import (
     boolean,
     class_list,
     config_file,
+    declare_arguments,
     name_list,
     rviz,
 )
@@ -83,12 +84,6 @@ ARGUMENTS = {
     'rviz': ('false', 'Start rviz2 showing the overlays of the cameras left and right '
                       '(config/multi_camera.rviz)'),
 }
-
-
-def declare_arguments():
-    """One DeclareLaunchArgument per entry of ARGUMENTS, each with its description."""
-    return [DeclareLaunchArgument(name, default_value=default, description=description)
-            for name, (default, description) in ARGUMENTS.items()]
 
 
 def node_namespace(context) -> str:
@@ -256,5 +251,5 @@ def nodes(context):
 
 def generate_launch_description():
     """Declare the arguments and the nodes; see the module docstring for use."""
-    return LaunchDescription([*declare_arguments(), OpaqueFunction(function=nodes),
+    return LaunchDescription([*declare_arguments(ARGUMENTS), OpaqueFunction(function=nodes),
                               rviz(config='multi_camera.rviz')])

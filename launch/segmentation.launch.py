@@ -10,7 +10,7 @@ activated by the launch unless `autostart:=false` (then: ros2 lifecycle set ...)
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler
 from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
@@ -24,6 +24,7 @@ from instance_segmentation_ros.launch_support import (
     boolean,
     class_list,
     config_file,
+    declare_arguments,
 )
 from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
@@ -42,20 +43,15 @@ ARGUMENTS = {
     'image_width': ('', 'Width of the incoming images: the model is warmed up at this size '
                         'so that the first frame is fast (with image_height); empty: params_file'),
     'image_height': ('', 'Height of the incoming images (with image_width); empty: params_file'),
-    'namespace': (SEGMENTATION_NAMESPACE, 'Namespace of the node and of its output topics '
-                                          '(one per camera, for several cameras)'),
+    'namespace': (SEGMENTATION_NAMESPACE, 'Namespace of the node and of its output topics (one '
+                                          'per camera for a node per camera; '
+                                          'multi_camera.launch.py serves several with one)'),
     'node_name': ('segmentation_node', 'Name of the node'),
     'lifecycle': ('false', 'true: run segmentation_lifecycle_node, the managed variant that '
                            '`ros2 lifecycle set` configures, activates, cleans up, ...'),
     'autostart': ('true', 'With lifecycle:=true, configure and activate the node at launch; '
                           'false leaves it unconfigured'),
 }
-
-
-def declare_arguments():
-    """One DeclareLaunchArgument per entry of ARGUMENTS, each with its description."""
-    return [DeclareLaunchArgument(name, default_value=default, description=description)
-            for name, (default, description) in ARGUMENTS.items()]
 
 
 def managed(context, node: LifecycleNode) -> list:
@@ -107,4 +103,5 @@ def segmentation_node(context):
 
 def generate_launch_description():
     """Declare the arguments and the nodes; see the module docstring for use."""
-    return LaunchDescription([*declare_arguments(), OpaqueFunction(function=segmentation_node)])
+    return LaunchDescription([*declare_arguments(ARGUMENTS),
+                              OpaqueFunction(function=segmentation_node)])

@@ -100,10 +100,15 @@ def test_every_launch_argument_has_a_description(launch_file):
     declared = list(calls(tree, 'DeclareLaunchArgument'))
     for call in declared:
         assert any(k.arg == 'description' for k in call.keywords), ast.unparse(call)
-    # segmentation.launch.py builds its arguments from a table of (default, description).
+    # The others declare theirs from a table {name: (default, description)}.
     if not declared:
-        assert 'DeclareLaunchArgument(name, default_value=default, description=description)' \
-            in source
+        assert 'declare_arguments(ARGUMENTS)' in source
+        table = next(node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                     and getattr(node.targets[0], 'id', None) == 'ARGUMENTS')
+        for name, entry in zip(table.keys, table.values, strict=True):
+            description = entry.elts[1]
+            assert isinstance(description, ast.Constant) and description.value.strip(), \
+                name.value
 
 
 @pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
