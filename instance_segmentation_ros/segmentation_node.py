@@ -269,7 +269,7 @@ class SegmentationNode(Node):
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._every_frame_queue = self._param('queue_size') if every_frame else None
-        several = self._camera_names != ['']  # the cameras parameter: each has its figures
+        named = self._cameras_named
         if every_frame:  # several cameras share the one queue, in arrival order
             mailbox = FrameQueue(self._every_frame_queue)
         elif len(self.cameras) > 1:
@@ -278,7 +278,7 @@ class SegmentationNode(Node):
             mailbox = None
         self.pipeline = self._engine(self._infer, self._publish_outputs, self._frame_failed,
                                      self._stage_policy(), mailbox=mailbox,
-                                     source=CAMERA_OF_FRAME if several else None)
+                                     source=CAMERA_OF_FRAME if named else None)
         self.pipeline.start()
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
 
@@ -315,6 +315,11 @@ class SegmentationNode(Node):
                '; depth on, visualization_msgs ' + (
                    'available' if depth_msgs.MARKERS_AVAILABLE
                    else 'not installed (pip install ros-jazzy-visualization-msgs): markers off')))
+
+    @property
+    def _cameras_named(self) -> bool:
+        """Whether `cameras` named the cameras: each then has its own figures and status."""
+        return self._camera_names != ['']
 
     def _depth_input(self) -> DepthInput | None:
         """A camera's depth pairing, where depth is on."""
@@ -487,8 +492,8 @@ class SegmentationNode(Node):
 
     def _publish_diagnostics(self):
         """One status per camera: its rates, latencies, drops and faults of the last period."""
-        several = self._camera_names != ['']
-        figures = [self.pipeline.figures_of(camera) if several else self.pipeline.figures
+        named = self._cameras_named
+        figures = [self.pipeline.figures_of(camera) if named else self.pipeline.figures
                    for camera in self.cameras]
         periods = [each.take_period() for each in figures]
         model_calls = sum(period.processed for period in periods)
@@ -497,11 +502,11 @@ class SegmentationNode(Node):
             status = segmentation_status(period, camera_figures, camera.faults.take_period(),
                                          self.model.name, self.model.format)
             status.values['image_topic'] = camera.image_topic
-            if several:
+            if named:
                 status.values['camera'] = camera.name
                 status.values['model_share'] = f'{period.processed / max(model_calls, 1):.3f}'
             message.status.append(DiagnosticStatus(
-                name=f'{self.get_name()}: segmentation' + (f' {camera.name}' if several else ''),
+                name=f'{self.get_name()}: segmentation' + (f' {camera.name}' if named else ''),
                 hardware_id=self.get_fully_qualified_name(), level=bytes([status.level]),
                 message=status.message,
                 values=[KeyValue(key=key, value=value) for key, value in status.values.items()]))

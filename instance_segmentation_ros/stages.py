@@ -295,7 +295,7 @@ class StageFigures:
             self.dropped += int(replaced_one)
 
     def frame_dropped(self):
-        """A frame of this source that the model stage never took was dropped for another's."""
+        """A frame of this source that the model stage never took was dropped for a newer one."""
         with self._lock:
             self.dropped += 1
 
@@ -341,12 +341,12 @@ class TwoStagePipeline:
 
     `infer(frame) -> result` and `publish(frame, result)` are the work; an exception in either
     goes to `on_error(frame, error)` and costs that frame only (frame None: the engine's own
-    error, which does not stop it either). `policy` may be replaced at any
-    time (one object, so a frame never sees half of a change). `mailbox` (a `Mailbox`) holds the
-    frames the model stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue`
-    processes every frame in arrival order, a `FairFrameSlots` the newest of several cameras in
-    turn. With `source(frame)` naming a frame's camera, `figures_of(camera)` has each camera's
-    own figures beside the totals in `figures`.
+    error, which does not stop it either). `policy` may be replaced at any time (one object, so
+    a frame never sees half of a change). `mailbox` (a `Mailbox`) holds the frames the model
+    stage has not taken yet: a `LatestFrameSlot` by default; a `FrameQueue` processes every
+    frame in arrival order, a `FairFrameSlots` the newest of several cameras in turn. With
+    `source(frame)` naming a frame's camera, `figures_of(camera)` has each camera's own figures
+    beside the totals in `figures`.
     """
 
     def __init__(self, infer: Callable, publish: Callable, on_error: Callable,
