@@ -80,19 +80,14 @@ def name_list(text: str) -> list[str]:
     """Names from a YAML list ('[left, right]') or a single name; empty text: no names.
 
     Every entry stays the text it was written as: `[0, on]` is ['0', 'on'], never a number
-    or a boolean (camera indices, folder names, camera names that YAML would read otherwise).
+    or a boolean (camera indices, folder names, camera or class names and class ids that YAML
+    would read otherwise).
     """
     names = yaml.load(text, Loader=yaml.BaseLoader) if text.strip() else []
     names = names if isinstance(names, list) else [names]
     if not all(isinstance(name, str) and name for name in names):
         raise ArgumentError('expected a list of names')
     return names
-
-
-def class_list(text: str) -> list[str]:
-    """Class names or ids from a YAML list ('[person, 3]') or a single name."""
-    classes = yaml.safe_load(text or '[]') or []
-    return [str(name) for name in (classes if isinstance(classes, list) else [classes])]
 
 
 def boolean(text: str) -> bool:

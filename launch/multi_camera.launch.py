@@ -35,7 +35,6 @@ from instance_segmentation_ros.launch_support import (
     ArgumentError,
     argument,
     boolean,
-    class_list,
     config_file,
     declare_arguments,
     name_list,
@@ -144,7 +143,7 @@ def segmentation_node(context, cameras: list[str], topics: list[str]) -> Node:
         value = argument(context, name, str.strip)
         if value:
             overrides[name] = value
-    classes = argument(context, 'classes', class_list, "'[person, car]'")
+    classes = argument(context, 'classes', name_list, "'[person, car]'")
     if classes:
         overrides['classes'] = classes
     if argument(context, 'score_threshold', str.strip):

@@ -22,9 +22,9 @@ from instance_segmentation_ros.launch_support import (
     PACKAGE,
     argument,
     boolean,
-    class_list,
     config_file,
     declare_arguments,
+    name_list,
 )
 from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
@@ -77,7 +77,7 @@ def segmentation_node(context):
         value = argument(context, name)
         if value:
             overrides[name] = value
-    classes = argument(context, 'classes', class_list, "'[person, car]'")
+    classes = argument(context, 'classes', name_list, "'[person, car]'")
     if classes:
         overrides['classes'] = classes
     score_threshold = argument(context, 'score_threshold', str.strip)

@@ -123,6 +123,11 @@ def test_the_other_arguments_reach_the_node_on_top_of_the_params_file():
     assert values['mask_threshold'] == pytest.approx(0.5)  # from params_file
 
 
+def test_class_names_and_ids_reach_the_node_as_written():
+    node = launched(classes="[on, 1.50, '3']")['/segmentation/segmentation_node']
+    assert list(parameters(node, classes=STRINGS)['classes']) == ['on', '1.50', '3']
+
+
 def test_a_folder_player_per_camera_in_lock_step_with_its_own_results(tmp_path):
     folders = [tmp_path / 'a', tmp_path / 'b']
     for folder in folders:
