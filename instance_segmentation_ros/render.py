@@ -34,25 +34,70 @@ def draw_caption(image: np.ndarray, text: str) -> np.ndarray:
     """Write `text` in white on a black band at the bottom left of a BGR image, in place.
 
     For what an overlay must say about itself (that a model cannot know the scene). The font
-    follows the image width, so the caption reads alike on a 320 px frame and a 4K one;
-    it shrinks only where the text would not fit otherwise. Returns `image`.
+    follows the image width, so the caption reads alike on a 320 px frame and a 4K one; where
+    even the smallest legible font does not fit, the caption wraps at spaces. Returns `image`.
     """
     height, width = image.shape[:2]
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    unit_width = cv2.getTextSize(text, font, 1.0, 1)[0][0] or 1
+    unit_width = cv2.getTextSize(text, _FONT, 1.0, 1)[0][0] or 1
     room = max(width - 2 * max(1, width // 100), 1)
-    scale = min(room / unit_width,
-                max(CAPTION_WIDTH_FRACTION * width / unit_width, CAPTION_MIN_SCALE))
+    scale = max(CAPTION_WIDTH_FRACTION * width / unit_width, CAPTION_MIN_SCALE)
     thickness = max(1, round(scale))
-    (text_width, text_height), baseline = cv2.getTextSize(text, font, scale, thickness)
-    if text_width > room:  # the thicker stroke widened it
-        scale *= room / text_width
-        (text_width, text_height), baseline = cv2.getTextSize(text, font, scale, thickness)
+    lines = _wrap(text, scale, thickness, room)
+    sizes = [cv2.getTextSize(line, _FONT, scale, thickness) for line in lines]
+    text_height = max(size[0][1] for size in sizes)
+    line_height = text_height + max(size[1] for size in sizes)
     pad = max(1, text_height // 3)
-    top = height - text_height - baseline - 2 * pad
-    cv2.rectangle(image, (0, top), (text_width + 2 * pad, height), (0, 0, 0), cv2.FILLED)
-    cv2.putText(image, text, (pad, height - pad - baseline), font, scale, (255, 255, 255),
-                thickness, cv2.LINE_AA)
+    top = height - len(lines) * line_height - 2 * pad
+    band_width = max(size[0][0] for size in sizes) + 2 * pad
+    cv2.rectangle(image, (0, top), (band_width, height), (0, 0, 0), cv2.FILLED)
+    for number, line in enumerate(lines):
+        cv2.putText(image, line, (pad, top + pad + number * line_height + text_height), _FONT,
+                    scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return image
+
+
+def _wrap(text: str, scale: float, thickness: int, room: int) -> list[str]:
+    """`text` in lines no wider than `room` as drawn, broken at spaces (a longer word alone).
+
+    Measured at the size drawn: text width is not proportional to the scale (OpenCV 5 rounds
+    glyph advances, and a thicker stroke widens them).
+    """
+    lines = []
+    for word in text.split(' '):
+        joined = f'{lines[-1]} {word}' if lines else word
+        if lines and cv2.getTextSize(joined, _FONT, scale, thickness)[0][0] <= room:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines
+
+
+def draw_shadowed_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float,
+                       colour=(255, 255, 255), shadow=(0, 0, 0), shadow_width: int = 2):
+    """Write `text` with a dark outline, at `origin` (its bottom left) of a BGR image, in place.
+
+    Legible on any background. The outline is the text's own stroke grown by `shadow_width`
+    pixels, not a second, thicker `putText` pass: OpenCV 5 draws thick text wider than thin
+    text, so two passes drift apart along the line.
+    """
+    (text_width, text_height), baseline = cv2.getTextSize(text, _FONT, scale, 1)
+    margin = shadow_width + 2
+    left, bottom = origin[0] - margin, origin[1] + baseline + margin
+    top = origin[1] - text_height - margin
+    right = origin[0] + text_width + margin
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(right, image.shape[1]), min(bottom, image.shape[0])
+    if x0 >= x1 or y0 >= y1:
+        return image
+    ink = np.zeros((bottom - top, right - left), np.uint8)
+    cv2.putText(ink, text, (margin, margin + text_height), _FONT, scale, 255, 1, cv2.LINE_AA)
+    size = 2 * shadow_width + 1
+    outline = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    window = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    region = image[y0:y1, x0:x1]
+    for alpha, paint in ((outline[window], shadow), (ink[window], colour)):
+        weight = alpha[..., None].astype(np.float32) / 255
+        region[...] = (region * (1 - weight) + np.asarray(paint, np.float32) * weight).round()
     return image
 
 

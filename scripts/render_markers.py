@@ -24,6 +24,7 @@ from instance_segmentation_ros.labels import load_label_map
 from instance_segmentation_ros.model import SegmentationModel
 from instance_segmentation_ros.model_source import with_builtin_defaults
 from instance_segmentation_ros.pipeline import Segmenter
+from instance_segmentation_ros.render import draw_shadowed_text
 
 CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)  # the scenes' 320x240 camera
 VIEW_SIZE = (640, 480)
@@ -83,9 +84,7 @@ def draw_markers(canvas: np.ndarray, markers, rotation, translation):
         elif marker.type == marker.TEXT_VIEW_FACING:
             (pixel,), _ = project(centre[None], rotation, translation)
             origin = tuple(np.round(pixel).astype(int))
-            for ink, thickness in (((0, 0, 0), 4), (colour, 1)):
-                cv2.putText(canvas, marker.text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.5, ink,
-                            thickness, cv2.LINE_AA)
+            draw_shadowed_text(canvas, marker.text, origin, 0.5, colour)
 
 
 def main():

@@ -2,6 +2,7 @@
 
 import itertools
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,6 +12,7 @@ from instance_segmentation_ros.postprocess import postprocess
 from instance_segmentation_ros.render import (
     class_colour,
     draw_caption,
+    draw_shadowed_text,
     label_positions,
     render_overlay,
 )
@@ -490,3 +492,44 @@ def test_labels_of_instances_on_one_spot_are_all_shown_whole():
     image = np.full((H, W, 3), 128, np.uint8)
     out = render_overlay(image, make_instances(shapes), label_map, alpha=0.0)
     assert all(shows(out, patch) for patch in patches)
+
+
+# --- text with an outline ---------------------------------------------------------------------
+
+FPS_TEXT = '29.7 FPS  inference 41 ms'
+
+
+def shadowed_text_extent(scale):
+    """(white text, any text ink, darkened) masks of FPS_TEXT drawn on grey."""
+    image = np.full((80, 640, 3), 128, np.uint8)
+    assert draw_shadowed_text(image, FPS_TEXT, (10, 40), scale) is image
+    return (np.all(image >= 200, axis=2), np.all(image > 128, axis=2),
+            np.all(image < 100, axis=2))
+
+
+@pytest.mark.parametrize('scale', [0.5, 0.7, 1.5])
+def test_text_outline_surrounds_the_text_evenly_along_the_whole_line(scale):
+    # Two putText passes of different thickness drift apart under OpenCV 5 (the thick one
+    # is wider): the outline's margin then differs between the first and the last letter.
+    text, _, outline = shadowed_text_extent(scale)
+    text_columns, outline_columns = np.flatnonzero(text.any(0)), np.flatnonzero(outline.any(0))
+    left_margin = text_columns[0] - outline_columns[0]
+    right_margin = outline_columns[-1] - text_columns[-1]
+    assert 1 <= left_margin <= 3 and 1 <= right_margin <= 3
+    assert abs(left_margin - right_margin) <= 1
+    text_rows, outline_rows = np.flatnonzero(text.any(1)), np.flatnonzero(outline.any(1))
+    assert 1 <= text_rows[0] - outline_rows[0] <= 3 and 1 <= outline_rows[-1] - text_rows[-1] <= 3
+
+
+def test_text_outline_is_drawn_where_the_text_is_and_nowhere_else():
+    text, ink, outline = shadowed_text_extent(0.7)
+    grown = cv2.dilate(ink.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert outline.sum() > text.sum()  # a real outline, not a hairline
+    assert not np.any(outline & ~grown)  # only around the letters
+
+
+@pytest.mark.parametrize('origin', [(-30, 5), (600, 79), (0, 0), (700, 200), (-500, -500)])
+def test_text_outline_is_clipped_at_the_image_edges(origin):
+    image = np.full((80, 640, 3), 128, np.uint8)
+    draw_shadowed_text(image, FPS_TEXT, origin, 0.7)
+    assert image.shape == (80, 640, 3)

@@ -168,9 +168,7 @@ class _VideoRun:
 
 
 def _draw_fps(image, fps: float, inference_s: float):
-    import cv2
+    from ..render import draw_shadowed_text
 
-    text = f'{fps:.1f} FPS  inference {inference_s * 1000:.0f} ms'
-    for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 1)):
-        cv2.putText(image, text, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, colour, thickness,
-                    cv2.LINE_AA)
+    draw_shadowed_text(image, f'{fps:.1f} FPS  inference {inference_s * 1000:.0f} ms', (10, 25),
+                       0.7)
