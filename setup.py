@@ -47,10 +47,10 @@ setup(
     entry_points={
         'console_scripts': [
             # Through exit_guard: Ctrl+C or SIGTERM during the imports exits 0 like later on.
-            'segmentation_node = instance_segmentation_ros.exit_guard:segmentation_node',
-            'segmentation_lifecycle_node = instance_segmentation_ros.exit_guard:segmentation_lifecycle_node',  # noqa: E501
-            'webcam_publisher = instance_segmentation_ros.exit_guard:webcam_publisher',
-            'folder_player = instance_segmentation_ros.exit_guard:folder_player',
+            'segmentation_node = instance_segmentation_ros.ros.exit_guard:segmentation_node',
+            'segmentation_lifecycle_node = instance_segmentation_ros.ros.exit_guard:segmentation_lifecycle_node',  # noqa: E501
+            'webcam_publisher = instance_segmentation_ros.ros.exit_guard:webcam_publisher',
+            'folder_player = instance_segmentation_ros.ros.exit_guard:folder_player',
             'instance-segmentation = instance_segmentation_ros.cli:main',
             'instance_segmentation = instance_segmentation_ros.cli:main',
         ],

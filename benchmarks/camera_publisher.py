@@ -23,8 +23,8 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CompressedImage, Image
 
-from instance_segmentation_ros.compressed import encode_jpeg
-from instance_segmentation_ros.image_conversion import fill_image_msg
+from instance_segmentation_ros.core.compressed import encode_jpeg
+from instance_segmentation_ros.core.image_conversion import fill_image_msg
 
 
 def scene_bgr(height: int, width: int, seed: int = 1):

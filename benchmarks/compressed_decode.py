@@ -21,8 +21,12 @@ import numpy as np
 from bench_common import markdown_table, median, percentile, print_header, save_json
 from sensor_msgs.msg import CompressedImage, Image
 
-from instance_segmentation_ros.compressed import compressed_msg_to_bgr, encode_jpeg, encode_png
-from instance_segmentation_ros.image_conversion import fill_image_msg, image_msg_to_bgr
+from instance_segmentation_ros.core.compressed import (
+    compressed_msg_to_bgr,
+    encode_jpeg,
+    encode_png,
+)
+from instance_segmentation_ros.core.image_conversion import fill_image_msg, image_msg_to_bgr
 
 HEIGHT, WIDTH = 720, 1280
 

@@ -28,12 +28,12 @@ import numpy as np
 from bench_common import markdown_table, median, percentile, print_header, save_json
 from postprocess_vs_od_api import realistic_inputs
 
-from instance_segmentation_ros import depth_msgs, detection_msgs
-from instance_segmentation_ros.depth3d import locate_instances
-from instance_segmentation_ros.depth_input import DepthInput, depth_array
-from instance_segmentation_ros.labels import coco_label_map
-from instance_segmentation_ros.postprocess import PostprocessSettings, postprocess
-from instance_segmentation_ros.results import frame_json
+from instance_segmentation_ros.core.depth3d import locate_instances
+from instance_segmentation_ros.core.depth_input import DepthInput, depth_array
+from instance_segmentation_ros.core.labels import coco_label_map
+from instance_segmentation_ros.core.postprocess import PostprocessSettings, postprocess
+from instance_segmentation_ros.core.results import frame_json
+from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
 HEIGHT, WIDTH, INSTANCES = 720, 1280, 20
 MASK_SIZE = 33

@@ -1,6 +1,6 @@
 """Benchmark 9: the lifecycle node's memory (RSS) through configure, cleanup and configure again.
 
-The node process (`python -m instance_segmentation_ros.segmentation_lifecycle_node`) is driven
+The node process (`python -m instance_segmentation_ros.ros.segmentation_lifecycle_node`) is driven
 through its lifecycle services from this process: unconfigured, configure, activate and
 segment 1280x720 frames, deactivate, cleanup, configure again, and so on; its RSS is read from
 /proc after each step, once with TensorFlow's default CPU allocator and once with
@@ -53,7 +53,7 @@ class Driver(bench_common.SpinningNode):
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
-        from instance_segmentation_ros.image_conversion import fill_image_msg
+        from instance_segmentation_ros.core.image_conversion import fill_image_msg
 
         super().__init__('lifecycle_memory_driver')
         self.change_state = self.node.create_client(ChangeState, NODE + '/change_state')
@@ -90,7 +90,7 @@ class Driver(bench_common.SpinningNode):
 def node_run(model_path: str, frames: int, cycles: int,
              system_allocator: bool) -> list[tuple[str, float]]:
     """RSS (MiB) of a lifecycle node process after each step, and its frames' round trip."""
-    command = [sys.executable, '-m', 'instance_segmentation_ros.segmentation_lifecycle_node',
+    command = [sys.executable, '-m', 'instance_segmentation_ros.ros.segmentation_lifecycle_node',
                '--ros-args', '-r', '__ns:=/segmentation', '-p', 'input_reliability:=reliable',
                '-p', 'warmup_width:=1280', '-p', 'warmup_height:=720']
     if model_path:  # else the built-in model
@@ -126,8 +126,11 @@ def release_steps(model_path: str):
     import gc
     from pathlib import Path
 
-    from instance_segmentation_ros.model import SegmentationModel, configure_tensorflow
-    from instance_segmentation_ros.model_source import with_builtin_defaults
+    from instance_segmentation_ros.model.source import with_builtin_defaults
+    from instance_segmentation_ros.model.tensorflow_model import (
+        SegmentationModel,
+        configure_tensorflow,
+    )
 
     def rss():
         for line in Path('/proc/self/status').read_text().splitlines():

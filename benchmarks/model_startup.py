@@ -43,10 +43,10 @@ def child(model: str, warmup: str, frames: int):
     import tensorflow  # noqa: F401 - timed on its own
     from camera_publisher import scene_bgr
 
-    from instance_segmentation_ros.detections import PostprocessSettings
-    from instance_segmentation_ros.labels import coco_label_map
-    from instance_segmentation_ros.model import SegmentationModel
-    from instance_segmentation_ros.pipeline import Segmenter
+    from instance_segmentation_ros.core.detections import PostprocessSettings
+    from instance_segmentation_ros.core.labels import coco_label_map
+    from instance_segmentation_ros.model.segmenter import Segmenter
+    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
     imported = time.perf_counter()
     model_object = SegmentationModel(model)
@@ -78,7 +78,7 @@ def child(model: str, warmup: str, frames: int):
 
 def model_for(model_format: str, compute_seconds: float) -> str:
     if model_format == BUILTIN:
-        from instance_segmentation_ros.model_source import builtin_model
+        from instance_segmentation_ros.model.source import builtin_model
 
         return str(builtin_model()[0])
     return bench_common.model_path(model_format, compute_seconds)

@@ -67,7 +67,7 @@ def camera_process(args) -> int:
     from rclpy.qos import QoSProfile
     from sensor_msgs.msg import Image
 
-    from instance_segmentation_ros.image_conversion import fill_image_msg
+    from instance_segmentation_ros.core.image_conversion import fill_image_msg
 
     bench_common.use_ros_environment()
     rclpy.init()
@@ -169,7 +169,7 @@ class Measurer(bench_common.SpinningNode):
 def node_commands(design: str, cameras: list[str], model: str, width: int, height: int,
                   extra_parameters: list[str]) -> list[list[str]]:
     """The node processes of a design: one with `cameras`, or one per camera."""
-    program = [sys.executable, '-m', 'instance_segmentation_ros.segmentation_node']
+    program = [sys.executable, '-m', 'instance_segmentation_ros.ros.segmentation_node']
     parameters = ['input_reliability:=best_effort', f'warmup_width:={width}',
                   f'warmup_height:={height}', *extra_parameters]
     if model:  # else the built-in demo model

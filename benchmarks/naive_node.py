@@ -15,8 +15,8 @@ from functools import partial
 
 import bench_common  # noqa: F401 - puts the repository on sys.path
 
-from instance_segmentation_ros.segmentation_node import SegmentationNode, run
-from instance_segmentation_ros.stages import StageFigures
+from instance_segmentation_ros.engine.figures import StageFigures
+from instance_segmentation_ros.ros.segmentation_node import SegmentationNode, run
 
 NAIVE_QUEUE_DEPTH = 10
 

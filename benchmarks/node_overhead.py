@@ -41,7 +41,7 @@ class Driver(bench_common.SpinningNode):
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
-        from instance_segmentation_ros.image_conversion import fill_image_msg
+        from instance_segmentation_ros.core.image_conversion import fill_image_msg
 
         super().__init__('benchmark_driver')
         self.publisher = self.node.create_publisher(Image, PREFIX + 'image', QoSProfile(depth=1))
@@ -117,18 +117,18 @@ def in_process_breakdown(model: str, repeats: int) -> dict:
     from camera_publisher import scene_bgr
     from sensor_msgs.msg import Image
 
-    from instance_segmentation_ros.detections import PostprocessSettings
-    from instance_segmentation_ros.image_conversion import (
+    from instance_segmentation_ros.core.detections import PostprocessSettings
+    from instance_segmentation_ros.core.image_conversion import (
         fill_image_msg,
         fill_image_msg_from_buffer,
         image_msg_to_bgr,
         new_image_buffer,
     )
-    from instance_segmentation_ros.labels import coco_label_map
-    from instance_segmentation_ros.model import SegmentationModel
-    from instance_segmentation_ros.postprocess import postprocess
-    from instance_segmentation_ros.render import render_overlay
-    from instance_segmentation_ros.results import frame_json
+    from instance_segmentation_ros.core.labels import coco_label_map
+    from instance_segmentation_ros.core.postprocess import postprocess
+    from instance_segmentation_ros.core.render import render_overlay
+    from instance_segmentation_ros.core.results import frame_json
+    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
     segmentation_model = SegmentationModel(model)
     segmentation_model.warm_up()

@@ -31,11 +31,11 @@ from bench_common import (
     save_json,
 )
 
-from instance_segmentation_ros.detections import PostprocessSettings, RawDetections
-from instance_segmentation_ros.labels import coco_label_map
-from instance_segmentation_ros.postprocess import paste_mask, postprocess
-from instance_segmentation_ros.render import render_overlay
-from instance_segmentation_ros.results import frame_json
+from instance_segmentation_ros.core.detections import PostprocessSettings, RawDetections
+from instance_segmentation_ros.core.labels import coco_label_map
+from instance_segmentation_ros.core.postprocess import paste_mask, postprocess
+from instance_segmentation_ros.core.render import render_overlay
+from instance_segmentation_ros.core.results import frame_json
 
 SCENARIOS = [  # (name, height, width, instances, mask size)
     ('640x480, 10 x 15x15', 480, 640, 10, 15),

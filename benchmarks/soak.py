@@ -6,7 +6,7 @@ drift (per-frame round trip, first tenth vs last tenth of the run) and the node'
     python benchmarks/soak.py                 # 10,000 frames at 640x480
     python benchmarks/soak.py --frames 300 --size 160x120
 
-The test suite runs a short version of the same code (test/test_soak.py).
+The test suite runs a short version of the same code (test/integration/test_soak.py).
 """
 
 from __future__ import annotations

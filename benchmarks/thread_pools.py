@@ -25,8 +25,8 @@ def child(model: str, intra: int, inter: int, seconds: float, width: int, height
     """Runs in the fresh process: prints one JSON line."""
     import numpy as np
 
-    from instance_segmentation_ros.model import SegmentationModel
-    from instance_segmentation_ros.model_source import with_builtin_defaults
+    from instance_segmentation_ros.model.source import with_builtin_defaults
+    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
     segmentation = SegmentationModel(model or with_builtin_defaults('', '')[0], 'cpu',
                                      intra_op_threads=intra, inter_op_threads=inter)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import bench_common  # noqa: F401 - puts the repository on sys.path
 
-from instance_segmentation_ros.segmentation_node import SegmentationNode, run
-from instance_segmentation_ros.stages import TwoStagePipeline
+from instance_segmentation_ros.engine.pipeline import TwoStagePipeline
+from instance_segmentation_ros.ros.segmentation_node import SegmentationNode, run
 
 
 def stamp_ns(frame: tuple) -> int:

@@ -42,8 +42,8 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    from instance_segmentation_ros.model import SegmentationModel
-    from instance_segmentation_ros.model_source import with_builtin_defaults
+    from instance_segmentation_ros.model.source import with_builtin_defaults
+    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
     model = SegmentationModel(args.model or with_builtin_defaults('', '')[0], args.device)
     rgb = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), np.uint8)

@@ -14,15 +14,15 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Opaq
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 
-from instance_segmentation_ros.launch_support import launch_file
+from instance_segmentation_ros.ros.launch_support import launch_file
 
 PASSED_ON = ('rate', 'transport', 'loop', 'rviz', 'record', 'bag_path')
 
 
 def scenes_and_folder_launch(context):
     """Write the scenes, then play them with folder.launch.py and the built-in model."""
-    from instance_segmentation_ros.demo import HELD_OUT_SEED
-    from instance_segmentation_ros.synthetic_scenes import write_coco_dataset
+    from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
+    from instance_segmentation_ros.demo.scenes import write_coco_dataset
 
     folder = LaunchConfiguration('scenes_folder').perform(context) or tempfile.mkdtemp(
         prefix='instance_segmentation_demo_')

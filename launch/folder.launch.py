@@ -25,7 +25,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from instance_segmentation_ros.launch_support import (
+from instance_segmentation_ros.core.topics import FOLDER_IMAGE_TOPIC, RECORDED_TOPICS, RESULT_TOPIC
+from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     bag_recorder,
     config_file,
@@ -33,7 +34,6 @@ from instance_segmentation_ros.launch_support import (
     require_bag_recorder,
     rviz,
 )
-from instance_segmentation_ros.topics import FOLDER_IMAGE_TOPIC, RECORDED_TOPICS, RESULT_TOPIC
 
 
 def generate_launch_description():

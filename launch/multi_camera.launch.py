@@ -30,7 +30,12 @@ from rclpy.exceptions import InvalidTopicNameException
 from rclpy.expand_topic_name import expand_topic_name
 from rclpy.validate_full_topic_name import validate_full_topic_name
 
-from instance_segmentation_ros.launch_support import (
+from instance_segmentation_ros.core.topics import (
+    SEGMENTATION_NAMESPACE,
+    camera_image_topic,
+    camera_topic,
+)
+from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     ArgumentError,
     argument,
@@ -39,11 +44,6 @@ from instance_segmentation_ros.launch_support import (
     declare_arguments,
     name_list,
     rviz,
-)
-from instance_segmentation_ros.topics import (
-    SEGMENTATION_NAMESPACE,
-    camera_image_topic,
-    camera_topic,
 )
 
 NODE_NAME = 'segmentation_node'

@@ -18,7 +18,8 @@ from launch_ros.event_handlers import OnStateTransition
 from launch_ros.events.lifecycle import ChangeState
 from lifecycle_msgs.msg import Transition
 
-from instance_segmentation_ros.launch_support import (
+from instance_segmentation_ros.core.topics import SEGMENTATION_NAMESPACE
+from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     argument,
     boolean,
@@ -26,7 +27,6 @@ from instance_segmentation_ros.launch_support import (
     declare_arguments,
     name_list,
 )
-from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
 ARGUMENTS = {
     'image_topic': ('/camera/image_raw', 'Image topic to segment (remapped to image); a '

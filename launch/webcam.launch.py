@@ -19,13 +19,13 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 
-from instance_segmentation_ros.launch_support import (
+from instance_segmentation_ros.core.topics import SEGMENTATION_NAMESPACE
+from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     config_file,
     launch_file,
     rviz,
 )
-from instance_segmentation_ros.topics import SEGMENTATION_NAMESPACE
 
 CAMERA_TOPIC = 'camera/image_raw'
 

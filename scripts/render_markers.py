@@ -17,14 +17,15 @@ import itertools
 import cv2
 import numpy as np
 
-from instance_segmentation_ros import depth_msgs, synthetic_scenes
-from instance_segmentation_ros.depth3d import METRES_PER_UNIT, Intrinsics, locate_instances
-from instance_segmentation_ros.detections import PostprocessSettings
-from instance_segmentation_ros.labels import load_label_map
-from instance_segmentation_ros.model import SegmentationModel
-from instance_segmentation_ros.model_source import with_builtin_defaults
-from instance_segmentation_ros.pipeline import Segmenter
-from instance_segmentation_ros.render import draw_shadowed_text
+from instance_segmentation_ros.core.depth3d import METRES_PER_UNIT, Intrinsics, locate_instances
+from instance_segmentation_ros.core.detections import PostprocessSettings
+from instance_segmentation_ros.core.labels import load_label_map
+from instance_segmentation_ros.core.render import draw_shadowed_text
+from instance_segmentation_ros.demo import scenes
+from instance_segmentation_ros.model.segmenter import Segmenter
+from instance_segmentation_ros.model.source import with_builtin_defaults
+from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+from instance_segmentation_ros.ros import depth_msgs
 
 CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)  # the scenes' 320x240 camera
 VIEW_SIZE = (640, 480)
@@ -98,8 +99,8 @@ def main():
         raise SystemExit('render_markers: visualization_msgs is not installed '
                          '(pip install ros-jazzy-visualization-msgs)')
 
-    scene = synthetic_scenes.generate_scene(args.seed, args.index)
-    depth = synthetic_scenes.render_depth(scene, args.seed, args.index)
+    scene = scenes.generate_scene(args.seed, args.index)
+    depth = scenes.render_depth(scene, args.seed, args.index)
     model_path, label_map_path, _ = with_builtin_defaults('', '')
     segmenter = Segmenter(SegmentationModel(model_path), load_label_map(label_map_path))
     segmentation = segmenter.segment(scene.bgr, PostprocessSettings())

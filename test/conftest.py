@@ -1,13 +1,17 @@
-"""Shared pytest set-up: isolate the DDS traffic of this test run from anything else."""
+"""Shared pytest set-up: the two tiers by folder, and DDS traffic isolated from other runs.
+
+`test/unit/` is the fast tier: plain Python, numpy and OpenCV, no DDS traffic, processes, X
+server or model exports, and it imports nothing of `test/integration/`. Everything under
+`test/integration/` is marked `integration`. Helpers shared by tests live in `test/support/`
+(on the path through pyproject.toml); no test module imports another.
+"""
 
 import fcntl
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.signals import SignalHandlerOptions
 
 DOMAIN_IDS = range(1, 102)  # the ids Fast DDS can use besides 0, the default
 
@@ -41,35 +45,10 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
-# The fast tier (`pytest -m "not integration"`, about 20 s): plain Python, numpy and OpenCV
-# modules tested without DDS, processes, an X server or model exports. Every other test file is
-# marked `integration`, new ones too until they are listed here.
-UNIT_TEST_MODULES = {
-    'test_bag_writer', 'test_compressed', 'test_depth3d', 'test_diagnostics',
-    'test_image_conversion', 'test_image_files', 'test_labels', 'test_launch_files',
-    'test_layering', 'test_lint', 'test_locate_model', 'test_mask_pasting_vs_od_api',
-    'test_node_support', 'test_postprocess', 'test_render', 'test_results', 'test_stages',
-    'test_synthetic_scenes', 'test_video_source', 'test_zoo',
-}
+INTEGRATION = Path(__file__).resolve().parent / 'integration'
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.path.stem not in UNIT_TEST_MODULES:  # launch tests have no `module`
+        if INTEGRATION in Path(item.path).parents:
             item.add_marker(pytest.mark.integration)
-
-
-@pytest.fixture
-def ros(request):
-    """A node and executor of the test process, in a context of its own."""
-    context = rclpy.Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-    node = rclpy.create_node(f'test_{request.node.originalname}', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    try:
-        yield node, executor
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=context)

@@ -22,12 +22,12 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from instance_segmentation_ros import synthetic_scenes  # noqa: E402
-from instance_segmentation_ros.demo import HELD_OUT_SEED, coco_mask_stats  # noqa: E402
-from instance_segmentation_ros.detections import PostprocessSettings  # noqa: E402
-from instance_segmentation_ros.labels import load_label_map  # noqa: E402
-from instance_segmentation_ros.model import SegmentationModel  # noqa: E402
-from instance_segmentation_ros.pipeline import Segmenter  # noqa: E402
+from instance_segmentation_ros.core.detections import PostprocessSettings  # noqa: E402
+from instance_segmentation_ros.core.labels import load_label_map  # noqa: E402
+from instance_segmentation_ros.demo import scenes as synthetic_scenes  # noqa: E402
+from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, coco_mask_stats  # noqa: E402
+from instance_segmentation_ros.model.segmenter import Segmenter  # noqa: E402
+from instance_segmentation_ros.model.tensorflow_model import SegmentationModel  # noqa: E402
 
 
 def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: int = 0):

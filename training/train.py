@@ -5,7 +5,7 @@ Run it with the training environment (see training/README.md), not the package's
     nice -n 19 /tmp/train_venv/bin/python training/train.py --out /tmp/demo_training
 
 Steps (each skipped when its output already exists, so an interrupted run can go on):
-1. data: synthetic scenes (instance_segmentation_ros.synthetic_scenes) as COCO JSON + PNGs,
+1. data: synthetic scenes (instance_segmentation_ros.demo.scenes) as COCO JSON + PNGs,
    then TFRecords in the format of Model Garden's TfExampleDecoder (PNG instance masks);
 2. train: Model Garden's `maskrcnn_resnetfpn_coco` experiment with the overrides of
    training/maskrcnn_shapes.yaml (small MobileNetV2-FPN, 256x256 input, 4 classes, from scratch);
@@ -30,7 +30,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the package, for the scene generator
 
-from instance_segmentation_ros import synthetic_scenes  # noqa: E402
+from instance_segmentation_ros.demo import scenes  # noqa: E402
 
 TRAIN_SEED = 1
 VAL_SEED = 2  # the held-out evaluation in evaluate.py uses yet another seed
@@ -102,7 +102,7 @@ def make_data(data_dir: Path, train_images: int, val_images: int):
         if done.exists() and json.loads(done.read_text())['count'] == count:
             continue
         started = time.time()
-        coco_json = synthetic_scenes.write_coco_dataset(data_dir / split, count, seed=seed)
+        coco_json = scenes.write_coco_dataset(data_dir / split, count, seed=seed)
         make_tfrecord(coco_json, data_dir / f'{split}.tfrecord')
         done.write_text(json.dumps({'count': count, 'seed': seed}))
         logging.info('%s: %d scenes in %.0f s', split, count, time.time() - started)
@@ -162,7 +162,7 @@ def export(params, model_dir: Path, export_dir: Path):
         input_type='image_tensor', batch_size=1,
         input_image_size=list(params.task.model.input_size[:2]), params=params,
         checkpoint_path=checkpoint, export_dir=str(export_dir / 'saved_model'))
-    (export_dir / 'labels.txt').write_text(synthetic_scenes.label_text())
+    (export_dir / 'labels.txt').write_text(scenes.label_text())
     return checkpoint
 
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from ..errors import InstanceSegmentationError, describe_os_error
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
-    from ..detections import PostprocessSettings
-    from ..labels import LabelMap
+    from ..core.detections import PostprocessSettings
+    from ..core.labels import LabelMap
 
 PROG = 'instance-segmentation'
 EXIT_ERROR = 1
@@ -46,9 +46,9 @@ def choose_model(args) -> ModelChoice:
 
     No --model means the built-in demo model (and its labels); stderr says so.
     """
-    from ..detections import PostprocessSettings
-    from ..labels import load_label_map
-    from ..model_source import DEMO_MODEL_NAME, with_builtin_defaults
+    from ..core.detections import PostprocessSettings
+    from ..core.labels import load_label_map
+    from ..model.source import DEMO_MODEL_NAME, with_builtin_defaults
 
     path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
     if not (args.model or '').strip():
@@ -67,9 +67,9 @@ def load_segmenter(choice: ModelChoice, *, verbose: bool, own_scenes: bool = Fal
     The built-in model on anything but its own generated scenes (`own_scenes`) captions its
     overlays and says so once: there its shape names on a photo would pass for results.
     """
-    from ..model import SegmentationModel
-    from ..model_source import BUILTIN_CAPTION
-    from ..pipeline import Segmenter
+    from ..model.segmenter import Segmenter
+    from ..model.source import BUILTIN_CAPTION
+    from ..model.tensorflow_model import SegmentationModel
 
     caption = BUILTIN_CAPTION if choice.builtin and not own_scenes else ''
     if caption:
@@ -131,7 +131,7 @@ def open_viewer(check_only: bool = False):
 
     `check_only` checks just that a display is named, before other sources are opened.
     """
-    from .. import viewer
+    from . import viewer
 
     try:
         return viewer.require_display() if check_only else viewer.open_viewer()

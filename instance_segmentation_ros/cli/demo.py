@@ -10,8 +10,8 @@ from .progress import Progress
 
 def run_demo(args) -> int:
     """Segment generated scenes with known answers and print how well the model did."""
-    from ..demo import HELD_OUT_SEED
-    from ..demo import run_demo as segment_and_score
+    from ..demo.evaluation import HELD_OUT_SEED
+    from ..demo.evaluation import run_demo as segment_and_score
 
     out_dir = Path(args.out)
     make_writable_folder(out_dir, 'the demo files')

@@ -32,8 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import describe_os_error
-from ..image_files import (
+from ..core.image_files import (
     IMAGE_EXTENSIONS,
     depth_file_for,
     image_names,
@@ -41,7 +40,8 @@ from ..image_files import (
     read_depth_file,
     read_image_file,
 )
-from ..results import add_3d
+from ..core.results import add_3d
+from ..errors import describe_os_error
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
@@ -57,9 +57,9 @@ from .common import (
 from .progress import Progress
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
-    from ..bag_writer import SegmentationBag
-    from ..detections import PostprocessSettings
-    from ..pipeline import Segmentation, Segmenter
+    from ..core.detections import PostprocessSettings
+    from ..model.segmenter import Segmentation, Segmenter
+    from .bag_writer import SegmentationBag
 
 
 def run_folder(args) -> int:
@@ -107,8 +107,8 @@ def _depth_intrinsics(camera_info: str | None):
     """The depth camera's intrinsics from its camera_calibration YAML (None without one)."""
     if not camera_info:
         return None
-    from ..camera_info import load_calibration
-    from ..depth3d import Intrinsics
+    from ..core.camera_info import load_calibration
+    from ..core.depth3d import Intrinsics
 
     calibration = load_calibration(camera_info)
     return Intrinsics.from_k(calibration['k']), (calibration['height'], calibration['width'])
@@ -117,7 +117,7 @@ def _depth_intrinsics(camera_info: str | None):
 @contextmanager
 def _bag_for_frames(path: str | None, image_transport: str):
     """The --bag to write (None without --bag): closed at the end, deleted if it got no frame."""
-    from ..bag_writer import SegmentationBag
+    from .bag_writer import SegmentationBag
 
     if not path:
         yield None
@@ -180,7 +180,7 @@ class FolderRun:
         """The instances' 3D from the image's depth file, or None (listed) without a usable one."""
         if self.depth_intrinsics is None:
             return None
-        from ..depth3d import METRES_PER_UNIT, DepthError, locate_instances, measurement_grid
+        from ..core.depth3d import METRES_PER_UNIT, DepthError, locate_instances, measurement_grid
 
         intrinsics, size = self.depth_intrinsics
         depth_path = depth_file_for(path)
@@ -206,7 +206,7 @@ class FolderRun:
     def _write(self, image_id: int, path: Path, mask_name: str, data: bytes, bgr,
                segmentation: Segmentation, overlay, located=None):
         """One image's outputs: overlay, label PNG, COCO entries and bag frame."""
-        from ..bag_writer import stamp_parts
+        from .bag_writer import stamp_parts
 
         problem = write_image(self.out_dir / path.name, overlay)
         if problem:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from importlib import resources
 from pathlib import Path
 
-from ..image_files import decode_image, read_image
+from .. import data_file
+from ..core.image_files import decode_image, read_image
 from .common import (
     CliError,
     check_writable_file,
@@ -66,8 +66,8 @@ def _default_image(model) -> tuple:
     so the result can be checked by eye; on a photo its first result would be nonsense. Any
     other model gets the sample photo.
     """
-    from ..demo import sample_scene
-    from ..model_source import is_builtin_model
+    from ..demo.evaluation import sample_scene
+    from ..model.source import is_builtin_model
 
     if is_builtin_model(model):
         scene = sample_scene()
@@ -75,7 +75,7 @@ def _default_image(model) -> tuple:
         truth = ', '.join(f'{count} {name}{"s" if count > 1 else ""}'
                           for name, count in sorted(counts.items()))
         return scene.bgr, f'generated scene ({truth})', 'scene'
-    data = resources.files('instance_segmentation_ros').joinpath('data', SAMPLE_IMAGE).read_bytes()
+    data = data_file(SAMPLE_IMAGE).read_bytes()
     return decode_image(data)[0], SAMPLE_IMAGE, Path(SAMPLE_IMAGE).stem
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal, InvalidOperation
 
-from ..image_files import IMAGE_EXTENSIONS
+from ..core.image_files import IMAGE_EXTENSIONS
 from .common import EXIT_USAGE, PROG
 from .demo import run_demo
 from .folder import run_folder
@@ -205,7 +205,7 @@ def _positive_count(text: str) -> int:
 
 
 def _detection_count(text: str) -> int:
-    from ..postprocess import MAX_INSTANCES
+    from ..core.postprocess import MAX_INSTANCES
 
     if not text.strip().isdigit() or not 1 <= int(text) <= MAX_INSTANCES:
         raise argparse.ArgumentTypeError(f'{text!r} is not a whole number from 1 to '

@@ -20,7 +20,7 @@ from .progress import Progress, is_terminal
 
 def run_webcam(args) -> int:
     """Segment a camera or a video in a window; a video file may also be written annotated."""
-    from ..video_source import SourceError, is_live, open_capture, parse_device, quiet_opencv
+    from ..core.video_source import SourceError, is_live, open_capture, parse_device, quiet_opencv
 
     kind, target = parse_device(args.device)
     output = Path(args.output).expanduser() if args.output else None
@@ -91,7 +91,7 @@ class _VideoRun:
         self.total = total if not live and total > 0 else None
 
     def play(self, segmenter, settings, alpha: float, viewer):
-        from ..viewer import CLOSED, ESCAPE
+        from .viewer import CLOSED, ESCAPE
 
         window = f'{PROG} webcam (q quits)'
         progress = (Progress(self.total) if viewer is None and self.total
@@ -168,7 +168,7 @@ class _VideoRun:
 
 
 def _draw_fps(image, fps: float, inference_s: float):
-    from ..render import draw_shadowed_text
+    from ..core.render import draw_shadowed_text
 
     draw_shadowed_text(image, f'{fps:.1f} FPS  inference {inference_s * 1000:.0f} ms', (10, 25),
                        0.7)

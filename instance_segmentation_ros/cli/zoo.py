@@ -7,7 +7,7 @@ from .progress import ByteProgress
 
 def run_list_models(args) -> int:
     """Print the catalogue of zoo Mask R-CNN models."""
-    from .. import zoo
+    from ..model import zoo
 
     print(f'{"name":<54} {"zoo":<4} {"speed":>7} {"box mAP":>8} {"mask mAP":>9}  downloaded')
     for model in zoo.CATALOGUE.values():
@@ -24,7 +24,7 @@ def run_list_models(args) -> int:
 
 def run_download_model(args) -> int:
     """Download a zoo model and print the path to use as model_path."""
-    from .. import zoo
+    from ..model import zoo
 
     zoo.lookup(args.name)  # unknown names fail before any network access
     reporter = ByteProgress(args.name)

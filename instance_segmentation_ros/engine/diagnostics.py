@@ -1,0 +1,116 @@
+"""What segmentation_node reports on /diagnostics, built without ROS: level, message and values.
+
+The level says how the node is doing now, so it comes from the last period alone: a frame that
+failed or an image that was rejected a minute ago is history, not the current state, and once
+frames flow cleanly again the status is OK again. The totals since start stay in the values.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from .figures import Period, StageFigures
+
+# The levels of diagnostic_msgs/DiagnosticStatus.
+OK, WARN, ERROR = 0, 1, 2
+
+
+@dataclass
+class Faults:
+    """Frames that failed, images rejected, depth refused: in one period, and since start."""
+
+    failed: int = 0
+    rejected: int = 0
+    depth_refused: int = 0
+    failed_total: int = 0
+    rejected_by_kind: dict[str, int] = field(default_factory=dict)
+    depth_refused_by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class FaultCounts:
+    """Counts faults as they happen (any thread) and hands them over once per period."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._faults = Faults()
+
+    def failed(self):
+        """Count a frame that failed to process."""
+        with self._lock:
+            self._faults.failed += 1
+            self._faults.failed_total += 1
+
+    def rejected(self, kind: str) -> int:
+        """Count a malformed image; returns how many of this kind so far."""
+        with self._lock:
+            self._faults.rejected += 1
+            by_kind = self._faults.rejected_by_kind
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+            return by_kind[kind]
+
+    def depth_refused(self, kind: str) -> int:
+        """Count a depth frame, or a colour frame's 3D, refused; returns how many of this kind."""
+        with self._lock:
+            self._faults.depth_refused += 1
+            by_kind = self._faults.depth_refused_by_kind
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+            return by_kind[kind]
+
+    def take_period(self) -> Faults:
+        """The faults of the period now ending, with the totals; the next one starts at zero."""
+        with self._lock:
+            faults = self._faults
+            self._faults = Faults(failed_total=faults.failed_total,
+                                  rejected_by_kind=dict(faults.rejected_by_kind),
+                                  depth_refused_by_kind=dict(faults.depth_refused_by_kind))
+        return faults
+
+
+@dataclass
+class Status:
+    """One DiagnosticStatus without the ROS types."""
+
+    level: int
+    message: str
+    values: dict[str, str]
+
+
+def level(faults: Faults, received: int) -> tuple[int, str]:
+    """Level and message from this period's faults: failures are errors, rejections warnings."""
+    if faults.failed:
+        return ERROR, 'frames failed to process'
+    if faults.rejected:
+        return WARN, 'malformed images rejected'
+    if faults.depth_refused:
+        return WARN, 'depth refused: no 3D for some frames'
+    if received == 0:
+        return OK, 'waiting for images'
+    return OK, 'ok'
+
+
+def segmentation_status(period: Period, figures: StageFigures, faults: Faults,
+                        model_name: str, model_format: str) -> Status:
+    """The node's status for one period: rates and times of the period, counts since start."""
+    count = max(period.processed, 1)
+    values = {
+        'rate_hz': f'{period.processed / max(period.seconds, 1e-9):.2f}',
+        'inference_ms': f'{period.model_s / count * 1000:.1f}',
+        'outputs_cpu_ms': f'{figures.output_seconds * 1000:.1f}',
+        'latency_ms': f'{period.latency_s / count * 1000:.1f}',
+        'latency_max_ms': f'{period.latency_max_s * 1000:.1f}',
+        'frames_received': str(figures.received),
+        'frames_processed': str(figures.processed),
+        'frames_dropped': str(figures.dropped),
+        'frames_rejected': str(sum(faults.rejected_by_kind.values())),
+        'frames_failed': str(faults.failed_total),
+        'model': model_name,
+        'model_format': model_format,
+    }
+    values.update({f'rejected_{kind}': str(n)
+                   for kind, n in sorted(faults.rejected_by_kind.items())})
+    if faults.depth_refused_by_kind:
+        values['depth_refused'] = str(sum(faults.depth_refused_by_kind.values()))
+        values.update({f'depth_refused_{kind}': str(n)
+                       for kind, n in sorted(faults.depth_refused_by_kind.items())})
+    return Status(*level(faults, figures.received), values)

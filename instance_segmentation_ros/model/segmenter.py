@@ -1,0 +1,75 @@
+"""One image in, instances out: the pipeline shared by the node and the command-line tools."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..core.depth3d import Instances3D
+from ..core.detections import Instances, PostprocessSettings, RawDetections
+from ..core.labels import LabelMap
+from ..core.postprocess import postprocess
+from ..core.render import draw_caption, render_overlay
+from ..core.results import coco_detections, frame_json
+from .tensorflow_model import SegmentationModel
+
+
+@dataclass
+class Segmentation:
+    """The instances found in one image and what it cost to find them."""
+
+    instances: Instances
+    inference_s: float
+    postprocess_s: float
+
+
+class Segmenter:
+    """A loaded model with its label map: BGR image -> `Segmentation`.
+
+    `caption`, when given, is written on every overlay: what a viewer must know about the
+    results (the built-in model's limits), wherever the overlay ends up.
+    """
+
+    def __init__(self, model: SegmentationModel, label_map: LabelMap, caption: str = ''):
+        self.model = model
+        self.label_map = label_map
+        self.caption = caption
+
+    def segment(self, bgr: np.ndarray, settings: PostprocessSettings,
+                label_image: np.ndarray | None = None) -> Segmentation:
+        """Run the model and post-process; `label_image` may be a reused (H, W) buffer."""
+        detections, inference_s = self.detect(bgr)
+        return self.finish(detections, inference_s, bgr.shape[:2], settings, label_image)
+
+    def detect(self, bgr: np.ndarray) -> tuple[RawDetections, float]:
+        """The model call alone, with its duration: the node overlaps it with `finish`."""
+        started = time.perf_counter()
+        detections = self.model.predict(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        return detections, time.perf_counter() - started
+
+    def finish(self, detections: RawDetections, inference_s: float, size: tuple[int, int],
+               settings: PostprocessSettings,
+               label_image: np.ndarray | None = None) -> Segmentation:
+        """Post-process the detections of one (height, width) image."""
+        started = time.perf_counter()
+        instances = postprocess(detections, *size, settings, label_image=label_image)
+        return Segmentation(instances, inference_s, time.perf_counter() - started)
+
+    def overlay(self, bgr: np.ndarray, segmentation: Segmentation, alpha: float = 0.5,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """The input with the instances drawn over it, and the caption."""
+        out = render_overlay(bgr, segmentation.instances, self.label_map, alpha, out=out)
+        return draw_caption(out, self.caption) if self.caption else out
+
+    def coco(self, segmentation: Segmentation, image_id: int | None = None) -> list[dict]:
+        """COCO results entries for the instances."""
+        return coco_detections(segmentation.instances, self.label_map, image_id)
+
+    def frame_json(self, segmentation: Segmentation, stamp_sec: int, stamp_nanosec: int,
+                   frame_id: str, located: Instances3D | None = None) -> str:
+        """The `detections_json` text for the instances, with their 3D where `located`."""
+        return frame_json(segmentation.instances, self.label_map, stamp_sec, stamp_nanosec,
+                          frame_id, self.model.name, segmentation.inference_s * 1000.0, located)

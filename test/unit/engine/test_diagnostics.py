@@ -1,0 +1,86 @@
+"""The /diagnostics status without ROS: the level reflects the last period, totals stay."""
+
+from __future__ import annotations
+
+from instance_segmentation_ros.engine.diagnostics import (
+    ERROR,
+    OK,
+    WARN,
+    FaultCounts,
+    level,
+    segmentation_status,
+)
+from instance_segmentation_ros.engine.figures import Period, StageFigures
+
+
+def status_of(faults: FaultCounts, figures: StageFigures):
+    return segmentation_status(figures.take_period(), figures, faults.take_period(),
+                               'tiny', 'tf2_od_api_saved_model')
+
+
+def received(figures: StageFigures, count: int):
+    for _ in range(count):
+        figures.frame_received(replaced_one=False)
+        figures.frame_finished(model_s=0.05, latency_s=0.08)
+
+
+def test_a_failure_is_an_error_for_its_period_only_and_stays_in_the_totals():
+    faults, figures = FaultCounts(), StageFigures()
+    received(figures, 3)
+    faults.failed()
+    status = status_of(faults, figures)
+    assert (status.level, status.message) == (ERROR, 'frames failed to process')
+    received(figures, 3)
+    status = status_of(faults, figures)
+    assert (status.level, status.message) == (OK, 'ok')
+    assert status.values['frames_failed'] == '1' and status.values['frames_processed'] == '6'
+
+
+def test_a_rejected_image_warns_for_its_period_and_is_counted_by_kind():
+    faults, figures = FaultCounts(), StageFigures()
+    received(figures, 1)
+    assert faults.rejected('step') == 1
+    assert faults.rejected('step') == 2
+    faults.rejected('encoding')
+    status = status_of(faults, figures)
+    assert (status.level, status.message) == (WARN, 'malformed images rejected')
+    status = status_of(faults, figures)
+    assert status.level == OK
+    assert (status.values['frames_rejected'], status.values['rejected_step'],
+            status.values['rejected_encoding']) == ('3', '2', '1')
+
+
+def test_failures_outrank_rejections_and_a_node_without_images_is_waiting():
+    faults = FaultCounts()
+    faults.rejected('size')
+    faults.failed()
+    assert level(faults.take_period(), received=5)[0] == ERROR
+    assert level(faults.take_period(), received=0) == (OK, 'waiting for images')
+
+
+def test_rates_and_times_are_of_the_period():
+    figures = StageFigures()
+    figures.model_ran(0.05)
+    figures.outputs_ran(0.004)
+    period = Period(seconds=2.0, processed=4, model_s=0.2, latency_s=0.32, latency_max_s=0.1)
+    values = segmentation_status(period, figures, FaultCounts().take_period(), 'tiny',
+                                 'tf2_od_api_saved_model').values
+    assert values['rate_hz'] == '2.00' and values['inference_ms'] == '50.0'
+    assert values['latency_ms'] == '80.0' and values['latency_max_ms'] == '100.0'
+    assert values['outputs_cpu_ms'] == '4.0' and values['model'] == 'tiny'
+
+
+def test_refused_depth_warns_for_its_period_and_is_counted_by_kind():
+    faults, figures = FaultCounts(), StageFigures()
+    received(figures, 2)
+    assert faults.depth_refused('frame_id') == 1
+    faults.depth_refused('size')
+    assert faults.depth_refused('frame_id') == 2
+    status = status_of(faults, figures)
+    assert (status.level, status.message) == (WARN, 'depth refused: no 3D for some frames')
+    assert (status.values['depth_refused'], status.values['depth_refused_frame_id'],
+            status.values['depth_refused_size']) == ('3', '2', '1')
+    received(figures, 1)
+    status = status_of(faults, figures)
+    assert status.level == OK and status.values['depth_refused'] == '3'
+    assert 'depth_refused' not in status_of(FaultCounts(), StageFigures()).values

@@ -1,0 +1,26 @@
+"""Style checks run by the test command: ruff with the ament flake8/pep257 conventions.
+
+ament_flake8 and ament_pep257 enforce line length 99, single quotes and pep257 docstrings;
+pyproject.toml configures ruff to the same rules, so `pytest` and `colcon test` check style
+wherever the package is tested.
+"""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.linter
+@pytest.mark.skipif(importlib.util.find_spec('ruff') is None,
+                    reason='ruff is not installed (pip install ruff)')
+def test_ruff():
+    result = subprocess.run(
+        [sys.executable, '-m', 'ruff', 'check', '--no-cache', '--output-format', 'concise',
+         'instance_segmentation_ros', 'test', 'launch', 'benchmarks', 'setup.py'],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
