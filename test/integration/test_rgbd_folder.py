@@ -16,10 +16,10 @@ import json
 import numpy as np
 import pytest
 from node_harness import Harness
-from rgbd_truth import CALIBRATION, check_3d_against_truth
+from rgbd_truth import check_3d_against_truth
 from ros_helpers import Collector, NodeProcess, wait_for
 
-from instance_segmentation_ros.demo import scenes
+from instance_segmentation_ros.demo import depth_scenes
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
 from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
@@ -29,9 +29,8 @@ SCENES = 4
 @pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
 def test_folder_player_rgbd_scenes_give_right_3d_detections_and_markers(tmp_path):
     folder = tmp_path / 'rgbd'
-    scenes.write_rgbd_scenes(folder, SCENES, seed=HELD_OUT_SEED)
-    calibration = tmp_path / 'camera.yaml'
-    calibration.write_text(CALIBRATION)
+    depth_scenes.write_rgbd_scenes(folder, SCENES, seed=HELD_OUT_SEED)
+    calibration = folder / depth_scenes.CALIBRATION_FILE  # written beside the scenes
     harness = Harness(None, extra_args=['-p', 'depth.enabled:=true'])
     markers, detections_3d = Collector(), Collector()
     if depth_msgs.MARKERS_AVAILABLE:
