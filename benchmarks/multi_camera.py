@@ -1,6 +1,6 @@
 """Benchmark 11: one node serving N cameras against N single-camera nodes, each with its model.
 
-Issue 16's targets, with a model of fixed time T (a tiny real TF2 SavedModel exported with
+The targets of serving several cameras from one model, with a model of fixed time T (a tiny real TF2 SavedModel exported with
 compute_seconds=T, loaded through `model_path` as a user's zoo model is) and N = 1, 2 and 4
 cameras at 30 Hz:
 
@@ -16,7 +16,7 @@ Designs, both in the namespace /segmentation, both with the same topics:
   one model thread, a newest-frame slot per camera, the least recently served camera first);
 - separate_nodes: N `segmentation_node` processes with the default `cameras` (one camera
   each), in the namespaces /segmentation/cam0, /segmentation/cam1, ..., each with its own
-  model: what a user had to run before issue 16. With busy-loop models on few cores the N
+  model: what a user had to run before one node could serve several cameras. With busy-loop models on few cores the N
   models compete for the cores, so their throughput is a side note; their memory is the point.
 
 One camera process (this script with `--camera-process`) publishes N topics

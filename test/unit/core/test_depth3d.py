@@ -18,7 +18,7 @@ from instance_segmentation_ros.core.stamp_pairing import NearestStampPairing
 from instance_segmentation_ros.demo import depth_scenes, scenes
 
 CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)  # a 320x240 camera of 35 degrees
-CENTROID_TOLERANCE, BOX_TOLERANCE = 0.01, 0.02  # metres, at 1-3 m (issue 17)
+CENTROID_TOLERANCE, BOX_TOLERANCE = 0.01, 0.02  # metres, at 1-3 m, as the README promises
 
 
 def label_image(scene) -> np.ndarray:
