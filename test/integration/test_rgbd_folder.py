@@ -1,12 +1,12 @@
 """Synthetic RGB-D scenes played by folder_player into segmentation_node, over real DDS.
 
-The built-in model segments the generated shapes; each instance it finds must be where the
-scene put it: centroid within 1 cm, box within 2 cm, at 1-3 m, as the README promises. The
-model's masks are good, not exact (its mask AP is 0.79), and a mask a few pixels off moves a
-centroid by them (5 mm a pixel at 2.5 m here): the truth is that of the detected pixels that really are
-the instance, among detections that take in little of another shape (a mask that takes in
-much of a neighbour at a similar depth measures both, as it should; the wall is far behind,
-and what the mask takes in of it must not count).
+The built-in model segments the generated shapes; each instance it finds must be where the scene
+put it: centroid within 1 cm, box within 2 cm, at 1-3 m, as the README promises. The model's
+masks are good, not exact (its mask AP is 0.79), and a mask a few pixels off moves a centroid by
+them (5 mm a pixel at 2.5 m here): the truth is that of the detected pixels that really are the
+instance, among detections that take in little of another shape (a mask that takes in much of a
+neighbour at a similar depth measures both, as it should; the wall is far behind, and what the
+mask takes in of it must not count).
 """
 
 from __future__ import annotations
