@@ -233,6 +233,7 @@ def run_one(measurer: Measurer, model_label: str, model: str, design: str, count
              for i, command in enumerate(commands)]
     try:
         started = time.monotonic()
+
         def up():
             return measurer.nodes_ready(cameras) or any(n.poll() is not None for n in nodes)
 

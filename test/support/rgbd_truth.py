@@ -32,8 +32,6 @@ def matched_truth(detection: dict, scene) -> tuple[int, np.ndarray] | None:
     return None
 
 
-
-
 def check_3d_against_truth(frames: list[list[dict]], seed: int) -> int:
     """Assert every well-outlined detection's 3D within 1 cm / 2 cm; returns how many."""
     checked = 0
