@@ -89,6 +89,7 @@ class TruthObject:
     identity: int
     class_id: int
     centre: tuple[float, float]
+    visible: float  # the share of the object's pixels in the frame that no nearer one hides
     mask: np.ndarray = field(repr=False)
 
     @property
@@ -156,8 +157,10 @@ class Sequence:
         for plan, centre, full in reversed(painted):  # nearest first
             visible = full & ~covered
             covered |= full
-            if np.count_nonzero(visible) >= settings.min_area:
-                objects.append(TruthObject(plan.identity, plan.class_id, centre, visible))
+            area = np.count_nonzero(visible)
+            if area >= settings.min_area:
+                objects.append(TruthObject(plan.identity, plan.class_id, centre,
+                                           area / np.count_nonzero(full), visible))
         objects.reverse()
         return SequenceFrame(number, stamp, image, objects)
 

@@ -12,6 +12,12 @@ apart, as KITTI MOTS scores cars and pedestrians apart, and an instance given th
 is a false positive in one and a miss in the other. Frame numbers are those of the processed
 frames, 1-based (TrackEval wants 1..length); every sequence's combined row is what is reported.
 
+With `min_visible`, objects of which less than that share is visible (hidden by nearer ones;
+the demo model was trained on scenes where every shape shows at least half of itself) are
+written as MOTS ignore regions (class 10) instead: TrackEval then neither counts them as
+misses nor a track's mask on them as a false positive. That tells how much of a score the
+model's misses of mostly hidden objects cost.
+
 TrackEval is a test and evaluation requirement, not a run-time one: install it with
 `pip install --no-deps trackeval==1.3.0` (its declared requirements add the GUI OpenCV wheel
 beside the package's headless one and matplotlib for plots; what it uses of them here is
@@ -39,6 +45,7 @@ HELD_OUT_SEED = 3  # as the still scenes: the model was trained on seeds 1 and 2
 STRIDES = (1, 3, 5)
 SEQUENCES = 4
 TRACKEVAL_CLASS = 2  # MOTSChallenge's only class
+TRACKEVAL_IGNORE = 10  # MOTSChallenge's ignore regions
 NAIVE_MIN_IOU = 0.1
 
 
@@ -66,6 +73,7 @@ class TrackingReport:
     """Scores by tracker and stride, with what they were measured on."""
 
     detections: str  # 'model' or 'truth'
+    min_visible: float  # objects less visible than this are ignore regions
     sequences: int
     frames: int
     objects: int
@@ -165,7 +173,8 @@ def segment_sequences(segmenter, sequences: Iterable[Sequence],
 def evaluate_tracking(sequences: list[Sequence], detections: dict[str, list[Instances]],
                       out_dir: Path, strides: Iterable[int] = STRIDES,
                       tracker_settings: TrackerSettings | None = None,
-                      detections_name: str = 'model') -> TrackingReport:
+                      detections_name: str = 'model', min_visible: float = 0.0
+                      ) -> TrackingReport:
     """Track `detections` at each stride with the tracker and the naive baseline; score both.
 
     Writes `out_dir/every_<stride>/gt/<seq>-<class>/gt/gt.txt` and
@@ -173,7 +182,7 @@ def evaluate_tracking(sequences: list[Sequence], detections: dict[str, list[Inst
     and TrackEval's summaries beside the results.
     """
     tracker_settings = tracker_settings or TrackerSettings()
-    report = TrackingReport(detections_name, len(sequences),
+    report = TrackingReport(detections_name, min_visible, len(sequences),
                             sum(len(sequence) for sequence in sequences),
                             len({(s.name, o.identity) for s in sequences for o in s.objects}))
     makers = {'mask_tracker': lambda: MaskTracker(tracker_settings), 'naive': NaiveTracker}
@@ -182,7 +191,7 @@ def evaluate_tracking(sequences: list[Sequence], detections: dict[str, list[Inst
         lengths = {}
         for sequence in sequences:
             frames = list(sequence.frames(stride))
-            lengths.update(_write_truth(folder / 'gt', sequence.name, frames))
+            lengths.update(_write_truth(folder / 'gt', sequence.name, frames, min_visible))
             for name, make in makers.items():
                 tracker = make()
                 rows = []
@@ -201,8 +210,8 @@ def run_tracking_evaluation(segmenter, out_dir: Path, count: int = SEQUENCES,
                             tracker_settings: TrackerSettings | None = None,
                             postprocess_settings: PostprocessSettings | None = None,
                             sequence_settings: SequenceSettings | None = None,
-                            progress: Callable[[str, int], None] | None = None
-                            ) -> TrackingReport:
+                            progress: Callable[[str, int], None] | None = None,
+                            min_visible: float = 0.0) -> TrackingReport:
     """Segment, track and score `count` held-out sequences (`evaluate_tracking`).
 
     `segmenter` None gives perfect detections (the truth): the tracker's own limits.
@@ -210,10 +219,10 @@ def run_tracking_evaluation(segmenter, out_dir: Path, count: int = SEQUENCES,
     sequences = demo_sequences(count, seed, sequence_settings)
     detections = segment_sequences(segmenter, sequences, postprocess_settings, progress)
     return evaluate_tracking(sequences, detections, out_dir, strides, tracker_settings,
-                             'truth' if segmenter is None else 'model')
+                             'truth' if segmenter is None else 'model', min_visible)
 
 
-def _write_truth(folder: Path, name: str, frames) -> dict[str, int]:
+def _write_truth(folder: Path, name: str, frames, min_visible: float) -> dict[str, int]:
     """One MOTSChallenge ground-truth file per class; returns {sequence name: length}."""
     lengths = {}
     for class_id, label in enumerate(LABELS, start=1):
@@ -222,7 +231,8 @@ def _write_truth(folder: Path, name: str, frames) -> dict[str, int]:
             for truth in frame.objects:
                 if truth.class_id == class_id:
                     rle = coco_rle(truth.mask)
-                    lines.append(f'{step} {truth.identity} {TRACKEVAL_CLASS} '
+                    kind = TRACKEVAL_CLASS if truth.visible >= min_visible else TRACKEVAL_IGNORE
+                    lines.append(f'{step} {truth.identity} {kind} '
                                  f'{rle["size"][0]} {rle["size"][1]} {rle["counts"]}')
         sequence = f'{name}-{label}'
         path = folder / sequence / 'gt' / 'gt.txt'
