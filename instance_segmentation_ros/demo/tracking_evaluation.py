@@ -173,9 +173,13 @@ def segment_sequences(segmenter, sequences: Iterable[Sequence],
 def evaluate_tracking(sequences: list[Sequence], detections: dict[str, list[Instances]],
                       out_dir: Path, strides: Iterable[int] = STRIDES,
                       tracker_settings: TrackerSettings | None = None,
-                      detections_name: str = 'model', min_visible: float = 0.0
+                      detections_name: str = 'model', min_visible: float = 0.0,
+                      trackers: dict[str, Callable[[], object]] | None = None
                       ) -> TrackingReport:
     """Track `detections` at each stride with the tracker and the naive baseline; score both.
+
+    `trackers` replaces them: name -> a function making a fresh tracker (anything with
+    `update(stamp_s, instances) -> ids`, 0 for none), one per sequence and stride.
 
     Writes `out_dir/every_<stride>/gt/<seq>-<class>/gt/gt.txt` and
     `out_dir/every_<stride>/trackers/<tracker>/data/<seq>-<class>.txt` (MOTSChallenge text),
@@ -185,7 +189,8 @@ def evaluate_tracking(sequences: list[Sequence], detections: dict[str, list[Inst
     report = TrackingReport(detections_name, min_visible, len(sequences),
                             sum(len(sequence) for sequence in sequences),
                             len({(s.name, o.identity) for s in sequences for o in s.objects}))
-    makers = {'mask_tracker': lambda: MaskTracker(tracker_settings), 'naive': NaiveTracker}
+    makers = trackers or {'mask_tracker': lambda: MaskTracker(tracker_settings),
+                          'naive': NaiveTracker}
     for stride in strides:
         folder = Path(out_dir) / f'every_{stride}'
         lengths = {}
