@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,20 @@ class SegmentationBag:
         return self._typestore.types[IMAGE_TYPE](
             header=self._header(sec, nanosec), height=height, width=width, encoding=encoding,
             is_bigendian=0, step=width * channels, data=data)
+
+
+@contextmanager
+def bag_for_frames(path: str | None, image_transport: str):
+    """The --bag to write (None without --bag): closed at the end, deleted if it got no frame."""
+    if not path:
+        yield None
+        return
+    with SegmentationBag(path, image_transport=image_transport) as bag:
+        try:
+            yield bag
+        finally:
+            if not bag.frames:
+                bag.discard()
 
 
 def stamp_parts(stamp_ns: int) -> tuple[int, int]:

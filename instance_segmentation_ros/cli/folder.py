@@ -23,28 +23,20 @@ Ctrl+C or SIGTERM stops after the current image; what was written is complete, t
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.image_files import (
-    depth_file_for,
-    is_depth_file,
-    list_image_files,
-    read_depth_file,
-    read_image_file,
-)
+from ..core.image_files import IMAGE_EXTENSIONS, is_depth_file, list_image_files, read_image_file
 from ..core.results import add_3d
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
-    PROG,
     CliError,
     check_writable_file,
     choose_model,
@@ -52,7 +44,10 @@ from .common import (
     make_writable_folder,
     write_image,
 )
+from .depth_files import DepthLocator
+from .parser import Command, add_model_options, epoch_seconds
 from .progress import Progress
+from .stop_request import StopRequest
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
     from ..core.detections import PostprocessSettings
@@ -60,8 +55,42 @@ if TYPE_CHECKING:  # imported where used: --help and usage errors load no Tensor
     from .bag_writer import SegmentationBag
 
 
+def add_arguments(parser):
+    """IN_DIR, OUT_DIR, the outputs besides the overlays, and the model options."""
+    parser.add_argument('in_dir', metavar='IN_DIR', help='folder of input images')
+    parser.add_argument('out_dir', metavar='OUT_DIR',
+                        help='folder for the overlays (created when missing)')
+    parser.add_argument('--json', metavar='FILE',
+                        help='write COCO results (pycocotools COCO.loadRes input) and, beside '
+                             'it, FILE-stem.images.json with the image ids and file names')
+    parser.add_argument('--bag', metavar='BAG_DIR',
+                        help='write a rosbag2 (mcap) with /image, /segmentation/masks, '
+                             '/segmentation/overlay and /segmentation/detections_json (the '
+                             'topics of folder.launch.py record:=true), one frame per image, '
+                             '1 s apart')
+    parser.add_argument('--bag-compressed', action='store_true',
+                        help='with --bag, write the image topic as /image/compressed '
+                             '(sensor_msgs/CompressedImage): JPEG and PNG files as they are, '
+                             'other formats as PNG, so the bag stays small')
+    parser.add_argument('--bag-start', type=epoch_seconds, metavar='SECONDS',
+                        help='stamp of the first bag frame in seconds since the epoch '
+                             '(default: the start of the run, whole seconds)')
+    parser.add_argument('--depth-camera-info', metavar='YAML',
+                        help="RGB-D folders: each image's NAME_depth.png (16-bit, millimetres, "
+                             'aligned to it) gives every instance its 3D centroid, box, point '
+                             'count and median depth in --json and the bag, using this '
+                             'camera_calibration YAML of the depth image; the *_depth.png files '
+                             'are not segmented')
+    parser.add_argument('--masks', action='store_true',
+                        help='also write the instance label images as <stem>_masks.png '
+                             '(mono8: 0 background, k = instance k)')
+    add_model_options(parser)
+
+
 def run_folder(args) -> int:
     """Segment every image of a folder; optional COCO JSON, rosbag2 and label PNGs."""
+    from .bag_writer import bag_for_frames
+
     if args.bag_compressed and not args.bag:
         raise CliError('--bag-compressed needs --bag BAG_DIR', EXIT_USAGE)
     in_dir = Path(args.in_dir).expanduser()
@@ -70,8 +99,8 @@ def run_folder(args) -> int:
     if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
         raise CliError('OUT_DIR is IN_DIR: the overlays would replace the originals; choose '
                        'another output folder')
-    depth_intrinsics = _depth_intrinsics(args.depth_camera_info)
-    if depth_intrinsics is not None:
+    depth = DepthLocator(args.depth_camera_info) if args.depth_camera_info else None
+    if depth is not None:
         files = [path for path in files if not is_depth_file(path.name)]
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
@@ -81,15 +110,15 @@ def run_folder(args) -> int:
         Decimal(args.bag_start) * 1_000_000_000)
     with ExitStack() as bag_lifetime:
         bag = bag_lifetime.enter_context(  # before the slow load
-            _bag_for_frames(args.bag, 'compressed' if args.bag_compressed else 'raw'))
+            bag_for_frames(args.bag, 'compressed' if args.bag_compressed else 'raw'))
         make_writable_folder(out_dir, 'overlays')
         run = FolderRun(
             segmenter=load_segmenter(choice, verbose=args.verbose), settings=choice.settings,
             overlay_alpha=args.overlay_alpha, files=files, out_dir=out_dir,
             json_path=json_path, write_masks=args.masks, bag=bag, bag_start_ns=bag_start_ns,
-            depth_intrinsics=depth_intrinsics)
+            depth=depth)
         progress = Progress(len(files))
-        with _StopRequest() as stop:
+        with StopRequest() as stop:
             try:
                 run.segment(stop, progress)
             finally:
@@ -101,31 +130,13 @@ def run_folder(args) -> int:
             return run.report()
 
 
-def _depth_intrinsics(camera_info: str | None):
-    """The depth camera's intrinsics from its camera_calibration YAML (None without one)."""
-    if not camera_info:
-        return None
-    from ..core.camera_info import load_calibration
-    from ..core.depth3d import Intrinsics
-
-    calibration = load_calibration(camera_info)
-    return Intrinsics.from_k(calibration['k']), (calibration['height'], calibration['width'])
-
-
-@contextmanager
-def _bag_for_frames(path: str | None, image_transport: str):
-    """The --bag to write (None without --bag): closed at the end, deleted if it got no frame."""
-    from .bag_writer import SegmentationBag
-
-    if not path:
-        yield None
-        return
-    with SegmentationBag(path, image_transport=image_transport) as bag:
-        try:
-            yield bag
-        finally:
-            if not bag.frames:
-                bag.discard()
+COMMAND = Command(
+    'folder', help='segment every image of a folder into another folder',
+    description='Segment every image of IN_DIR (' + ', '.join(
+        e[1:] for e in IMAGE_EXTENSIONS) + ', any case; in name order) into an overlay of '
+    'the same name in OUT_DIR. Unreadable files are listed at the end; the exit status '
+    'is 1 when no image could be processed.',
+    add_arguments=add_arguments, run=run_folder)
 
 
 @dataclass
@@ -141,15 +152,14 @@ class FolderRun:
     write_masks: bool
     bag: SegmentationBag | None
     bag_start_ns: int
-    depth_intrinsics: tuple | None = None  # (Intrinsics, (height, width)) of the depth images
+    depth: DepthLocator | None = None  # with --depth-camera-info
     results: list[dict] = field(default_factory=list)  # COCO results entries
     images: list[dict] = field(default_factory=list)  # COCO image entries of the images done
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
-    without_depth: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
     interrupted: bool = False
     started: float = field(default_factory=time.monotonic)
 
-    def segment(self, stop: _StopRequest, progress: Progress):
+    def segment(self, stop: StopRequest, progress: Progress):
         """Segment the files in order until all are done or `stop` is requested."""
         mask_names = _mask_names(self.files)
         try:
@@ -164,7 +174,7 @@ class FolderRun:
                     continue
                 segmentation = self.segmenter.segment(bgr, self.settings)
                 overlay = self.segmenter.overlay(bgr, segmentation, self.overlay_alpha)
-                located = self._locate(path, segmentation)
+                located = self.depth.locate(path, segmentation) if self.depth else None
                 with stop.hold():  # all of this image's outputs, or none of them
                     self._write(image_id, path, mask_names[path], data, bgr, segmentation,
                                 overlay, located)
@@ -173,33 +183,6 @@ class FolderRun:
                                          f'{segmentation.inference_s * 1000:.0f} ms')
         except KeyboardInterrupt:
             self.interrupted = True
-
-    def _locate(self, path: Path, segmentation: Segmentation):
-        """The instances' 3D from the image's depth file, or None (listed) without a usable one."""
-        if self.depth_intrinsics is None:
-            return None
-        from ..core.depth3d import METRES_PER_UNIT, DepthError, locate_instances, measurement_grid
-
-        intrinsics, size = self.depth_intrinsics
-        depth_path = depth_file_for(path)
-        depth, reason = read_depth_file(depth_path)
-        if depth is None:
-            self.without_depth.append((path.name, f'{Path(depth_path).name} is {reason}'))
-            return None
-        if depth.shape != size:
-            self.without_depth.append((path.name, f'{Path(depth_path).name} is '
-                                       f'{depth.shape[1]}x{depth.shape[0]}, the camera info '
-                                       f'{size[1]}x{size[0]}'))
-            return None
-        instances = segmentation.instances
-        try:
-            labels, grid_depth, grid = measurement_grid(instances.label_image, depth,
-                                                        intrinsics)
-        except DepthError as error:
-            self.without_depth.append((path.name, str(error)))
-            return None
-        return locate_instances(labels, grid_depth, METRES_PER_UNIT['16UC1'], grid,
-                                len(instances))
 
     def _write(self, image_id: int, path: Path, mask_name: str, data: bytes, bgr,
                segmentation: Segmentation, overlay, located=None):
@@ -242,10 +225,10 @@ class FolderRun:
             print(f'wrote {self.json_path} and {images_json_path(self.json_path)}')
         if self.bag is not None and self.bag.frames:
             print(f'wrote {self.bag.path} ({self.bag.frames} frames)')
-        if self.without_depth:
-            count = len(self.without_depth)
+        if self.depth is not None and self.depth.without_depth:
+            count = len(self.depth.without_depth)
             print(f'no 3D for {count} image{"" if count == 1 else "s"}:', file=sys.stderr)
-            for name, reason in self.without_depth:
+            for name, reason in self.depth.without_depth:
                 print(f'  {name}: {reason}', file=sys.stderr)
         if self.unreadable:
             count = len(self.unreadable)
@@ -259,60 +242,6 @@ class FolderRun:
         if not done:
             raise CliError(f'none of the {total} image files in the input folder could be read')
         return 0
-
-
-class _StopRequest:
-    """First Ctrl+C (or SIGTERM): finish the current image, then stop; the second: stop now.
-
-    "Now" waits for a `hold` block to end, so that one image's outputs (overlay, masks, JSON
-    entries and the four bag messages of its frame) are all written or none is, and once
-    `finish` is called (the bag is closed, the JSON files and the summary written) it never
-    comes.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-        self._holding = False
-        self._held = False
-
-    def __enter__(self):
-        for number in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[number] = signal.signal(number, self._handle)
-            except ValueError:  # not the main thread: leave the default behaviour
-                pass
-        return self
-
-    def __exit__(self, *exc_info):
-        for number, previous in self._previous.items():
-            signal.signal(number, previous)
-        return False
-
-    @contextmanager
-    def hold(self):
-        """Delay the KeyboardInterrupt of a second signal until the block is done."""
-        self._holding = True
-        try:
-            yield
-        finally:
-            self._holding = False
-        if self._held:
-            raise KeyboardInterrupt
-
-    def finish(self):
-        """From now on signals are ignored: the run closes its outputs and writes its summary."""
-        self._holding = True
-
-    def _handle(self, number, frame):
-        if self.requested:
-            if self._holding:
-                self._held = True
-                return
-            raise KeyboardInterrupt
-        self.requested = True
-        print(f'\n{PROG}: stopping after the current image (Ctrl+C again to stop at once)',
-              file=sys.stderr, flush=True)
 
 
 def _mask_names(files: list[Path]) -> dict[Path, str]:

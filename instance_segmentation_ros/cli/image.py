@@ -15,6 +15,7 @@ from .common import (
     open_viewer,
     write_image,
 )
+from .parser import Command, add_model_options
 
 SAMPLE_IMAGE = 'sample.jpg'
 """Packaged default image of models other than the built-in one: NASA's photograph of
@@ -22,6 +23,22 @@ astronaut Eileen Collins, as shipped by scikit-image (`skimage.data.astronaut`);
 domain, no known copyright restrictions."""
 
 WINDOW_CHECK_MS = 100
+
+
+def add_arguments(parser):
+    """IMAGE, where the overlay goes, --show, and the model options."""
+    parser.add_argument('image', nargs='?', metavar='IMAGE',
+                        help='image file (default: with the built-in model, a generated scene '
+                             'of circles, squares and triangles, written as '
+                             'scene_segmented.png; with --model, a sample photo shipped with '
+                             'the package)')
+    parser.add_argument('-o', '--output', metavar='FILE',
+                        help='overlay file to write (default: <stem>_segmented.png in the '
+                             'current folder)')
+    parser.add_argument('--show', action='store_true',
+                        help='also show the original and the result in two windows (needs a '
+                             "desktop; OpenCV's GUI or else tkinter); any key closes them")
+    add_model_options(parser)
 
 
 def run_image(args) -> int:
@@ -107,3 +124,9 @@ def _show_until_closed(viewer, images: dict):
         print('press any key in a window to close', flush=True)
         while viewer.poll(WINDOW_CHECK_MS) is None:
             pass
+
+
+COMMAND = Command(
+    'image', help='segment one image and write the overlay',
+    description='Segment one image, write the overlay and print one line per instance.',
+    add_arguments=add_arguments, run=run_image)

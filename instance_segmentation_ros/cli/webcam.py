@@ -15,7 +15,20 @@ from .common import (
     load_segmenter,
     open_viewer,
 )
+from .parser import Command, add_model_options
 from .progress import Progress, is_terminal
+
+
+def add_arguments(parser):
+    """The source, the video to write, --show, and the model options."""
+    parser.add_argument('--device', default='0', metavar='D',
+                        help='camera index, device path, stream URL or video file (default: 0)')
+    parser.add_argument('-o', '--output', metavar='FILE',
+                        help='write the annotated video of a video file (.mp4 or .avi, at the '
+                             "file's own frame rate)")
+    parser.add_argument('--show', action='store_true',
+                        help='with --output, also show the window')
+    add_model_options(parser)
 
 
 def run_webcam(args) -> int:
@@ -172,3 +185,12 @@ def _draw_fps(image, fps: float, inference_s: float):
 
     draw_shadowed_text(image, f'{fps:.1f} FPS  inference {inference_s * 1000:.0f} ms', (10, 25),
                        0.7)
+
+
+COMMAND = Command(
+    'webcam', help='segment a camera or a video live in a window',
+    description='Show the overlay of a camera, stream or video file with the measured '
+                'frame rate; q, Esc, closing the window or Ctrl+C quits. A video file is '
+                'played to its end (exit status 0, with a summary) and can be written '
+                'annotated with --output, without a window unless --show is given.',
+    add_arguments=add_arguments, run=run_webcam)

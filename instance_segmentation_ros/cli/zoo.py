@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from .parser import Command
 from .progress import ByteProgress
+
+
+def add_list_arguments(parser):
+    """list-models takes no arguments."""
 
 
 def run_list_models(args) -> int:
@@ -22,6 +27,20 @@ def run_list_models(args) -> int:
     return 0
 
 
+def add_download_arguments(parser):
+    """The model's name, and where it comes from and goes to."""
+    parser.add_argument('name', metavar='NAME', help='model name (see list-models)')
+    parser.add_argument('--dir', metavar='DIR', help='folder to download into (default: the '
+                                                     'cache folder)')
+    parser.add_argument('--url-base', metavar='URL',
+                        help='zoo mirror to download from (default: $INSTANCE_SEGMENTATION_'
+                             'ZOO_URL or https://download.tensorflow.org/models/'
+                             'object_detection)')
+    parser.add_argument('--sha256', metavar='HEX',
+                        help='expected sha256 of the archive (default: the one recorded at '
+                             'the first download into the same folder)')
+
+
 def run_download_model(args) -> int:
     """Download a zoo model and print the path to use as model_path."""
     from ..model import zoo
@@ -35,3 +54,20 @@ def run_download_model(args) -> int:
         reporter.close()
     print(path.resolve())
     return 0
+
+
+LIST_MODELS = Command(
+    'list-models', help='list the zoo Mask R-CNN models',
+    description='List the Mask R-CNN models of the TF1 and TF2 detection model zoos, '
+                'their speed and COCO mAP as the zoo reports them, and which are '
+                'downloaded.',
+    add_arguments=add_list_arguments, run=run_list_models)
+
+DOWNLOAD_MODEL = Command(
+    'download-model', help='download a zoo model and print its model path',
+    description='Download, verify and unpack a zoo Mask R-CNN, then print the path to '
+                'pass as --model or model_path (the name works too, once downloaded). '
+                'Cache folder: $ROS_HOME/instance_segmentation_ros/models when ROS_HOME '
+                'is set, else ${XDG_CACHE_HOME:-~/.cache}/instance_segmentation_ros/'
+                'models. An interrupted download resumes when run again.',
+    add_arguments=add_download_arguments, run=run_download_model)
