@@ -17,26 +17,38 @@
 # The sources are cloned from GitHub (ros2/launch, ros2/launch_ros, ros2/ros2cli,
 # ros2/rcl_interfaces, ros2/rosidl_runtime_py on branch jazzy; ros-perception/vision_msgs on
 # branch ros2). ROS_TOOLS_SOURCES=DIR uses a folder that already holds those checkouts instead.
-# Running it again rebuilds only what changed when ROS_TOOLS_WORK names a kept folder.
+# The build folder (about 30 MB: sources, build trees, build.log) is made in the system temp
+# folder and removed at the end; ROS_TOOLS_WORK=DIR builds in DIR instead and keeps it, so that
+# running it again rebuilds only what changed. After a failure the folder is kept for its log.
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${1:?usage: scripts/add_ros_tools.sh VENV}
 [ -x "$VENV/bin/python" ] || { echo "add_ros_tools: $VENV is not a virtual environment" >&2; exit 2; }
 VENV=$(cd "$VENV" && pwd)
 PY=$VENV/bin/python
-WORK=${ROS_TOOLS_WORK:-$(mktemp -d /tmp/ros-tools-XXXXXX)}
-mkdir -p "$WORK"
-WORK=$(cd "$WORK" && pwd)
-LOG=$WORK/build.log
-: > "$LOG"
+SCRATCH=  # the build folder when it is a temporary one
 say() { echo "add_ros_tools: $*"; }
-fail() { echo "add_ros_tools: $*" >&2; exit 1; }
+fail() {
+    echo "add_ros_tools: $*" >&2
+    [ -z "$SCRATCH" ] || echo "add_ros_tools: the build folder $WORK is kept for its log" >&2
+    exit 1
+}
 
 for tool in cmake g++ make; do
     command -v "$tool" > /dev/null || fail "$tool is missing (sudo apt install cmake g++ make)"
 done
 PYINC=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 [ -f "$PYINC/Python.h" ] || fail "$PYINC/Python.h is missing (sudo apt install python3-dev)"
+
+if [ -n "${ROS_TOOLS_WORK:-}" ]; then
+    mkdir -p "$ROS_TOOLS_WORK"
+    WORK=$(cd "$ROS_TOOLS_WORK" && pwd)
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ros-tools-XXXXXX")
+    SCRATCH=$WORK
+fi
+LOG=$WORK/build.log
+: > "$LOG"
 
 say "pip: the ROS build wheels and colcon"
 "$PY" -m pip install -q \
@@ -118,4 +130,5 @@ import launch, launch_ros, launch_testing, ros2cli, vision_msgs.msg
 from ament_index_python.packages import get_package_share_directory
 get_package_share_directory("instance_segmentation_ros")
 ') || fail "the built packages do not import"
+[ -z "$SCRATCH" ] || rm -rf "$SCRATCH"
 say "ready: $VENV/bin/ros2, $VENV/bin/launch_test, vision_msgs"
