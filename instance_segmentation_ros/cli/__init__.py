@@ -4,8 +4,9 @@ Subcommands (``instance-segmentation COMMAND --help`` for each):
 
 - ``image [IMAGE] --model M``: segment one image (default: a generated scene of circles,
   squares and triangles for the built-in model, the packaged sample photo for any other) and
-  write the overlay (default ``<stem>_segmented.png`` in the current folder); ``--show``
-  opens the original and the result side by side.
+  write the overlay (default ``<stem>_segmented.png`` in the current folder); ``--sample``
+  takes the sample photo with any model; ``--show`` opens the original and the result side by
+  side.
 - ``folder IN_DIR OUT_DIR --model M``: segment every image of a folder into overlays of the
   same names; ``--json`` COCO results, ``--bag`` a rosbag2 (mcap), ``--masks`` label PNGs
   (described in `cli.folder`).

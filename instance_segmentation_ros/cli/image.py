@@ -26,12 +26,17 @@ WINDOW_CHECK_MS = 100
 
 
 def add_arguments(parser):
-    """IMAGE, where the overlay goes, --show, and the model options."""
-    parser.add_argument('image', nargs='?', metavar='IMAGE',
-                        help='image file (default: with the built-in model, a generated scene '
-                             'of circles, squares and triangles, written as '
-                             'scene_segmented.png; with --model, a sample photo shipped with '
-                             'the package)')
+    """IMAGE or --sample, where the overlay goes, --show, and the model options."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument('image', nargs='?', metavar='IMAGE',
+                       help='image file (default: with the built-in model, a generated scene '
+                            'of circles, squares and triangles, written as '
+                            'scene_segmented.png; with --model, a sample photo shipped with '
+                            'the package)')
+    which.add_argument('--sample', action='store_true',
+                       help=f'segment the sample photo shipped with the package '
+                            f'({SAMPLE_IMAGE}), with the built-in model too (written as '
+                            f'{Path(SAMPLE_IMAGE).stem}_segmented.png)')
     parser.add_argument('-o', '--output', metavar='FILE',
                         help='overlay file to write (default: <stem>_segmented.png in the '
                              'current folder)')
@@ -53,12 +58,13 @@ def run_image(args) -> int:
             raise CliError(f'cannot read image {source}: {reason}')
         name, stem = source.name, source.stem
     else:
-        bgr, name, stem = _default_image(args.model)
+        bgr, name, stem = _default_image(args.model, args.sample)
     output = Path(args.output).expanduser() if args.output else Path(f'{stem}_segmented.png')
     _check_writable_image(output)
     viewer = open_viewer() if args.show else None
     choice = choose_model(args)
-    segmenter = load_segmenter(choice, verbose=args.verbose, own_scenes=not args.image)
+    segmenter = load_segmenter(choice, verbose=args.verbose,
+                               own_scenes=not (args.image or args.sample))
 
     segmentation = segmenter.segment(bgr, choice.settings)
     overlay = segmenter.overlay(bgr, segmentation, args.overlay_alpha)
@@ -76,17 +82,17 @@ def run_image(args) -> int:
     return 0
 
 
-def _default_image(model) -> tuple:
+def _default_image(model, sample: bool) -> tuple:
     """(BGR image, its name in the output, stem of the overlay file) when IMAGE is not given.
 
     The built-in model gets a generated scene of the kind it knows, named with what it holds
     so the result can be checked by eye; on a photo its first result would be nonsense. Any
-    other model gets the sample photo.
+    other model, and the built-in one with --sample, gets the sample photo.
     """
     from ..demo.evaluation import sample_scene
     from ..model.source import is_builtin_model
 
-    if is_builtin_model(model):
+    if is_builtin_model(model) and not sample:
         scene = sample_scene()
         counts = Counter(instance.name for instance in scene.instances)
         truth = ', '.join(f'{count} {name}{"s" if count > 1 else ""}'

@@ -203,6 +203,25 @@ def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, 
     assert has_caption(cv2.imread(str(tmp_path / 'out.png')), sample)
 
 
+@pytest.mark.parametrize('how', ['none', 'folder'])
+def test_sample_segments_the_sample_photo_with_the_builtin_model_too(how, tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli(capsys, 'image', '--sample', *builtin_model_arguments(how))
+    assert status == 0, err
+    assert out.startswith(f'{SAMPLE_IMAGE}: ') and out.splitlines()[-1] == (
+        'wrote sample_segmented.png')
+    sample = cv2.imread(str(Path(cli.__file__).parents[1] / 'data' / SAMPLE_IMAGE))
+    assert sum(BUILTIN_WARNING in line for line in err.splitlines()) == 1  # a photo: said so
+    assert has_caption(cv2.imread(str(tmp_path / 'sample_segmented.png')), sample)
+
+
+def test_sample_and_an_image_are_a_usage_error(in_dir, capsys):
+    status, _, err = run_cli(capsys, 'image', in_dir / 'scene_0.png', '--sample')
+    assert_one_line_error(status, err, '--sample: not allowed with argument IMAGE',
+                          expected_status=2)
+
+
 def test_show_without_a_display_says_so_before_the_work(models, in_dir, tmp_path, capsys,
                                                        monkeypatch):
     monkeypatch.delenv('DISPLAY', raising=False)
