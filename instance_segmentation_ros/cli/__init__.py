@@ -21,7 +21,7 @@ command line, 130 for Ctrl+C or SIGTERM) and one line on stderr saying what to f
 piped into a reader that stops early (`| head -1`) ends it quietly with status 141, as SIGPIPE
 ends other programs. SIGTERM is
 handled like Ctrl+C, so an interrupted ``folder`` run leaves complete outputs and a closed bag
-(or none, when no frame was written yet) whenever it arrives.
+(or none, and no output folder it made, when no frame was written yet) whenever it arrives.
 
 Without ``--model`` (or with ``--model`` naming the built-in model's folder) the built-in demo
 model runs; on any image but its own generated scenes its overlays carry a caption saying that

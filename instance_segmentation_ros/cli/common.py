@@ -148,6 +148,25 @@ def make_writable_folder(folder: Path, what: str):
     check_writable_folder(folder, what)
 
 
+@contextmanager
+def output_folder(folder: Path, what: str):
+    """`make_writable_folder` for the length of the block; the folders it made go if left empty.
+
+    A run stopped or failed before its first output (Ctrl+C while the model loads) leaves no
+    empty folder behind; one that was there before stays.
+    """
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
+    make_writable_folder(folder, what)
+    try:
+        yield folder
+    finally:
+        for path in made:
+            try:
+                path.rmdir()
+            except OSError:  # not empty
+                break
+
+
 def check_writable_folder(folder: Path, what: str):
     """Fail now, not after the model has loaded, when no file can be created in `folder`."""
     try:

@@ -18,7 +18,8 @@ Outputs besides the overlays (of the input files' names):
 - ``--masks``: ``<stem>_masks.png`` per image, mono8: 0 background, k = instance k.
 
 Ctrl+C or SIGTERM stops after the current image; what was written is complete, the bag closed
-(or deleted, when no frame went into it).
+(or deleted, when no frame went into it), and OUT_DIR removed again if the run made it and
+wrote nothing. A folder of which not one file can be read is reported before the model loads.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .common import (
     check_writable_file,
     choose_model,
     load_segmenter,
-    make_writable_folder,
+    output_folder,
     write_image,
 )
 from .depth_files import DepthLocator
@@ -106,12 +107,13 @@ def run_folder(args) -> int:
     if json_path is not None:
         check_writable_file(json_path)
     choice = choose_model(args)
+    _check_readable(files)
     bag_start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
         Decimal(args.bag_start) * 1_000_000_000)
-    with ExitStack() as bag_lifetime:
-        bag = bag_lifetime.enter_context(  # before the slow load
+    with ExitStack() as outputs:  # the outputs, made before the slow load
+        outputs.enter_context(output_folder(out_dir, 'overlays'))
+        bag = outputs.enter_context(
             bag_for_frames(args.bag, 'compressed' if args.bag_compressed else 'raw'))
-        make_writable_folder(out_dir, 'overlays')
         run = FolderRun(
             segmenter=load_segmenter(choice, verbose=args.verbose), settings=choice.settings,
             overlay_alpha=args.overlay_alpha, files=files, out_dir=out_dir,
@@ -124,10 +126,31 @@ def run_folder(args) -> int:
             finally:
                 stop.finish()
                 progress.close()
-                bag_lifetime.close()  # here, where no signal interrupts closing the bag
+                outputs.close()  # here, where no signal interrupts closing the bag
                 if json_path is not None and run.images:
                     write_coco_files(json_path, run.results, run.images, run.segmenter)
             return run.report()
+
+
+def _check_readable(files: list[Path]):
+    """Fail before the model loads when not one of the files can be read, saying why each."""
+    unreadable = []
+    for path in files:
+        _, bgr, reason = read_image_file(path)
+        if bgr is not None:
+            return
+        unreadable.append((path.name, reason))
+    _list_unreadable(unreadable)
+    raise CliError(f'none of the {len(files)} image files in the input folder could be read')
+
+
+def _list_unreadable(unreadable: list[tuple[str, str]]):
+    """The files that could not be read, and why, on stderr."""
+    if unreadable:
+        count = len(unreadable)
+        print(f'could not read {count} file{"" if count == 1 else "s"}:', file=sys.stderr)
+        for name, reason in unreadable:
+            print(f'  {name}: {reason}', file=sys.stderr)
 
 
 COMMAND = Command(
@@ -170,7 +193,7 @@ class FolderRun:
                 data, bgr, reason = read_image_file(path)
                 if bgr is None:
                     self.unreadable.append((path.name, reason))
-                    progress.step(path.name, f'skipped ({reason})')
+                    progress.skip(path.name, f'skipped ({reason})')
                     continue
                 segmentation = self.segmenter.segment(bgr, self.settings)
                 overlay = self.segmenter.overlay(bgr, segmentation, self.overlay_alpha)
@@ -230,11 +253,7 @@ class FolderRun:
             print(f'no 3D for {count} image{"" if count == 1 else "s"}:', file=sys.stderr)
             for name, reason in self.depth.without_depth:
                 print(f'  {name}: {reason}', file=sys.stderr)
-        if self.unreadable:
-            count = len(self.unreadable)
-            print(f'could not read {count} file{"" if count == 1 else "s"}:', file=sys.stderr)
-            for name, reason in self.unreadable:
-                print(f'  {name}: {reason}', file=sys.stderr)
+        _list_unreadable(self.unreadable)
         sys.stdout.flush()
         if self.interrupted:
             raise CliError(f'interrupted after {done} of {total} images (what was written is '

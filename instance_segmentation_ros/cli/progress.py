@@ -7,11 +7,17 @@ import time
 
 
 class Progress:
-    """A tqdm bar (rate and ETA) on a terminal, one log line per image otherwise."""
+    """A tqdm bar (rate and ETA) on a terminal, one log line per file otherwise.
+
+    The rate counts the images segmented: a skipped file takes no time, and counted it would
+    show thousands of images a second. The bar counts segmented images out of the files not
+    skipped; the log lines number every file, and those of segmented images give the rate.
+    """
 
     def __init__(self, total: int, stream=None):
         self.total = total
-        self.count = 0
+        self.count = 0  # files done, segmented or skipped
+        self.segmented = 0
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.bar = None
@@ -21,17 +27,28 @@ class Progress:
             self.bar = tqdm(total=total, unit='img', file=self.stream, dynamic_ncols=True)
 
     def step(self, name: str, text: str):
-        """One image done: `name` and what came of it."""
+        """One image segmented: `name` and what came of it."""
         self.count += 1
+        self.segmented += 1
         if self.bar is not None:
             self.bar.set_postfix_str(f'{name}: {text}', refresh=False)
             self.bar.update(1)
             return
         elapsed = time.monotonic() - self.started
-        rate = self.count / elapsed if elapsed > 0 else 0.0
+        rate = self.segmented / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.count) / rate if rate > 0 else 0.0
         print(f'[{self.count}/{self.total}] {name}: {text} ({rate:.2f} img/s, ETA '
               f'{eta:.0f} s)', file=self.stream, flush=True)
+
+    def skip(self, name: str, text: str):
+        """One file passed over (`text` says why): no image for the rate."""
+        self.count += 1
+        if self.bar is not None:
+            self.bar.total -= 1
+            self.bar.set_postfix_str(f'{name}: {text}', refresh=False)
+            self.bar.refresh()
+            return
+        print(f'[{self.count}/{self.total}] {name}: {text}', file=self.stream, flush=True)
 
     def close(self):
         """End the bar, so that what follows starts on a line of its own."""

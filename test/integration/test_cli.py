@@ -328,6 +328,15 @@ def test_folder_writes_overlays_and_lists_unreadable_files(folder_run, in_dir):
         assert overlay.shape == original.shape and not np.array_equal(overlay, original)
 
 
+def test_folder_progress_rate_counts_the_images_segmented(folder_run):
+    # broken.jpg comes first, skipped at once: its line shows no rate (that would be thousands
+    # of images a second); the lines of the segmented images do.
+    result, _ = folder_run
+    lines = [line for line in result.stderr.splitlines() if line.startswith('[')]
+    assert lines[0] == '[1/5] broken.jpg: skipped (truncated JPEG (no end-of-image marker))'
+    assert len(lines) == 5 and all(' img/s, ETA ' in line for line in lines[1:]), lines
+
+
 def test_folder_overlays_and_masks_equal_the_pipeline_output(folder_run, expected):
     _, paths = folder_run
     for name, (_, segmentation, overlay, _) in expected.items():
@@ -473,6 +482,36 @@ def test_folder_without_images_or_readable_images_fails(models, tmp_path, capsys
                                                  'could be read')
     assert '  a.png: empty file' in err
     assert not (tmp_path / 'bag').exists() and not (tmp_path / 'r.json').exists()
+
+
+def test_a_folder_of_unreadable_files_fails_before_the_model_loads(in_dir, tmp_path, capsys):
+    # The model does not exist: an error about it means the files were read too late.
+    images = tmp_path / 'unreadable'
+    images.mkdir()
+    (images / 'a.png').write_bytes(b'')
+    (images / 'b.jpg').write_bytes((in_dir / 'broken.jpg').read_bytes())
+    status, out, err = run_cli(capsys, 'folder', images, tmp_path / 'out', '--model',
+                               tmp_path / 'no_model', '--bag', tmp_path / 'bag')
+    assert status == 1 and not out
+    assert err.splitlines() == [
+        'could not read 2 files:', '  a.png: empty file',
+        '  b.jpg: truncated JPEG (no end-of-image marker)',
+        'instance-segmentation: error: none of the 2 image files in the input folder could be '
+        'read']
+    assert not (tmp_path / 'out').exists() and not (tmp_path / 'bag').exists()
+
+
+def test_a_failed_run_removes_the_output_folders_it_made_and_left_empty(in_dir, tmp_path,
+                                                                        capsys):
+    made = tmp_path / 'made' / 'out'
+    status, _, err = run_cli(capsys, 'folder', in_dir, made, '--model', tmp_path / 'no_model')
+    assert_one_line_error(status, err, 'no_model', 'does not exist')
+    assert not (tmp_path / 'made').exists()
+    there = tmp_path / 'there'
+    there.mkdir()
+    status, _, err = run_cli(capsys, 'folder', in_dir, there, '--model', tmp_path / 'no_model')
+    assert_one_line_error(status, err, 'no_model', 'does not exist')
+    assert there.is_dir()  # not made by the run: left alone
 
 
 def unwritable_folder(tmp_path):

@@ -99,6 +99,7 @@ def test_sigterm_while_the_model_loads_leaves_no_broken_bag(slow_model, in_dir, 
         assert err.strip().splitlines() == ['instance-segmentation: error: interrupted'], err
         assert not bag.exists()  # no frame: the bag is discarded, so a rerun can create it
         assert not (tmp_path / 'r.json').exists()
+        assert not (tmp_path / 'out').exists()  # made by the run, and left empty
 
 
 def test_sigterm_during_the_batch_closes_the_bag(slow_model, in_dir, tmp_path):
