@@ -18,9 +18,9 @@ from .common import (
 from .parser import Command, add_model_options
 
 SAMPLE_IMAGE = 'sample.jpg'
-"""Packaged default image of models other than the built-in one: NASA's photograph of
-astronaut Eileen Collins, as shipped by scikit-image (`skimage.data.astronaut`); public
-domain, no known copyright restrictions."""
+"""Packaged default image of models other than the built-in one (of any with --sample): NASA's
+photograph of astronaut Eileen Collins, as shipped by scikit-image (`skimage.data.astronaut`);
+public domain, no known copyright restrictions."""
 
 WINDOW_CHECK_MS = 100
 
