@@ -1,7 +1,8 @@
 """Where frames wait for the model: the newest frame, every frame in order, or fair turns.
 
 `put` never blocks the receiving thread; which frame the model stage takes next, and which are
-dropped (and counted), is the policy each mailbox stands for.
+dropped (and counted), is the policy each mailbox stands for. `mailbox_for` picks the policy
+for a processing mode and a number of cameras.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from itertools import pairwise
 
 PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
+PROCESSING_MODES = ('latest', 'every_frame')
 
 
 class Mailbox:
@@ -106,6 +108,7 @@ class LatestFrameSlot(Mailbox):
         self._condition.wait_for(
             lambda: self._closed or self._item is None or self._item[1] != arrived, max_wait)
 
+
 class FrameQueue(Mailbox):
     """Holds up to `size` pending items in arrival order; when full, the oldest is dropped.
 
@@ -136,6 +139,7 @@ class FrameQueue(Mailbox):
             if not self._condition.wait_for(lambda: self._items or self._closed, timeout):
                 return None
             return self._items.popleft() if self._items else None
+
 
 class FairFrameSlots(Mailbox):
     """One newest-frame slot per source; the consumer is given the sources in fair turns.
@@ -177,3 +181,18 @@ class FairFrameSlots(Mailbox):
             return self._items.pop(key)
 
 
+def mailbox_for(mode: str, cameras: int, size: int, source: Callable) -> Mailbox:
+    """The mailbox of a processing mode (PROCESSING_MODES) for a number of cameras.
+
+    `every_frame`: one queue of `size` in arrival order, shared by all cameras (a recording is
+    wanted whole). `latest`: the newest frame of each camera in fair turns (`source(frame)`
+    names a frame's camera) or, for one camera, the newest-frame slot, whose frame wait a
+    single stream can use.
+    """
+    if mode not in PROCESSING_MODES:
+        raise ValueError(f'processing mode {mode!r} is not one of {", ".join(PROCESSING_MODES)}')
+    if mode == 'every_frame':
+        return FrameQueue(size)
+    if cameras > 1:
+        return FairFrameSlots(source)
+    return LatestFrameSlot()
