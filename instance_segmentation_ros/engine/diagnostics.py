@@ -92,7 +92,7 @@ class PublisherPresence:
         self.publishers = 0
         self.frames = 0  # since watching began, or since publishers last went away
         self._gone = None  # what went away, while no publisher is back
-        self._seen = False
+        self.seen = False  # whether a publisher was ever seen
         self._told_none = False
         self._started, self._notice_after_s, self._hint = started, notice_after_s, hint
 
@@ -104,7 +104,7 @@ class PublisherPresence:
         """Take the number of publishers seen `now`; the line to say if one is due, else None."""
         before, self.publishers = self.publishers, publishers
         if publishers:
-            self._seen, self._gone = True, None
+            self.seen, self._gone = True, None
             return None
         if before:
             who = 'the publisher' if before == 1 else f'the {before} publishers'
@@ -112,7 +112,7 @@ class PublisherPresence:
             self._gone = f'{who} of {self.topic} went away after {frames}'
             self.frames = 0
             return f'{self._gone}; waiting for a new one'
-        if self._seen or self._told_none or now - self._started < self._notice_after_s:
+        if self.seen or self._told_none or now - self._started < self._notice_after_s:
             return None
         self._told_none = True
         return (f'no publisher on {self.topic} after {self._notice_after_s:g} s'

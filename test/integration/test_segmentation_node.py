@@ -36,10 +36,7 @@ from instance_segmentation_ros.core.image_conversion import image_msg_to_bgr
 from instance_segmentation_ros.core.render import class_colour
 from instance_segmentation_ros.engine.pipeline import StagePolicy
 from instance_segmentation_ros.ros import detection_msgs
-from instance_segmentation_ros.ros.segmentation_node import (
-    NO_PUBLISHER_NOTICE_S,
-    input_reliability,
-)
+from instance_segmentation_ros.ros.adaptive_input import NO_PUBLISHER_NOTICE_S, input_reliability
 
 FORMATS = {
     'tf2_od_api': lambda path: tiny_models.export_tf2_od_saved_model(path),
