@@ -394,6 +394,43 @@ def test_a_node_without_publisher_says_once_which_topic_it_listens_on(model_path
     assert '-r image:=' in notices()[0]
 
 
+def test_a_publisher_that_goes_away_is_said_once_as_such_never_as_missing(model_paths):
+    """A folder played, a video or a bag over: no remap hint, and /diagnostics says so."""
+    harness = Harness(model_paths['tf2_od_api'], namespace='/source_ends')
+    try:
+        harness.segment(scene_message(stamp_sec=90)[0])
+        harness.publishers_go_away([harness.publisher], '/source_ends/image')
+    finally:
+        harness.close()
+
+
+def test_a_remapped_topic_without_publisher_is_said_without_a_remap_hint(model_paths):
+    """As in the launch files, which remap `image` themselves: a remap is already in place."""
+    harness = Harness(model_paths['tf2_od_api'], namespace='/remapped', connect=False,
+                      extra_args=['-r', 'image:=/nobody_publishes/image_raw'])
+    try:
+        assert wait_for(lambda: harness.said('no publisher'), timeout=30), harness.said('')
+        assert harness.said('no publisher') == [
+            f'no publisher on /nobody_publishes/image_raw after {NO_PUBLISHER_NOTICE_S:g} s; '
+            'waiting for one']
+        assert wait_for(lambda: len(harness.diagnostics) > 0, timeout=5)
+        assert harness.diagnostics.last.status[0].message == (
+            'waiting for images: no publisher on /nobody_publishes/image_raw yet')
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize('parameter', ['model_path:=/no/such/model', 'score_threshold:=1'])
+def test_a_start_error_is_logged_under_the_nodes_own_name(parameter):
+    """As every other line of the node: [segmentation.segmentation_node] in its namespace."""
+    process = start_process([console_script('segmentation_node'), '--ros-args',
+                             '-r', '__ns:=/segmentation', '-p', parameter])
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1 and '[segmentation.segmentation_node]' in errors[0], output
+
+
 def test_console_script_with_ros_args_answers(model_paths):
     process = start_process([console_script('segmentation_node'), '--ros-args',
                              '-p', f'model_path:={model_paths["tf1_frozen_graph"]}',
