@@ -210,6 +210,41 @@ def test_parameters_change_results_through_the_parameter_service(harness):
     assert [d['category_name'] for d in data['detections']] == ['person']
 
 
+@pytest.mark.parametrize('value, stored, names', [
+    (Parameter('classes', Parameter.Type.BOOL_ARRAY, []), [], ['person', 'car']),  # "[]"
+    (Parameter('classes', Parameter.Type.STRING, ''), [], ['person', 'car']),  # ""
+    (Parameter('classes', Parameter.Type.STRING, '[1, car]'), ['1', 'car'],
+     ['person', 'car']),  # "[1, car]"
+    (Parameter('classes', Parameter.Type.INTEGER_ARRAY, [3]), ['3'], ['car']),  # "[3]"
+    (Parameter('classes', Parameter.Type.INTEGER, 1), ['1'], ['person']),  # "1"
+    (Parameter('classes', Parameter.Type.STRING, 'car'), ['car'], ['car']),  # "car"
+])
+def test_classes_in_every_type_the_ros2_command_sends(harness, value, stored, names):
+    """`ros2 param set` guesses a type from YAML: "[]" is a bool array, "[1, car]" one string.
+
+    Each is the list it spells, kept as the string array of its names and ids.
+    """
+    assert all(r.successful for r in harness.set(Parameter('classes', value=['person'])))
+    (result,) = harness.set(value)
+    assert result.successful, result.reason
+    data = harness.segment(scene_message(stamp_sec=25)[0])
+    assert [d['category_name'] for d in data['detections']] == names
+    classes = harness.node.get_parameter('classes')
+    assert (classes.type_, classes.value) == (Parameter.Type.STRING_ARRAY, stored)
+
+
+def test_classes_given_as_ids_at_start_up(model_paths):
+    """-p classes:=[3] (and a YAML file's [3]) is an integer array: ids, as names are."""
+    harness = Harness(model_paths['tf2_od_api'], extra_args=['-p', 'classes:=[3]'],
+                      namespace='/class_ids')
+    try:
+        data = harness.segment(scene_message(stamp_sec=26)[0])
+        assert [d['category_name'] for d in data['detections']] == ['car']
+        assert harness.node.get_parameter('classes').value == ['3']
+    finally:
+        harness.close()
+
+
 @pytest.mark.parametrize('parameter, reason_words', [
     (Parameter('classes', Parameter.Type.STRING_ARRAY, ['unicorn']), ['unicorn', 'person']),
     (Parameter('score_threshold', Parameter.Type.DOUBLE, 1.5), ['score_threshold']),
@@ -219,6 +254,9 @@ def test_parameters_change_results_through_the_parameter_service(harness):
     (Parameter('frame_wait_fraction', Parameter.Type.DOUBLE, -0.1), ['frame_wait_fraction']),
     (Parameter('output_wait_fraction', Parameter.Type.DOUBLE, 1.5), ['output_wait_fraction']),
     (Parameter('model_path', Parameter.Type.STRING, '/elsewhere'), ['read-only']),
+    (Parameter('classes', Parameter.Type.STRING_ARRAY, ['']), ['empty', '"[]" keeps every']),
+    (Parameter('classes', Parameter.Type.DOUBLE_ARRAY, [1.5]), ['class names or ids']),
+    (Parameter('classes', Parameter.Type.STRING, '[car, [1]]'), ['nested']),
 ])
 def test_invalid_parameters_are_rejected_and_change_nothing(harness, parameter, reason_words):
     (result,) = harness.set(parameter)
