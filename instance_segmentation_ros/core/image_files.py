@@ -13,7 +13,7 @@ import fnmatch
 import os
 import zlib
 
-from ..errors import describe_os_error
+from ..errors import InstanceSegmentationError, describe_os_error
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 DEFAULT_GLOBS = tuple(f'*{extension}' for extension in IMAGE_EXTENSIONS)
@@ -37,15 +37,99 @@ def parse_pattern(pattern):
     return [glob.strip().lower() for glob in pattern.split(',') if glob.strip()]
 
 
-def image_names(folder, globs=DEFAULT_GLOBS):
+class ImageFolderError(InstanceSegmentationError):
+    """A folder of images that cannot be played or segmented: missing, unreadable, no images."""
+
+
+def list_image_files(folder: str | os.PathLike, patterns=DEFAULT_GLOBS) -> list[str]:
     """Names of the files in ``folder`` that match any glob, case-insensitive, in name order.
 
-    ``globs`` are lower-case, as parse_pattern returns them.
-    The OSError of a folder that cannot be listed goes to the caller, which words it.
+    ``patterns`` are lower-case globs, as parse_pattern returns them. ImageFolderError, one
+    line, when the folder is missing, not a folder, cannot be listed, or has no such file.
     """
-    return [name for name in sorted(os.listdir(folder))
-            if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
-            and os.path.isfile(os.path.join(folder, name))]
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        raise ImageFolderError(f"input folder '{folder}' does not exist") from None
+    except NotADirectoryError:
+        raise ImageFolderError(f"input folder '{folder}' is a file, not a folder") from None
+    except OSError as error:
+        raise ImageFolderError(
+            f"cannot list input folder '{folder}': {describe_os_error(error)}") from None
+    names = [name for name in entries
+             if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in patterns)
+             and os.path.isfile(os.path.join(folder, name))]
+    if names:
+        return names
+    looked_for = f"looked for {', '.join(patterns)}, any case"
+    if not entries:
+        raise ImageFolderError(f"input folder '{folder}' is empty: no images in it ({looked_for})")
+    raise ImageFolderError(f"no images in input folder '{folder}': none of its {len(entries)} "
+                           f'entries is a file that matches ({looked_for})')
+
+
+class ImagePlaylist:
+    """The image files of a folder in name order, each read when its turn comes, once or looped.
+
+    The folder is listed at once and again for each pass of a `loop` (which may be changed at
+    any time), so files added or removed meanwhile are noticed; a file that vanished or cannot
+    be decoded then is skipped and counted. With `skip_depth` the depth images of an RGB-D
+    folder are not played.
+    """
+
+    def __init__(self, folder: str, patterns=DEFAULT_GLOBS, skip_depth: bool = False,
+                 loop: bool = False):
+        self.folder, self.loop = folder, loop
+        self._patterns, self._skip_depth = patterns, skip_depth
+        self.names = self._list()
+        self._index = self._read_this_pass = 0
+        self.read = self.skips = 0  # files read and files skipped, all passes
+        self.skipped = []  # unique names skipped, in order of first failure
+
+    def tally(self, names_shown: int = 10) -> str:
+        """'N images, skipped M (a.png, b.png and 3 more)': what was read and what skipped."""
+        text = f'{self.read} images, skipped {self.skips}'
+        if self.skipped:
+            more = len(self.skipped) - names_shown
+            text += (f" ({', '.join(self.skipped[:names_shown])}"
+                     f"{f' and {more} more' if more > 0 else ''})")
+        return text
+
+    def _list(self) -> list[str]:
+        names = [name for name in list_image_files(self.folder, self._patterns)
+                 if not (self._skip_depth and is_depth_file(name))]
+        if not names:
+            raise ImageFolderError(f"input folder '{self.folder}' holds depth images only")
+        return names
+
+    def next_image(self, on_skip=None):
+        """(name, file bytes, BGR image) of the next readable file; None after the last one.
+
+        `on_skip(path, reason)` hears of a file skipped, the first time for its name (a loop
+        meets it again). In a loop, ImageFolderError when a whole pass read no file or the
+        folder cannot be listed again.
+        """
+        while True:
+            if self._index >= len(self.names):
+                if not self.loop:
+                    return None
+                if self._read_this_pass == 0:
+                    raise ImageFolderError(f"no file of '{self.folder}' could be read")
+                self.names = self._list()
+                self._index = self._read_this_pass = 0
+            name = self.names[self._index]
+            self._index += 1
+            path = os.path.join(self.folder, name)
+            data, image, reason = read_image_file(path)
+            if image is not None:
+                self.read += 1
+                self._read_this_pass += 1
+                return name, data, image
+            self.skips += 1
+            if name not in self.skipped:
+                self.skipped.append(name)
+                if on_skip is not None:
+                    on_skip(path, reason)
 
 
 def read_image(path):

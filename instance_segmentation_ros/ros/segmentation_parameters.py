@@ -246,4 +246,3 @@ def start_settings(read: Callable[[str], Parameter],
         read('processing_mode').value, read('queue_size').value,
         camera_names(read('cameras').value, resolve_topic),
         read('depth.history').value if read('depth.enabled').value else None)
-

@@ -11,10 +11,13 @@ import yaml
 from payloads import with_exif_thumbnail, with_orientation
 
 from instance_segmentation_ros.core.image_files import (
+    DEFAULT_GLOBS,
     DEFAULT_PATTERN,
+    ImageFolderError,
+    ImagePlaylist,
     decode_image,
-    image_names,
     jpeg_orientation,
+    list_image_files,
     parse_pattern,
     read_image,
     read_image_file,
@@ -153,22 +156,131 @@ def test_a_file_without_read_permission_has_a_reason(scene, tmp_path):
     assert read_image(path) == (None, 'permission denied')
 
 
-def test_image_names_are_the_image_files_in_name_order_any_case(tmp_path):
+def test_list_image_files_gives_the_image_files_in_name_order_any_case(tmp_path):
     for name in ('b.PNG', 'a.jpeg', 'c.Tiff', 'A.webp', 'd.bmp', 'e.JPG', 'f.tif', 'notes.txt',
                  'image.gif', 'png'):
         (tmp_path / name).write_bytes(b'x')
     (tmp_path / 'folder.jpg').mkdir()
-    assert image_names(tmp_path) == [
+    assert list_image_files(tmp_path) == [
         'A.webp', 'a.jpeg', 'b.PNG', 'c.Tiff', 'd.bmp', 'e.JPG', 'f.tif']
-    assert image_names(tmp_path, parse_pattern(' *.GIF,, *.txt ')) == ['image.gif', 'notes.txt']
-    assert image_names(tmp_path, parse_pattern('a*')) == ['A.webp', 'a.jpeg']
+    assert list_image_files(str(tmp_path), parse_pattern(' *.GIF,, *.txt ')) == [
+        'image.gif', 'notes.txt']
+    assert list_image_files(tmp_path, parse_pattern('a*')) == ['A.webp', 'a.jpeg']
 
 
-def test_image_names_leaves_the_folder_errors_to_the_caller(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        image_names(tmp_path / 'missing')
-    with pytest.raises(NotADirectoryError):
-        image_names(write(tmp_path, 'file.png', b'x'))
+def folder_error(folder, patterns=DEFAULT_GLOBS) -> str:
+    with pytest.raises(ImageFolderError) as raised:
+        list_image_files(folder, patterns)
+    message = str(raised.value)
+    assert '\n' not in message and 'Errno' not in message
+    return message
+
+
+def test_a_missing_folder_or_a_file_is_one_line(tmp_path):
+    assert folder_error(tmp_path / 'missing') == (
+        f"input folder '{tmp_path / 'missing'}' does not exist")
+    file = write(tmp_path, 'file.png', b'x')
+    assert folder_error(file) == f"input folder '{file}' is a file, not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root lists folders whatever their permissions')
+def test_a_folder_that_cannot_be_listed_is_one_line(tmp_path):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        assert folder_error(locked) == f"cannot list input folder '{locked}': permission denied"
+    finally:
+        locked.chmod(0o755)
+
+
+def test_an_empty_folder_and_one_without_a_match_say_what_was_looked_for(tmp_path):
+    assert folder_error(tmp_path) == (
+        f"input folder '{tmp_path}' is empty: no images in it (looked for *.jpg, *.jpeg, *.png, "
+        '*.bmp, *.tif, *.tiff, *.webp, any case)')
+    write(tmp_path, 'notes.txt', b'x')
+    (tmp_path / 'photos.png').mkdir()
+    assert folder_error(tmp_path, parse_pattern('*.PNG,*.gif')) == (
+        f"no images in input folder '{tmp_path}': none of its 2 entries is a file that matches "
+        '(looked for *.png, *.gif, any case)')
+
+
+def whole_png(tmp_path, name, width=8):
+    return write(tmp_path, name, encoded(np.zeros((4, width, 3), np.uint8), '.png'))
+
+
+def test_a_playlist_reads_the_files_in_name_order_skipping_the_unreadable_once(tmp_path):
+    for index, name in enumerate(['b.png', 'a.png', 'd.png']):
+        whole_png(tmp_path, name, 8 + index)
+    write(tmp_path, 'c.png', b'garbage')
+    skipped = []
+    playlist = ImagePlaylist(str(tmp_path))
+    played = []
+    while (item := playlist.next_image(lambda path, reason: skipped.append((path, reason)))):
+        name, data, image = item
+        assert data == (tmp_path / name).read_bytes()
+        played.append((name, image.shape[1]))
+    assert played == [('a.png', 9), ('b.png', 8), ('d.png', 10)]
+    assert skipped == [(str(tmp_path / 'c.png'), 'not an image OpenCV can decode')]
+    assert (playlist.read, playlist.skips, playlist.skipped) == (3, 1, ['c.png'])
+    assert playlist.next_image() is None
+    assert playlist.tally() == '3 images, skipped 1 (c.png)'
+
+
+def test_a_looping_playlist_lists_the_folder_again_for_each_pass(tmp_path):
+    whole_png(tmp_path, 'a.png')
+    write(tmp_path, 'b.png', b'garbage')
+    skipped = []
+
+    def play(count):
+        return [playlist.next_image(lambda path, reason: skipped.append(path))[0]
+                for _ in range(count)]
+
+    playlist = ImagePlaylist(str(tmp_path), loop=True)
+    names = play(2)
+    whole_png(tmp_path, 'c.png')  # added during the second pass: played in the third
+    names += play(2)
+    assert names == ['a.png', 'a.png', 'a.png', 'c.png']
+    assert skipped == [str(tmp_path / 'b.png')]  # told once, counted each time
+    assert playlist.skips == 3 and playlist.skipped == ['b.png']
+    playlist.loop = False
+    assert playlist.next_image() is None
+
+
+def test_a_looping_playlist_that_read_nothing_in_a_pass_or_lost_its_folder_fails(tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    write(folder, 'a.png', b'garbage')
+    with pytest.raises(ImageFolderError, match=f"^no file of '{folder}' could be read$"):
+        ImagePlaylist(str(folder), loop=True).next_image()
+    whole_png(folder, 'a.png')
+    playlist = ImagePlaylist(str(folder), loop=True)
+    assert playlist.next_image()[0] == 'a.png'
+    (folder / 'a.png').unlink()
+    folder.rmdir()
+    with pytest.raises(ImageFolderError, match='does not exist'):
+        playlist.next_image()
+
+
+def test_an_rgbd_playlist_plays_the_colour_images_only(tmp_path):
+    whole_png(tmp_path, 'a.png')
+    whole_png(tmp_path, 'a_depth.png')
+    assert ImagePlaylist(str(tmp_path), skip_depth=True).names == ['a.png']
+    assert ImagePlaylist(str(tmp_path)).names == ['a.png', 'a_depth.png']
+    (tmp_path / 'a.png').unlink()
+    with pytest.raises(ImageFolderError, match='holds depth images only'):
+        ImagePlaylist(str(tmp_path), skip_depth=True)
+
+
+def test_the_tally_names_ten_skipped_files_at_most(tmp_path):
+    whole_png(tmp_path, 'a.png')
+    for index in range(12):
+        write(tmp_path, f'z{index:02}.png', b'')
+    playlist = ImagePlaylist(str(tmp_path))
+    while playlist.next_image():
+        pass
+    names = ', '.join(f'z{index:02}.png' for index in range(10))
+    assert playlist.tally() == f'1 images, skipped 12 ({names} and 2 more)'
 
 
 def test_folder_player_config_states_the_default_pattern():
