@@ -70,6 +70,7 @@ class ActiveSegmentation:
         self._say_what_flows()
 
     def _say_what_flows(self):
+        """One line: the image topics, how frames are taken, where the outputs go, what is off."""
         outputs = ', '.join(camera.topic('masks').rpartition('/')[0] or '/'
                             for camera in self.cameras)
         self._node.get_logger().info(
