@@ -3,6 +3,8 @@
 The level says how the node is doing now, so it comes from the last period alone: a frame that
 failed or an image that was rejected a minute ago is history, not the current state, and once
 frames flow cleanly again the status is OK again. The totals since start stay in the values.
+While no frames come, the message says why, as far as the node knows: no publisher yet, or the
+publishers went away (`PublisherPresence`).
 """
 
 from __future__ import annotations
@@ -76,22 +78,79 @@ class Status:
     values: dict[str, str]
 
 
-def level(faults: Faults, received: int) -> tuple[int, str]:
-    """Level and message from this period's faults: failures are errors, rejections warnings."""
+class PublisherPresence:
+    """The publishers of one input topic over time, and the one line worth saying when it changes.
+
+    No publisher `notice_after_s` after watching began, when none was ever seen, is the usual
+    sign of a topic nobody publishes (a missing remap: `hint` says what to do). Publishers that
+    went away are a source that ended (a folder played, a bag or a video over): that is said
+    once each time, with the frames received since the last time, and no hint.
+    """
+
+    def __init__(self, topic: str, started: float, notice_after_s: float, hint: str = ''):
+        self.topic = topic
+        self.publishers = 0
+        self.frames = 0  # since watching began, or since publishers last went away
+        self._gone = None  # what went away, while no publisher is back
+        self.seen = False  # whether a publisher was ever seen
+        self._told_none = False
+        self._started, self._notice_after_s, self._hint = started, notice_after_s, hint
+
+    def frame_received(self):
+        """Count a frame of the topic."""
+        self.frames += 1
+
+    def update(self, publishers: int, now: float) -> str | None:
+        """Take the number of publishers seen `now`; the line to say if one is due, else None."""
+        before, self.publishers = self.publishers, publishers
+        if publishers:
+            self.seen, self._gone = True, None
+            return None
+        if before:
+            who = 'the publisher' if before == 1 else f'the {before} publishers'
+            frames = f'{self.frames} frame' + 's' * (self.frames != 1)
+            self._gone = f'{who} of {self.topic} went away after {frames}'
+            self.frames = 0
+            return f'{self._gone}; waiting for a new one'
+        if self.seen or self._told_none or now - self._started < self._notice_after_s:
+            return None
+        self._told_none = True
+        return (f'no publisher on {self.topic} after {self._notice_after_s:g} s'
+                + (f': {self._hint}' if self._hint else '; waiting for one'))
+
+    def waiting(self) -> str | None:
+        """Why no frames come while the topic has no publisher; None while it has one."""
+        if self.publishers:
+            return None
+        return self._gone or f'no publisher on {self.topic} yet'
+
+
+def level(faults: Faults, received: int, waiting: str | None = None) -> tuple[int, str]:
+    """Level and message from this period's faults: failures are errors, rejections warnings.
+
+    `waiting`, where given, says why no frames came this period (`PublisherPresence.waiting`).
+    """
     if faults.failed:
         return ERROR, 'frames failed to process'
     if faults.rejected:
         return WARN, 'malformed images rejected'
     if faults.depth_refused:
         return WARN, 'depth refused: no 3D for some frames'
+    if waiting:
+        return OK, f'waiting for images: {waiting}'
     if received == 0:
         return OK, 'waiting for images'
     return OK, 'ok'
 
 
 def segmentation_status(period: Period, figures: StageFigures, faults: Faults,
-                        model_name: str, model_format: str) -> Status:
-    """The node's status for one period: rates and times of the period, counts since start."""
+                        model_name: str, model_format: str,
+                        presence: PublisherPresence | None = None) -> Status:
+    """The node's status for one period: rates and times of the period, counts since start.
+
+    With the `presence` of the image topic its publishers are counted too, and a period without
+    frames says why.
+    """
     count = max(period.processed, 1)
     values = {
         'rate_hz': f'{period.processed / max(period.seconds, 1e-9):.2f}',
@@ -113,4 +172,8 @@ def segmentation_status(period: Period, figures: StageFigures, faults: Faults,
         values['depth_refused'] = str(sum(faults.depth_refused_by_kind.values()))
         values.update({f'depth_refused_{kind}': str(n)
                        for kind, n in sorted(faults.depth_refused_by_kind.items())})
-    return Status(*level(faults, figures.received), values)
+    waiting = None
+    if presence is not None:
+        values['image_publishers'] = str(presence.publishers)
+        waiting = None if period.processed else presence.waiting()
+    return Status(*level(faults, figures.received, waiting), values)

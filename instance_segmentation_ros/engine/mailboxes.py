@@ -1,7 +1,8 @@
 """Where frames wait for the model: the newest frame, every frame in order, or fair turns.
 
 `put` never blocks the receiving thread; which frame the model stage takes next, and which are
-dropped (and counted), is the policy each mailbox stands for.
+dropped (and counted), is the policy each mailbox stands for. `mailbox_for` picks the policy
+for a processing mode and a number of cameras.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from itertools import pairwise
 
 PERIOD_WINDOW = 16  # arrivals from which the stream's frame period is estimated
+PROCESSING_MODES = ('latest', 'every_frame')
 
 
 class Mailbox:
@@ -177,3 +179,20 @@ class FairFrameSlots(Mailbox):
             self._turn += 1
             self._last_served[key] = self._turn
             return self._items.pop(key)
+
+
+def mailbox_for(mode: str, cameras: int, size: int, source: Callable) -> Mailbox:
+    """The mailbox of a processing mode (PROCESSING_MODES) for a number of cameras.
+
+    `every_frame`: one queue of `size` in arrival order, shared by all cameras (a recording is
+    wanted whole). `latest`: the newest frame of each camera in fair turns (`source(frame)`
+    names a frame's camera) or, for one camera, the newest-frame slot, whose frame wait a
+    single stream can use.
+    """
+    if mode not in PROCESSING_MODES:
+        raise ValueError(f'processing mode {mode!r} is not one of {", ".join(PROCESSING_MODES)}')
+    if mode == 'every_frame':
+        return FrameQueue(size)
+    if cameras > 1:
+        return FairFrameSlots(source)
+    return LatestFrameSlot()

@@ -1,7 +1,7 @@
 """segmentation_lifecycle_node: segmentation_node as a managed (lifecycle) node.
 
 The same node, topics and parameters, but it starts unconfigured and does each phase of
-`SegmentationNode` when told (`ros2 lifecycle set /segmentation/segmentation_node ...`, or the
+`SegmentationPhases` when told (`ros2 lifecycle set /segmentation/segmentation_node ...`, or the
 launch argument `lifecycle:=true`, which configures and activates it by itself):
 
 * configure: check the parameters and the label map, load and warm up the model;
@@ -21,14 +21,14 @@ import copy
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNodeMixin, LifecycleState, TransitionCallbackReturn
-from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.task import Future
 
 from ..engine.pipeline import TwoStagePipeline
 from .parameters import parameter_error_text
-from .segmentation_node import PARAMETERS, START_ERRORS, SegmentationNode
+from .segmentation_node import START_ERRORS, SegmentationPhases
 from .segmentation_node import main as node_main
+from .segmentation_parameters import PARAMETERS
 
 RELOADED = ('model_path', 'label_map_path', 'tf_device', 'device', 'cameras')
 
@@ -45,15 +45,17 @@ LIFECYCLE_PARAMETERS = {name: (default, settable(descriptor) if name in RELOADED
                         for name, (default, descriptor) in PARAMETERS.items()}
 
 
-class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationNode):
-    """SegmentationNode whose phases are lifecycle transitions; `done` is set by shutdown."""
+class SegmentationLifecycleNode(LifecycleNodeMixin, SegmentationPhases):
+    """segmentation_node whose phases are lifecycle transitions; `done` is set by shutdown.
+
+    It declares its parameters as the plain node does and adds the lifecycle services, as
+    rclpy's own LifecycleNode does over Node.
+    """
 
     def __init__(self, engine=TwoStagePipeline, input_depth: int = 1, **kwargs):
-        Node.__init__(self, 'segmentation_node', **kwargs)
+        SegmentationPhases.__init__(self, LIFECYCLE_PARAMETERS, engine, input_depth, **kwargs)
         LifecycleNodeMixin.__init__(self)
-        self.model = self.segmenter = self.label_map = self.pipeline = None
         self.done = Future()
-        self._declare(engine, input_depth, LIFECYCLE_PARAMETERS)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Configure; a failure is one error line and leaves the node unconfigured."""

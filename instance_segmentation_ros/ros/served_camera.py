@@ -5,14 +5,17 @@ parameter, several, each under its own name (`left/image`, `left/masks`, ...), a
 model. Everything that belongs to one camera is here: the names of its input topics, its
 publishers and how each frame's results become their messages (only for outputs someone
 subscribes to), the depth frames waiting to be paired with its colour frames, and the counts
-of its rejected frames for /diagnostics.
+of its rejected frames for /diagnostics; `camera_names` checks the names.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
@@ -21,13 +24,19 @@ from std_msgs.msg import String
 from ..core.compressed import MASK_FORMAT, OVERLAY_FORMAT, encode_jpeg, encode_png
 from ..core.depth3d import DepthError, Instances3D, locate_instances
 from ..core.depth_input import DepthInput
+from ..core.detections import RawDetections
 from ..core.image_conversion import (
     ImageConversionError,
     fill_image_msg_from_buffer,
     new_image_buffer,
 )
 from ..engine.diagnostics import FaultCounts
+from ..model.segmenter import Segmenter
 from . import depth_msgs, detection_msgs
+from .node_support import FatalError
+
+if TYPE_CHECKING:
+    from .segmentation_parameters import DepthSettings, RunSettings
 
 OUTPUT_QOS = QoSProfile(depth=5)
 # Latched, as vision_msgs intends for LabelInfo: a late subscriber gets the current map.
@@ -36,28 +45,34 @@ WARNING_INTERVAL_S = 5.0
 
 
 @dataclass
-class DepthSettings:
-    """How 3D is measured from a camera's depth; replaced whole when a parameter changes."""
+class Detected:
+    """One frame after the model call: its header, its image and the raw detections."""
 
-    percentile: float
-    max_gap: float
-    min_points: int
+    header: object
+    bgr: np.ndarray
+    detections: RawDetections
+    inference_s: float
 
 
 class ServedCamera:
     """The topics and state of one camera; `name` '' is the node's single camera.
 
-    `input_suffix` is the image transport's (`/compressed`); `depth` (a `DepthInput`) pairs
-    depth with colour where the node has depth on.
+    `input_suffix` is the image transport's (`/compressed`); with `depth_history` (depth on)
+    `depth`, a `DepthInput`, pairs depth with colour. The `segmenter` finishes each frame with
+    the `settings` in force, which `apply` replaces between frames.
     """
 
-    def __init__(self, node: Node, name: str, input_suffix: str, depth: DepthInput | None):
+    def __init__(self, node: Node, name: str, input_suffix: str, segmenter: Segmenter,
+                 settings: RunSettings, depth_history: int | None):
         self.name = name
         self._node = node
+        self._segmenter = segmenter
+        self.settings = settings
         self._prefix = f'{name}/' if name else ''
         self.image_name = self._prefix + 'image'  # what a remap to the camera's topic names
         self.image_topic = node.resolve_topic_name(self.image_name) + input_suffix
-        self.depth = depth
+        self.depth = None if depth_history is None else DepthInput(
+            depth_history, settings.depth.sync_tolerance, settings.depth.allow_frame_mismatch)
         self.faults = FaultCounts()
         self._last_warning = {}
         self._buffers = {}
@@ -73,7 +88,7 @@ class ServedCamera:
             self.label_info = self._publisher(detection_msgs.LabelInfo, 'label_info',
                                               LABEL_INFO_QOS)
         self.detections_3d = self.markers = self.points = None
-        if depth is not None:
+        if self.depth is not None:
             self.points = self._publisher(PointCloud2, 'points')
             if detection_msgs.AVAILABLE:
                 self.detections_3d = self._publisher(detection_msgs.Detection3DArray,
@@ -92,16 +107,25 @@ class ServedCamera:
         """`text` naming this camera where the node serves several."""
         return f'{self.name}: {text}' if self.name else text
 
-    # Results ----------------------------------------------------------------------------
+    def apply(self, settings: RunSettings, stamp):
+        """Use new settings from the next frame on; label_info follows the score threshold."""
+        threshold = self.settings.postprocess.score_threshold
+        self.settings = settings
+        if self.depth is not None:
+            self.depth.tolerance_s = settings.depth.sync_tolerance
+            self.depth.allow_frame_mismatch = settings.depth.allow_frame_mismatch
+        if settings.postprocess.score_threshold != threshold:
+            self.publish_label_info(stamp)
 
-    def publish(self, header, bgr, result, segmenter, label_map, located: Instances3D | None,
-                alpha: float, quality: int, mask_buffer):
-        """Publish one frame's results on the outputs that have subscribers, with its header.
-
-        `mask_buffer` is (message data, label image view) that `result` was finished into.
-        """
-        height, width = bgr.shape[:2]
-        mask_data, mask_view = mask_buffer
+    def publish(self, detected: Detected):
+        """Finish a frame and publish it on the outputs that have subscribers, with its header."""
+        settings, header = self.settings, detected.header
+        height, width = detected.bgr.shape[:2]
+        mask_data, mask_view = self._buffer('masks', height, width, 1)
+        result = self._segmenter.finish(detected.detections, detected.inference_s,
+                                        (height, width), settings.postprocess,
+                                        label_image=mask_view)
+        located = None if self.depth is None else self._locate(header, result, settings.depth)
         if self.masks.get_subscription_count():
             mask_msg = Image(header=header)
             fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
@@ -110,8 +134,9 @@ class ServedCamera:
             self.masks_png.publish(CompressedImage(
                 header=header, format=MASK_FORMAT, data=encode_png(mask_view)))
         if self.detections_json.get_subscription_count():
-            self.detections_json.publish(String(data=segmenter.frame_json(
+            self.detections_json.publish(String(data=self._segmenter.frame_json(
                 result, header.stamp.sec, header.stamp.nanosec, header.frame_id, located)))
+        label_map = self._segmenter.label_map
         if self.detections is not None and self.detections.get_subscription_count():
             self.detections.publish(detection_msgs.to_detection2d_array(
                 result.instances, label_map, header))
@@ -121,31 +146,30 @@ class ServedCamera:
         jpeg_overlay = self.overlay_jpeg.get_subscription_count()
         if not (raw_overlay or jpeg_overlay):
             return  # nobody looks: not even rendered
-        overlay_data, overlay_view = self.buffer('overlay', height, width, 3)
-        segmenter.overlay(bgr, result, alpha, out=overlay_view)
+        overlay_data, overlay_view = self._buffer('overlay', height, width, 3)
+        self._segmenter.overlay(detected.bgr, result, settings.overlay_alpha, out=overlay_view)
         if raw_overlay:
             overlay_msg = Image(header=header)
             fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
             self.overlay.publish(overlay_msg)
         if jpeg_overlay:
             self.overlay_jpeg.publish(CompressedImage(
-                header=header, format=OVERLAY_FORMAT, data=encode_jpeg(overlay_view, quality)))
+                header=header, format=OVERLAY_FORMAT,
+                data=encode_jpeg(overlay_view, settings.jpeg_quality)))
 
-    def publish_label_info(self, label_map, score_threshold: float, stamp):
+    def publish_label_info(self, stamp):
         """The class ids and names of the label map, with the score threshold in force."""
         if self.label_info is not None:
-            self.label_info.publish(detection_msgs.to_label_info(label_map, score_threshold,
-                                                                 stamp))
+            self.label_info.publish(detection_msgs.to_label_info(
+                self._segmenter.label_map, self.settings.postprocess.score_threshold, stamp))
 
-    def buffer(self, name: str, height: int, width: int, channels: int):
+    def _buffer(self, name: str, height: int, width: int, channels: int):
         """A message buffer reused across frames of one size (publish copies it out)."""
         key = (name, height, width)
         if key not in self._buffers:
             self._buffers = {k: v for k, v in self._buffers.items() if k[0] != name}
             self._buffers[key] = new_image_buffer(height, width, channels)
         return self._buffers[key]
-
-    # 3D --------------------------------------------------------------------------------
 
     def receive_depth(self, message):
         """Keep a depth frame for pairing, or refuse one that can never be used."""
@@ -154,7 +178,7 @@ class ServedCamera:
         except DepthError as error:
             self.refuse_depth(error)
 
-    def locate(self, header, result, settings: DepthSettings) -> Instances3D | None:
+    def _locate(self, header, result, settings: DepthSettings) -> Instances3D | None:
         """The instances in 3D from the depth frame paired with this one, if anyone listens."""
         listeners = (self.detections_json, self.detections_3d, self.markers, self.points)
         if not any(p is not None and p.get_subscription_count() for p in listeners):
@@ -180,8 +204,6 @@ class ServedCamera:
         if located.cloud is not None:
             self.points.publish(depth_msgs.to_point_cloud(located.cloud, header))
 
-    # Faults ----------------------------------------------------------------------------
-
     def refuse_depth(self, error: DepthError):
         """Count a refused depth frame or 3D result; say so once every few seconds per kind."""
         count = self.faults.depth_refused(error.kind)
@@ -202,3 +224,24 @@ class ServedCamera:
         if now - self._last_warning.get(key, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
             self._last_warning[key] = now
             self._node.get_logger().warning(self.label(text))
+
+
+def camera_names(names: list[str], resolve_topic: Callable[[str], str]) -> list[str]:
+    """`cameras`, each a valid and distinct topic namespace; [] is the one camera ''."""
+    names = [name.strip() for name in names]
+    topics = {}
+    for name in names:
+        if not name:
+            raise FatalError('cameras has an empty name: give each camera a namespace, '
+                             "e.g. cameras:='[left, right]'")
+        try:
+            topic = resolve_topic(f'{name}/image')
+        except RuntimeError as error:  # rclpy's RCLError: the name's fault, said by rcl
+            reason = str(error).removeprefix('failed to resolve name: ').split(', at ')[0]
+            raise FatalError(f'cameras: {name!r} is not a valid topic namespace ({reason})'
+                             ) from None
+        if topic in topics:
+            raise FatalError(f'cameras: {topics[topic]!r} and {name!r} are the same camera '
+                             f'({topic}): give each camera its own namespace')
+        topics[topic] = name
+    return names or ['']

@@ -85,6 +85,15 @@ class CompressedFeed:
         self.harness.close()
 
 
+def test_a_compressed_source_that_ends_is_said_once_as_such(model_path):
+    feed = CompressedFeed(model_path)
+    try:
+        feed.segment(compressed_scene(45, 'jpeg')[0])
+        feed.harness.publishers_go_away([feed.publisher], f'{NAMESPACE}/image/compressed')
+    finally:
+        feed.close()
+
+
 @pytest.mark.parametrize('remap', [None, '/camera/image_raw'])
 def test_a_png_frame_gives_what_the_same_raw_frame_gives_with_its_header(model_path, remap):
     message, raw = compressed_scene(40, 'png')

@@ -112,6 +112,19 @@ def rgbd(model_path):
     harness.close()
 
 
+def test_an_rgbd_source_that_ends_is_said_once_as_such(model_path):
+    harness = Harness(model_path, extra_args=['-p', 'depth.enabled:=true'],
+                      namespace='/rgbd_source_ends')
+    try:
+        client = RgbdClient(harness, '/rgbd_source_ends')
+        colour, _, truth = scene_message(stamp_sec=95)
+        client.segment(colour, depth_message(colour, depth_of(truth)), camera_info())
+        harness.publishers_go_away([harness.publisher, client.depth_pub, client.info_pub],
+                                   '/rgbd_source_ends/image')
+    finally:
+        harness.close()
+
+
 def check_3d(data: dict, truth: dict):
     assert len(data['detections']) == 2
     for detection in data['detections']:

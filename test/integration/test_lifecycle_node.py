@@ -110,6 +110,16 @@ def test_only_the_active_node_subscribes_and_publishes(models):
         node.close()
 
 
+def test_a_source_that_ends_is_said_once_as_such_in_the_active_node(models):
+    node = Managed(models['first'], '/lifecycle_source_ends')
+    try:
+        assert node.change('configure', 'activate') and node.connected()
+        assert node.segment_names(6) == ('first_model', CLASSES)
+        node.publishers_go_away([node.publisher], '/lifecycle_source_ends/image')
+    finally:
+        node.close()
+
+
 def test_cleanup_then_a_new_model_path_configures_the_new_model(models):
     node = Managed(models['first'], '/lifecycle_reload')
     try:

@@ -181,6 +181,15 @@ def test_readme_param_and_topic_commands_on_a_launched_node(launched):
     refused = subprocess.run([ros2(), 'param', 'set', node, 'classes', '[person]'],
                              capture_output=True, text=True, timeout=60)
     assert "unknown class 'person'" in refused.stdout + refused.stderr
+    # The README's ways to set classes: ros2 param set sends "[]" as a bool array, "[1, square]"
+    # as one string and "[1, 3]" as integers; each is the list it spells.
+    for value, names in [('[]', []), ('[1, square]', ['1', 'square']), ('[1, 3]', ['1', '3']),
+                         ('square', ['square'])]:
+        assert 'Set parameter successful' in run_ros2('param', 'set', node, 'classes', value)
+        assert f'String values are: {names}' in run_ros2('param', 'get', node, 'classes')
+    refused = subprocess.run([ros2(), 'param', 'set', node, 'classes', "['']"],
+                             capture_output=True, text=True, timeout=60)
+    assert '"[]" keeps every class' in refused.stdout + refused.stderr
     topics = run_ros2('topic', 'list')
     for topic in ('/segmentation/masks', '/segmentation/detections',
                   '/segmentation/detections_json', '/segmentation/overlay',

@@ -36,10 +36,7 @@ from instance_segmentation_ros.core.image_conversion import image_msg_to_bgr
 from instance_segmentation_ros.core.render import class_colour
 from instance_segmentation_ros.engine.pipeline import StagePolicy
 from instance_segmentation_ros.ros import detection_msgs
-from instance_segmentation_ros.ros.segmentation_node import (
-    NO_PUBLISHER_NOTICE_S,
-    input_reliability,
-)
+from instance_segmentation_ros.ros.adaptive_input import NO_PUBLISHER_NOTICE_S, input_reliability
 
 FORMATS = {
     'tf2_od_api': lambda path: tiny_models.export_tf2_od_saved_model(path),
@@ -213,6 +210,41 @@ def test_parameters_change_results_through_the_parameter_service(harness):
     assert [d['category_name'] for d in data['detections']] == ['person']
 
 
+@pytest.mark.parametrize('value, stored, names', [
+    (Parameter('classes', Parameter.Type.BOOL_ARRAY, []), [], ['person', 'car']),  # "[]"
+    (Parameter('classes', Parameter.Type.STRING, ''), [], ['person', 'car']),  # ""
+    (Parameter('classes', Parameter.Type.STRING, '[1, car]'), ['1', 'car'],
+     ['person', 'car']),  # "[1, car]"
+    (Parameter('classes', Parameter.Type.INTEGER_ARRAY, [3]), ['3'], ['car']),  # "[3]"
+    (Parameter('classes', Parameter.Type.INTEGER, 1), ['1'], ['person']),  # "1"
+    (Parameter('classes', Parameter.Type.STRING, 'car'), ['car'], ['car']),  # "car"
+])
+def test_classes_in_every_type_the_ros2_command_sends(harness, value, stored, names):
+    """`ros2 param set` guesses a type from YAML: "[]" is a bool array, "[1, car]" one string.
+
+    Each is the list it spells, kept as the string array of its names and ids.
+    """
+    assert all(r.successful for r in harness.set(Parameter('classes', value=['person'])))
+    (result,) = harness.set(value)
+    assert result.successful, result.reason
+    data = harness.segment(scene_message(stamp_sec=25)[0])
+    assert [d['category_name'] for d in data['detections']] == names
+    classes = harness.node.get_parameter('classes')
+    assert (classes.type_, classes.value) == (Parameter.Type.STRING_ARRAY, stored)
+
+
+def test_classes_given_as_ids_at_start_up(model_paths):
+    """-p classes:=[3] (and a YAML file's [3]) is an integer array: ids, as names are."""
+    harness = Harness(model_paths['tf2_od_api'], extra_args=['-p', 'classes:=[3]'],
+                      namespace='/class_ids')
+    try:
+        data = harness.segment(scene_message(stamp_sec=26)[0])
+        assert [d['category_name'] for d in data['detections']] == ['car']
+        assert harness.node.get_parameter('classes').value == ['3']
+    finally:
+        harness.close()
+
+
 @pytest.mark.parametrize('parameter, reason_words', [
     (Parameter('classes', Parameter.Type.STRING_ARRAY, ['unicorn']), ['unicorn', 'person']),
     (Parameter('score_threshold', Parameter.Type.DOUBLE, 1.5), ['score_threshold']),
@@ -222,6 +254,9 @@ def test_parameters_change_results_through_the_parameter_service(harness):
     (Parameter('frame_wait_fraction', Parameter.Type.DOUBLE, -0.1), ['frame_wait_fraction']),
     (Parameter('output_wait_fraction', Parameter.Type.DOUBLE, 1.5), ['output_wait_fraction']),
     (Parameter('model_path', Parameter.Type.STRING, '/elsewhere'), ['read-only']),
+    (Parameter('classes', Parameter.Type.STRING_ARRAY, ['']), ['empty', '"[]" keeps every']),
+    (Parameter('classes', Parameter.Type.DOUBLE_ARRAY, [1.5]), ['class names or ids']),
+    (Parameter('classes', Parameter.Type.STRING, '[car, [1]]'), ['nested']),
 ])
 def test_invalid_parameters_are_rejected_and_change_nothing(harness, parameter, reason_words):
     (result,) = harness.set(parameter)
@@ -395,6 +430,43 @@ def test_a_node_without_publisher_says_once_which_topic_it_listens_on(model_path
     assert len(notices()) == 1, output
     assert 'no publisher on /lonely/image after 5 s' in notices()[0]
     assert '-r image:=' in notices()[0]
+
+
+def test_a_publisher_that_goes_away_is_said_once_as_such_never_as_missing(model_paths):
+    """A folder played, a video or a bag over: no remap hint, and /diagnostics says so."""
+    harness = Harness(model_paths['tf2_od_api'], namespace='/source_ends')
+    try:
+        harness.segment(scene_message(stamp_sec=90)[0])
+        harness.publishers_go_away([harness.publisher], '/source_ends/image')
+    finally:
+        harness.close()
+
+
+def test_a_remapped_topic_without_publisher_is_said_without_a_remap_hint(model_paths):
+    """As in the launch files, which remap `image` themselves: a remap is already in place."""
+    harness = Harness(model_paths['tf2_od_api'], namespace='/remapped', connect=False,
+                      extra_args=['-r', 'image:=/nobody_publishes/image_raw'])
+    try:
+        assert wait_for(lambda: harness.said('no publisher'), timeout=30), harness.said('')
+        assert harness.said('no publisher') == [
+            f'no publisher on /nobody_publishes/image_raw after {NO_PUBLISHER_NOTICE_S:g} s; '
+            'waiting for one']
+        assert wait_for(lambda: len(harness.diagnostics) > 0, timeout=5)
+        assert harness.diagnostics.last.status[0].message == (
+            'waiting for images: no publisher on /nobody_publishes/image_raw yet')
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize('parameter', ['model_path:=/no/such/model', 'score_threshold:=1'])
+def test_a_start_error_is_logged_under_the_nodes_own_name(parameter):
+    """As every other line of the node: [segmentation.segmentation_node] in its namespace."""
+    process = start_process([console_script('segmentation_node'), '--ros-args',
+                             '-r', '__ns:=/segmentation', '-p', parameter])
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    errors = [line for line in output.splitlines() if 'ERROR' in line]
+    assert len(errors) == 1 and '[segmentation.segmentation_node]' in errors[0], output
 
 
 def test_console_script_with_ros_args_answers(model_paths):

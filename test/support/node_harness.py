@@ -6,11 +6,13 @@ Shared by the node's DDS tests; the node is the real one, over real DDS, in its 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
 import tiny_models
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Log
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from ros_helpers import (
@@ -26,6 +28,7 @@ from std_msgs.msg import String
 
 from instance_segmentation_ros.core.image_conversion import fill_image_msg
 from instance_segmentation_ros.ros import detection_msgs
+from instance_segmentation_ros.ros.adaptive_input import NO_PUBLISHER_NOTICE_S
 from instance_segmentation_ros.ros.segmentation_node import SegmentationNode
 
 NAMESPACE = '/segmentation'  # where the launch files put the node
@@ -113,6 +116,9 @@ class Harness:
         self.client = self.graph.node('test_client')
         self.diagnostics = Collector()
         self.client.create_subscription(DiagnosticArray, '/diagnostics', self.diagnostics, 10)
+        self.log = Collector()  # every node's lines, as /rosout has them
+        self.client.create_subscription(Log, '/rosout', self.log, 100)
+        self._logger_name = '.'.join([*namespace.strip('/').split('/'), 'segmentation_node'])
         self.own = CameraTopics(self.client, namespace + '/')
         self.masks, self.json, self.overlay = self.own.masks, self.own.json, self.own.overlay
         self.publisher = self.own.publisher
@@ -133,6 +139,37 @@ class Harness:
     def segment(self, message: Image, timeout: float = 10.0) -> dict:
         """Publish until a result for this message's stamp arrives; returns its JSON."""
         return self.own.segment(message, timeout)
+
+    def said(self, text: str) -> list[str]:
+        """The lines this node logged that contain `text`."""
+        return [line.msg for line in list(self.log.messages)
+                if line.name == self._logger_name and text in line.msg]
+
+    def publishers_go_away(self, publishers: list, image_topic: str):
+        """Destroy the client's `publishers` of the node's input after frames came (a source ends).
+
+        The node must say once that the publisher of `image_topic` went away, with the frames it
+        sent, never that the topic had no publisher (the remap hint), and /diagnostics too.
+        """
+        for publisher in publishers:
+            self.client.destroy_publisher(publisher)
+        went_away = f'the publisher of {image_topic} went away after '
+        assert wait_for(lambda: self.said(went_away), timeout=20), self.said('')
+        time.sleep(NO_PUBLISHER_NOTICE_S + 1.0)  # when a wrong 'no publisher' notice would come
+        lines = self.said(went_away)
+        assert len(lines) == 1 and lines[0].endswith('; waiting for a new one'), lines
+        assert self.said('no publisher') == [], self.said('')
+        frames = int(re.search(r'after (\d+) frames?;', lines[0]).group(1))
+        assert frames >= 1, lines
+
+        def status():
+            array = self.diagnostics.last if len(self.diagnostics) else None
+            return array and next((s for s in array.status if went_away in s.message), None)
+
+        assert wait_for(lambda: status() is not None, timeout=10)
+        values = {kv.key: kv.value for kv in status().values}
+        assert values['image_publishers'] == '0' and values['image_topic'] == image_topic
+        assert status().message == f'waiting for images: {lines[0].split(";")[0]}'
 
     def set(self, *parameters: Parameter):
         return wait_future(self.parameters.set_parameters(list(parameters))).results

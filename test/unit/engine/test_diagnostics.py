@@ -7,6 +7,7 @@ from instance_segmentation_ros.engine.diagnostics import (
     OK,
     WARN,
     FaultCounts,
+    PublisherPresence,
     level,
     segmentation_status,
 )
@@ -84,3 +85,50 @@ def test_refused_depth_warns_for_its_period_and_is_counted_by_kind():
     status = status_of(faults, figures)
     assert status.level == OK and status.values['depth_refused'] == '3'
     assert 'depth_refused' not in status_of(FaultCounts(), StageFigures()).values
+
+
+def test_a_topic_without_any_publisher_is_said_once_after_the_notice_time():
+    presence = PublisherPresence('/cam/image', started=0.0, notice_after_s=5.0,
+                                 hint='remap image')
+    assert presence.update(0, now=4.9) is None
+    assert presence.update(0, now=5.0) == 'no publisher on /cam/image after 5 s: remap image'
+    assert presence.update(0, now=60.0) is None
+    assert presence.waiting() == 'no publisher on /cam/image yet'
+
+
+def test_without_a_hint_the_notice_only_says_that_the_node_waits():
+    presence = PublisherPresence('/cam/image', started=0.0, notice_after_s=5.0)
+    assert presence.update(0, now=5.0) == 'no publisher on /cam/image after 5 s; waiting for one'
+
+
+def test_publishers_that_go_away_are_said_once_with_the_frames_and_never_as_missing():
+    presence = PublisherPresence('/image', started=0.0, notice_after_s=5.0, hint='remap image')
+    assert presence.update(1, now=1.0) is None and presence.waiting() is None
+    for _ in range(12):
+        presence.frame_received()
+    assert presence.update(0, now=2.0) == ('the publisher of /image went away after 12 frames; '
+                                           'waiting for a new one')
+    assert [presence.update(0, now=t) for t in (3.0, 10.0, 100.0)] == [None] * 3
+    assert presence.waiting() == 'the publisher of /image went away after 12 frames'
+    # A second source: its own frames, said again when it ends.
+    assert presence.update(2, now=101.0) is None and presence.waiting() is None
+    for _ in range(3):
+        presence.frame_received()
+    assert presence.update(0, now=102.0).startswith(
+        'the 2 publishers of /image went away after 3 frames')
+
+
+def test_a_period_without_frames_says_why_and_counts_the_publishers():
+    faults, figures = FaultCounts(), StageFigures()
+    presence = PublisherPresence('/image', started=0.0, notice_after_s=5.0)
+    presence.update(1, now=1.0)
+    received(figures, 4)
+    presence.frame_received()
+    status = segmentation_status(figures.take_period(), figures, faults.take_period(), 'tiny',
+                                 'tf2_od_api_saved_model', presence)
+    assert (status.message, status.values['image_publishers']) == ('ok', '1')
+    presence.update(0, now=2.0)
+    status = segmentation_status(figures.take_period(), figures, faults.take_period(), 'tiny',
+                                 'tf2_od_api_saved_model', presence)
+    assert status.level == OK and status.values['image_publishers'] == '0'
+    assert status.message == 'waiting for images: the publisher of /image went away after 1 frame'

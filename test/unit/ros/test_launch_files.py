@@ -31,7 +31,7 @@ LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
 LAUNCH_SUPPORT = PACKAGE / 'launch_support.py'
 EXTERNAL_EXECUTABLES = {('rviz2', 'rviz2')}
 NODE_CONFIGS = {
-    'segmentation.yaml': 'segmentation_node.py',
+    'segmentation.yaml': 'segmentation_parameters.py',
     'webcam.yaml': 'webcam_publisher.py',
     'folder_player.yaml': 'folder_player.py',
 }
@@ -140,7 +140,7 @@ def test_yaml_parameters_are_declared_by_the_node(config, module):
 
 def test_launch_overrides_name_declared_parameters():
     """Parameter names that launch files set directly must exist on the node they target."""
-    segmentation = declared_parameters(PACKAGE / 'segmentation_node.py')
+    segmentation = declared_parameters(PACKAGE / 'segmentation_parameters.py')
     source = (ROOT / 'launch' / 'segmentation.launch.py').read_text()
     for name in re.findall(r"overrides\['(\w+)'\]", source):
         assert name in segmentation
@@ -177,7 +177,7 @@ def test_multi_camera_sets_parameters_its_nodes_declare():
         return names
 
     for function, module, expected in [
-            ('segmentation_node', 'segmentation_node.py', {'cameras', 'warmup_width'}),
+            ('segmentation_node', 'segmentation_parameters.py', {'cameras', 'warmup_width'}),
             ('folder_players', 'folder_player.py', {'folder', 'wait_for_topic', 'frame_id'}),
             ('webcams', 'webcam_publisher.py', {'device', 'frame_id'})]:
         names = set_names(functions[function])
