@@ -15,8 +15,8 @@ otherwise (the zoos publish none) against the sha256 recorded in ``<name>.tar.gz
 the model when it was first downloaded into that folder (trust on first use: a later download
 that differs, a substituted archive or a changed mirror, is refused); and in any case that it
 is a tarball holding ``saved_model/`` or ``frozen_inference_graph.pb``. `downloaded_model`
-maps a catalogue name to its folder, which is how `model_source.locate_model` accepts a model
-name wherever a model path is accepted.
+maps a catalogue name to its folder, which is how `source.locate_model` accepts a model name
+wherever a model path is accepted.
 
 Nothing here imports TensorFlow.
 """
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import InstanceSegmentationError
-from .source import FROZEN_GRAPH_NAME, model_in_folder
+from .layout import FROZEN_GRAPH_NAME, model_in_folder
 
 DEFAULT_URL_BASE = 'https://download.tensorflow.org/models/object_detection'
 URL_BASE_ENV = 'INSTANCE_SEGMENTATION_ZOO_URL'

@@ -45,7 +45,7 @@ from instance_segmentation_ros.core.labels import coco_label_map
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, sample_scene
 from instance_segmentation_ros.demo.scenes import write_rgbd_scenes
 from instance_segmentation_ros.model.segmenter import Segmenter
-from instance_segmentation_ros.model.source import builtin_model
+from instance_segmentation_ros.model.source import builtin_model, locate_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
 BAG_START = 1_700_000_000
@@ -68,7 +68,7 @@ def env_without_display(**extra):
 
 
 def segmenter_for(model_path):
-    return Segmenter(SegmentationModel(model_path), coco_label_map())
+    return Segmenter(SegmentationModel(locate_model(model_path)), coco_label_map())
 
 
 # -- help --------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ import tiny_models
 
 from instance_segmentation_ros import cli
 from instance_segmentation_ros.model import zoo
-from instance_segmentation_ros.model.source import ModelError, locate_model
+from instance_segmentation_ros.model.layout import ModelError
+from instance_segmentation_ros.model.source import locate_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
 NAME = 'mask_rcnn_inception_v2_coco_2018_01_28'  # a TF1 zoo name: archive at the URL base root
@@ -209,7 +210,7 @@ def test_download_model_end_to_end_then_the_name_works_as_model(
     # No leftovers but the digest recorded for later downloads.
     assert [p.name for p in cache.glob('*.tar.gz*')] == [f'{NAME}.tar.gz.sha256']
     assert not list(cache.glob('.*'))
-    assert SegmentationModel(path).format == 'tf1_od_api_frozen_graph'
+    assert SegmentationModel(locate_model(path)).format == 'tf1_od_api_frozen_graph'
 
     # The name now works wherever a model path does.
     assert locate_model(NAME).path == path / 'frozen_inference_graph.pb'
