@@ -41,17 +41,11 @@ class ModelOptions:
 
 
 def choose_model(args) -> ModelOptions:
-    """The model, labels and settings the options name: cheap checks before the model loads.
-
-    No --model means the built-in demo model (and its labels); stderr says so.
-    """
+    """The model, labels and settings the options name: cheap checks before the model loads."""
     from ..core.detections import PostprocessSettings
     from ..model import segmenter
-    from ..model.source import DEMO_MODEL_NAME
 
     model = segmenter.choose_model(args.model, args.label_map)
-    if not (args.model or '').strip():
-        print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
     classes = [part for entry in args.classes for part in entry.split(',') if part.strip()]
     settings = PostprocessSettings(
         score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
@@ -62,20 +56,34 @@ def choose_model(args) -> ModelOptions:
 def load_segmenter(options: ModelOptions, *, verbose: bool, own_scenes: bool = False):
     """The model in the shared pipeline; TensorFlow's native log only when `verbose`.
 
-    The built-in model on anything but its own generated scenes (`own_scenes`) captions its
-    overlays and says so once: there its shape names on a photo would pass for results.
+    The built-in model says so in one stderr line: on anything but its own generated scenes
+    (`own_scenes`) its overlays carry a caption, since there its shape names on a photo would
+    pass for results.
     """
     from ..model import segmenter
 
-    if options.model.caption(own_scenes):
-        print(f'{PROG}: the built-in demo model knows only circles, squares and triangles, so '
-              f'its overlays say so; --model takes a Mask R-CNN for real photos (see '
-              f'{PROG} list-models)', file=sys.stderr)
+    notice = _builtin_model_notice(options, own_scenes)
+    if notice:
+        print(f'{PROG}: {notice}', file=sys.stderr)
     with _native_stderr_hidden(not verbose):
         loaded = segmenter.load_segmenter(options.model, device=options.tf_device,
                                           own_scenes=own_scenes)
         loaded.model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
     return loaded
+
+
+def _builtin_model_notice(options: ModelOptions, own_scenes: bool) -> str:
+    """The one line that says the built-in model is in use, and why it matters, or ''."""
+    from ..model.source import DEMO_MODEL_NAME
+
+    given = '' if options.model_given else 'no --model given: '
+    if options.model.caption(own_scenes):
+        return (f'{given}the built-in demo model knows only circles, squares and triangles, so '
+                f'its overlays say so; --model takes a Mask R-CNN for real photos (see {PROG} '
+                f'list-models)')
+    if options.model.resolved.builtin and given:
+        return f'{given}using the {DEMO_MODEL_NAME}'
+    return ''
 
 
 @contextmanager

@@ -83,16 +83,17 @@ def builtin_model() -> tuple[Path, Path] | None:
 def is_builtin_model(model_path: str | os.PathLike | None) -> bool:
     """Whether `model_path` means the shipped demo model.
 
-    Empty, or a path to its folder or to its `saved_model/`, however written: the model's
-    limits are the same whichever way it was named.
+    Empty, or a path to its folder, its `saved_model/` or the `saved_model.pb` in it, however
+    written: the model's limits are the same whichever way it was named.
     """
     if model_path is None or not str(model_path).strip():
         return True
     shipped = builtin_model()
     if shipped is None:
         return False
+    saved_model = shipped[0].resolve()
     given = Path(model_path).expanduser().resolve()
-    return given in (shipped[0].resolve(), shipped[0].parent.resolve())
+    return given in (saved_model, saved_model.parent, saved_model / 'saved_model.pb')
 
 
 def label_map_beside(model_path: str | Path) -> str:

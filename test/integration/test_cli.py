@@ -163,7 +163,13 @@ def builtin_model_arguments(how: str) -> list:
     """No --model, or --model naming the built-in model by one of its paths."""
     saved_model = builtin_model()[0]
     return {'none': [], 'folder': ['--model', saved_model.parent],
-            'saved_model': ['--model', saved_model]}[how]
+            'saved_model': ['--model', saved_model],
+            'saved_model.pb': ['--model', saved_model / 'saved_model.pb']}[how]
+
+
+def builtin_model_lines(err: str) -> list[str]:
+    """The stderr lines that speak of the built-in model: one says all there is to say."""
+    return [line for line in err.splitlines() if 'built-in demo model' in line]
 
 
 def described_classes(out: str) -> list[str]:
@@ -171,7 +177,7 @@ def described_classes(out: str) -> list[str]:
     return sorted(line.split()[1] for line in out.splitlines() if line.startswith('  '))
 
 
-@pytest.mark.parametrize('how', ['none', 'folder'])
+@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model.pb'])
 def test_image_with_the_builtin_model_and_no_image_segments_a_scene_it_knows(
         how, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -186,9 +192,10 @@ def test_image_with_the_builtin_model_and_no_image_segments_a_scene_it_knows(
     overlay = cv2.imread(str(tmp_path / 'scene_segmented.png'))
     assert overlay.shape == (480, 640, 3) and not np.array_equal(overlay, scene.bgr)
     assert BUILTIN_WARNING not in err and not has_caption(overlay, scene.bgr)  # its own scene
+    assert len(builtin_model_lines(err)) == (how == 'none')  # which model, when none was named
 
 
-@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model'])
+@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model', 'saved_model.pb'])
 def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, tmp_path,
                                                                           capsys):
     photo = tmp_path / 'photo.png'
@@ -199,7 +206,7 @@ def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, 
     assert status == 0, err
     assert out.startswith('photo.png: ')
     assert ('no --model given' in err) == (how == 'none')
-    assert sum(BUILTIN_WARNING in line for line in err.splitlines()) == 1
+    assert len(builtin_model_lines(err)) == 1 and BUILTIN_WARNING in err, err
     assert has_caption(cv2.imread(str(tmp_path / 'out.png')), sample)
 
 

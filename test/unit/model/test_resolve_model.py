@@ -44,7 +44,7 @@ def test_no_model_path_means_the_builtin_model_with_its_labels(given, shipped):
     assert resolved.label_map_path == str(shipped[1]) and resolved.builtin
 
 
-@pytest.mark.parametrize('how', ['folder', 'saved_model', 'relative'])
+@pytest.mark.parametrize('how', ['folder', 'saved_model', 'saved_model.pb', 'relative'])
 def test_the_builtin_model_named_by_a_path_is_still_the_builtin_model(how, shipped,
                                                                       monkeypatch):
     saved_model, labels = shipped
