@@ -140,9 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument('--dir', metavar='DIR', help='folder to download into (default: the '
                                                        'cache folder)')
     download.add_argument('--url-base', metavar='URL',
-                          help='zoo mirror to download from (default: $INSTANCE_SEGMENTATION_'
-                               'ZOO_URL or https://download.tensorflow.org/models/'
-                               'object_detection)')
+                          help='zoo mirror to download from, https:// (default: '
+                               '$INSTANCE_SEGMENTATION_ZOO_URL or https://download.tensorflow.'
+                               'org/models/object_detection)')
+    download.add_argument('--insecure', action='store_true',
+                          help='allow a plain http:// mirror (--url-base or $INSTANCE_'
+                               'SEGMENTATION_ZOO_URL), over which anyone on the way could swap '
+                               'the archive')
     download.add_argument('--sha256', metavar='HEX',
                           help='expected sha256 of the archive (default: the one recorded at '
                                'the first download into the same folder)')

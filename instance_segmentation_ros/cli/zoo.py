@@ -30,7 +30,8 @@ def run_download_model(args) -> int:
     reporter = ByteProgress(args.name)
     try:
         path = zoo.download(args.name, directory=args.dir, url_base=args.url_base,
-                            sha256=args.sha256, progress=reporter.update, log=reporter.log)
+                            sha256=args.sha256, progress=reporter.update, log=reporter.log,
+                            insecure=args.insecure)
     finally:
         reporter.close()
     print(path.resolve())
