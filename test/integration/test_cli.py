@@ -487,13 +487,17 @@ def unwritable_folder(tmp_path):
 ], ids=['image', 'folder', 'json', 'demo'])
 def test_outputs_are_checked_before_the_model_loads(command, fragment, in_dir, tmp_path,
                                                     capsys):
-    # The model does not exist: an error about it means the outputs were checked too late.
+    # The model is found but cannot load: an error about it means the outputs were checked
+    # too late.
     places = {'image': in_dir / 'scene_0.png', 'in_dir': in_dir, 'tmp': tmp_path,
               'locked': unwritable_folder(tmp_path)}
+    broken = tmp_path / 'broken_model' / 'frozen_inference_graph.pb'
+    broken.parent.mkdir()
+    broken.write_bytes(b'not a graph')
     argv = [part.format(**places) for part in command]
-    status, out, err = run_cli(capsys, *argv, '--model', str(tmp_path / 'no_model'))
+    status, out, err = run_cli(capsys, *argv, '--model', str(broken.parent))
     assert_one_line_error(status, err, fragment.format(**places))
-    assert 'no_model' not in err
+    assert 'broken_model' not in err
 
 
 def test_results_that_cannot_be_written_at_the_end_are_kept_elsewhere(tmp_path):
