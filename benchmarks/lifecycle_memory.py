@@ -126,11 +126,8 @@ def release_steps(model_path: str):
     import gc
     from pathlib import Path
 
-    from instance_segmentation_ros.model.source import with_builtin_defaults
-    from instance_segmentation_ros.model.tensorflow_model import (
-        SegmentationModel,
-        configure_tensorflow,
-    )
+    from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter
+    from instance_segmentation_ros.model.tensorflow_model import configure_tensorflow
 
     def rss():
         for line in Path('/proc/self/status').read_text().splitlines():
@@ -139,7 +136,7 @@ def release_steps(model_path: str):
 
     configure_tensorflow()
     steps = [('TensorFlow imported', rss())]
-    model = SegmentationModel(with_builtin_defaults(model_path, '')[0])
+    model = load_segmenter(choose_model(model_path)).model
     model.warm_up(720, 1280)
     steps.append(('loaded and warmed up', rss()))
     del model

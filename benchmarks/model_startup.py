@@ -3,7 +3,7 @@
 For each of the four formats (tiny real exports, compute_seconds=0 by default, so that any
 first-call cost stands out against a model call of a few ms), and for the built-in demo model
 (a trained Model Garden Mask R-CNN: the one real model at hand offline), a fresh process imports
-TensorFlow, loads the model as segmentation_node does (`SegmentationModel`), runs the node's
+TensorFlow, loads the model as segmentation_node does (`load_segmenter`), runs the node's
 start-up warm-up (`warm_up()`, a blank 640x480 image), then segments 1280x720 camera frames
 (`Segmenter.segment`: colour conversion, model, post-processing). The same is done without any
 warm-up, to show what it buys, and with the warm-up at the frames' own size (1280x720), to show
@@ -44,19 +44,17 @@ def child(model: str, warmup: str, frames: int):
     from camera_publisher import scene_bgr
 
     from instance_segmentation_ros.core.detections import PostprocessSettings
-    from instance_segmentation_ros.core.labels import coco_label_map
-    from instance_segmentation_ros.model.segmenter import Segmenter
-    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+    from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter
 
     imported = time.perf_counter()
-    model_object = SegmentationModel(model)
+    segmenter = load_segmenter(choose_model(model))
+    model_object = segmenter.model
     loaded = time.perf_counter()
     if warmup == 'none':
         warm_up_s = 0.0
     else:
         width, height = (int(v) for v in warmup.split('x'))
         warm_up_s = model_object.warm_up(height, width)
-    segmenter = Segmenter(model_object, coco_label_map())
     bgr = scene_bgr(720, 1280)
     settings = PostprocessSettings()
     times, inference = [], []

@@ -127,9 +127,9 @@ def in_process_breakdown(model: str, repeats: int) -> dict:
     from instance_segmentation_ros.core.postprocess import postprocess
     from instance_segmentation_ros.core.render import render_overlay
     from instance_segmentation_ros.core.results import frame_json
-    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+    from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter
 
-    segmentation_model = SegmentationModel(model)
+    segmentation_model = load_segmenter(choose_model(model)).model
     segmentation_model.warm_up()
     label_map = coco_label_map()
     message = fill_image_msg(Image(), scene_bgr(720, 1280), 'bgr8')

@@ -1,7 +1,7 @@
 """Benchmark 7: model call time and CPU use for TensorFlow thread pool settings.
 
 For each (intra_op_threads, inter_op_threads) pair, a fresh process loads the model as
-segmentation_node does (`SegmentationModel` with those parameters; default model: the built-in
+segmentation_node does (`load_segmenter` with those parameters; default model: the built-in
 demo model), warms it up, then calls `predict` on one camera-sized image for `--seconds` and
 reports the median call time and the process's CPU time per wall second (cores in use). Fresh
 processes, because TensorFlow fixes its thread pools once per process.
@@ -25,11 +25,10 @@ def child(model: str, intra: int, inter: int, seconds: float, width: int, height
     """Runs in the fresh process: prints one JSON line."""
     import numpy as np
 
-    from instance_segmentation_ros.model.source import with_builtin_defaults
-    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+    from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter
 
-    segmentation = SegmentationModel(model or with_builtin_defaults('', '')[0], 'cpu',
-                                     intra_op_threads=intra, inter_op_threads=inter)
+    segmentation = load_segmenter(choose_model(model), device='cpu', intra_op_threads=intra,
+                                  inter_op_threads=inter).model
     rgb = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
     segmentation.warm_up(height, width)
     calls = []

@@ -1,6 +1,6 @@
 """Benchmark 6: whether XLA (`jit_compile=True`) speeds up a model's serving signature.
 
-Loads a model as segmentation_node does (`SegmentationModel`, default: the built-in demo
+Loads a model as segmentation_node does (`load_segmenter`, default: the built-in demo
 model, a trained Model Garden Mask R-CNN), then times its serving signature called as the node
 calls it and the same signature wrapped in `tf.function(jit_compile=True)`, on one camera-sized
 image: XLA's compile time (first call) and the medians of both. Decides whether an XLA option
@@ -42,10 +42,9 @@ def main(argv=None):
     import numpy as np
     import tensorflow as tf
 
-    from instance_segmentation_ros.model.source import with_builtin_defaults
-    from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+    from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter
 
-    model = SegmentationModel(args.model or with_builtin_defaults('', '')[0], args.device)
+    model = load_segmenter(choose_model(args.model), device=args.device).model
     rgb = np.random.default_rng(0).integers(0, 256, (args.height, args.width, 3), np.uint8)
     batch = tf.convert_to_tensor(rgb[np.newaxis])
     signature, key = model._function, model._input_key  # what predict() calls

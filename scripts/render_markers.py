@@ -19,13 +19,10 @@ import numpy as np
 
 from instance_segmentation_ros.core.depth3d import METRES_PER_UNIT, Intrinsics, locate_instances
 from instance_segmentation_ros.core.detections import PostprocessSettings
-from instance_segmentation_ros.core.labels import load_label_map
 from instance_segmentation_ros.core.render import draw_shadowed_text
 from instance_segmentation_ros.demo import depth_scenes, scenes
 from instance_segmentation_ros.demo.depth_scenes import CAMERA
-from instance_segmentation_ros.model.segmenter import Segmenter
-from instance_segmentation_ros.model.source import with_builtin_defaults
-from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter
 from instance_segmentation_ros.ros import depth_msgs
 
 VIEW_SIZE = (640, 480)
@@ -101,8 +98,7 @@ def main():
 
     scene = scenes.generate_scene(args.seed, args.index)
     depth = depth_scenes.render_depth(scene, args.seed, args.index)
-    model_path, label_map_path, _ = with_builtin_defaults('', '')
-    segmenter = Segmenter(SegmentationModel(model_path), load_label_map(label_map_path))
+    segmenter = load_segmenter(choose_model(''), own_scenes=True)
     segmentation = segmenter.segment(scene.bgr, PostprocessSettings())
     instances = segmentation.instances
     located = locate_instances(instances.label_image, depth.depth_mm, METRES_PER_UNIT['16UC1'],

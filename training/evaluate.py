@@ -23,20 +23,17 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from instance_segmentation_ros.core.detections import PostprocessSettings  # noqa: E402
-from instance_segmentation_ros.core.labels import load_label_map  # noqa: E402
 from instance_segmentation_ros.demo import coco_truth  # noqa: E402
 from instance_segmentation_ros.demo import scenes as synthetic_scenes  # noqa: E402
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, coco_mask_stats  # noqa: E402
-from instance_segmentation_ros.model.segmenter import Segmenter  # noqa: E402
-from instance_segmentation_ros.model.tensorflow_model import SegmentationModel  # noqa: E402
+from instance_segmentation_ros.model.segmenter import choose_model, load_segmenter  # noqa: E402
 
 
 def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: int = 0):
     """Mask AP / AP50 per score threshold and per-image timings on `count` scenes."""
-    saved_model = model_dir / 'saved_model' if (model_dir / 'saved_model').is_dir() else model_dir
-    labels = model_dir / 'labels.txt'
-    model = SegmentationModel(saved_model, intra_op_threads=threads)
-    segmenter = Segmenter(model, load_label_map(labels if labels.is_file() else None))
+    segmenter = load_segmenter(choose_model(str(model_dir)), intra_op_threads=threads,
+                               own_scenes=True)
+    model = segmenter.model
     scenes = [synthetic_scenes.generate_scene(seed, index) for index in range(count)]
     names = [f'scene_{seed}_{index:05d}.png' for index in range(count)]
     ground_truth = coco_truth.coco_dataset(scenes, names)
@@ -50,7 +47,7 @@ def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: 
         total.append(time.perf_counter() - started)
         inference.append(segmentation.inference_s)
         results += segmenter.coco(segmentation, image_id)
-    report = {'model': str(saved_model), 'format': model.format, 'images': count,
+    report = {'model': str(model.source.path), 'format': model.format, 'images': count,
               'seed': seed, 'instances': len(ground_truth['annotations']),
               'inference_ms_mean': 1000 * float(np.mean(inference)),
               'inference_ms_median': 1000 * float(np.median(inference)),

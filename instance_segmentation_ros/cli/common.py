@@ -14,7 +14,7 @@ from ..errors import InstanceSegmentationError, describe_os_error
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
     from ..core.detections import PostprocessSettings
-    from ..core.labels import LabelMap
+    from ..model.segmenter import ModelChoice
 
 PROG = 'instance-segmentation'
 EXIT_ERROR = 1
@@ -31,55 +31,59 @@ class CliError(InstanceSegmentationError):
 
 
 @dataclass(frozen=True)
-class ModelChoice:
+class ModelOptions:
     """The model options resolved: what `load_segmenter` loads, and how results are filtered."""
 
-    path: str  # the built-in model's SavedModel when no --model was given
-    builtin: bool
+    model: ModelChoice  # the built-in model when no --model was given
+    model_given: bool
     tf_device: str
-    label_map: LabelMap
     settings: PostprocessSettings
 
 
-def choose_model(args) -> ModelChoice:
-    """The model, labels and settings the options name: cheap checks before the model loads.
-
-    No --model means the built-in demo model (and its labels); stderr says so.
-    """
+def choose_model(args) -> ModelOptions:
+    """The model, labels and settings the options name: cheap checks before the model loads."""
     from ..core.detections import PostprocessSettings
-    from ..core.labels import load_label_map
-    from ..model.source import DEMO_MODEL_NAME, with_builtin_defaults
+    from ..model import segmenter
 
-    path, label_map_path, builtin = with_builtin_defaults(args.model, args.label_map)
-    if not (args.model or '').strip():
-        print(f'{PROG}: no --model given: using the {DEMO_MODEL_NAME}', file=sys.stderr)
-    label_map = load_label_map(label_map_path)
+    model = segmenter.choose_model(args.model, args.label_map)
     classes = [part for entry in args.classes for part in entry.split(',') if part.strip()]
     settings = PostprocessSettings(
         score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
-        class_ids=label_map.resolve(classes), max_detections=args.max_detections)
-    return ModelChoice(path, builtin, args.tf_device, label_map, settings)
+        class_ids=model.label_map.resolve(classes), max_detections=args.max_detections)
+    return ModelOptions(model, bool((args.model or '').strip()), args.tf_device, settings)
 
 
-def load_segmenter(choice: ModelChoice, *, verbose: bool, own_scenes: bool = False):
+def load_segmenter(options: ModelOptions, *, verbose: bool, own_scenes: bool = False):
     """The model in the shared pipeline; TensorFlow's native log only when `verbose`.
 
-    The built-in model on anything but its own generated scenes (`own_scenes`) captions its
-    overlays and says so once: there its shape names on a photo would pass for results.
+    The built-in model says so in one stderr line: on anything but its own generated scenes
+    (`own_scenes`) its overlays carry a caption, since there its shape names on a photo would
+    pass for results.
     """
-    from ..model.segmenter import Segmenter
-    from ..model.source import BUILTIN_CAPTION
-    from ..model.tensorflow_model import SegmentationModel
+    from ..model import segmenter
 
-    caption = BUILTIN_CAPTION if choice.builtin and not own_scenes else ''
-    if caption:
-        print(f'{PROG}: the built-in demo model knows only circles, squares and triangles, so '
-              f'its overlays say so; --model takes a Mask R-CNN for real photos (see '
-              f'{PROG} list-models)', file=sys.stderr)
+    notice = _builtin_model_notice(options, own_scenes)
+    if notice:
+        print(f'{PROG}: {notice}', file=sys.stderr)
     with _native_stderr_hidden(not verbose):
-        model = SegmentationModel(choice.path, choice.tf_device)
-        model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
-    return Segmenter(model, choice.label_map, caption)
+        loaded = segmenter.load_segmenter(options.model, device=options.tf_device,
+                                          own_scenes=own_scenes)
+        loaded.model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
+    return loaded
+
+
+def _builtin_model_notice(options: ModelOptions, own_scenes: bool) -> str:
+    """The one line that says the built-in model is in use, and why it matters, or ''."""
+    from ..model.source import DEMO_MODEL_NAME
+
+    given = '' if options.model_given else 'no --model given: '
+    if options.model.caption(own_scenes):
+        return (f'{given}the built-in demo model knows only circles, squares and triangles, so '
+                f'its overlays say so; --model takes a Mask R-CNN for real photos (see {PROG} '
+                f'list-models)')
+    if options.model.resolved.builtin and given:
+        return f'{given}using the {DEMO_MODEL_NAME}'
+    return ''
 
 
 @contextmanager

@@ -33,9 +33,13 @@ def add_download_arguments(parser):
     parser.add_argument('--dir', metavar='DIR', help='folder to download into (default: the '
                                                      'cache folder)')
     parser.add_argument('--url-base', metavar='URL',
-                        help='zoo mirror to download from (default: $INSTANCE_SEGMENTATION_'
-                             'ZOO_URL or https://download.tensorflow.org/models/'
-                             'object_detection)')
+                        help='zoo mirror to download from, https:// (default: '
+                             '$INSTANCE_SEGMENTATION_ZOO_URL or https://download.tensorflow.'
+                             'org/models/object_detection)')
+    parser.add_argument('--insecure', action='store_true',
+                        help='allow a plain http:// mirror (--url-base or $INSTANCE_'
+                             'SEGMENTATION_ZOO_URL), over which anyone on the way could swap '
+                             'the archive')
     parser.add_argument('--sha256', metavar='HEX',
                         help='expected sha256 of the archive (default: the one recorded at '
                              'the first download into the same folder)')
@@ -49,7 +53,8 @@ def run_download_model(args) -> int:
     reporter = ByteProgress(args.name)
     try:
         path = zoo.download(args.name, directory=args.dir, url_base=args.url_base,
-                            sha256=args.sha256, progress=reporter.update, log=reporter.log)
+                            sha256=args.sha256, progress=reporter.update, log=reporter.log,
+                            insecure=args.insecure)
     finally:
         reporter.close()
     print(path.resolve())

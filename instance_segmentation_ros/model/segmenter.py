@@ -1,4 +1,11 @@
-"""One image in, instances out: the pipeline shared by the node and the command-line tools."""
+"""One image in, instances out: the pipeline shared by the node and the command-line tools.
+
+Also the one way they load a model, in two calls because the quick checks come first:
+`choose_model` resolves the model and reads its label map (a typo fails at once, before a
+camera or a bag is opened and before the seconds TensorFlow takes), then `load_segmenter`
+loads it. The choice says whether the built-in demo model is in use; each caller says so to
+its user in its own words (a log warning, a stderr line).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,11 @@ import numpy as np
 
 from ..core.depth3d import Instances3D
 from ..core.detections import Instances, PostprocessSettings, RawDetections
-from ..core.labels import LabelMap
+from ..core.labels import LabelMap, load_label_map
 from ..core.postprocess import postprocess
 from ..core.render import draw_caption, render_overlay
 from ..core.results import coco_detections, frame_json
+from .source import BUILTIN_CAPTION, ResolvedModel, resolve_model
 from .tensorflow_model import SegmentationModel
 
 
@@ -73,3 +81,36 @@ class Segmenter:
         """The `detections_json` text for the instances, with their 3D where `located`."""
         return frame_json(segmentation.instances, self.label_map, stamp_sec, stamp_nanosec,
                           frame_id, self.model.name, segmentation.inference_s * 1000.0, located)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model resolved and its label map read: everything checked before TensorFlow loads."""
+
+    resolved: ResolvedModel
+    label_map: LabelMap
+
+    def caption(self, own_scenes: bool = False) -> str:
+        """What the overlays must say, or ''.
+
+        The built-in model's limits, unless the images are its own generated scenes
+        (`own_scenes`), the only ones it knows.
+        """
+        return BUILTIN_CAPTION if self.resolved.builtin and not own_scenes else ''
+
+
+def choose_model(model_path: str | None, label_map_path: str | None = '') -> ModelChoice:
+    """The model a path or zoo name means (none: the built-in one) and its label map.
+
+    Raises ModelError or LabelMapError with a one-line message.
+    """
+    resolved = resolve_model(model_path, label_map_path)
+    return ModelChoice(resolved, load_label_map(resolved.label_map_path))
+
+
+def load_segmenter(choice: ModelChoice, *, device: str = 'auto', intra_op_threads: int = 0,
+                   inter_op_threads: int = 0, own_scenes: bool = False) -> Segmenter:
+    """The chosen model loaded (seconds) with its label map; its overlays carry its caption."""
+    model = SegmentationModel(choice.resolved.source, device, intra_op_threads,
+                              inter_op_threads)
+    return Segmenter(model, choice.label_map, choice.caption(own_scenes))

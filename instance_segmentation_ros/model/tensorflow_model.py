@@ -9,7 +9,8 @@ which family a model came from:
 - TF1 Object Detection API frozen graph (`image_tensor:0`, a `.pb` GraphDef);
 - TF Model Garden export (`serving_default`, input `inputs`, boxes in pixels + `image_info`).
 
-Which file or folder a model path means is decided first, by `model_source.locate_model`.
+Which model a path or name means is decided before, by `source`: the loader takes the
+`ModelSource` and knows neither names nor the zoo.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.detections import RawDetections
-from .source import ModelError, locate_model
+from .layout import ModelError, ModelSource
 
 TF2_OD_API = 'tf2_od_api_saved_model'
 TF1_OD_API = 'tf1_od_api_saved_model'
@@ -93,9 +94,9 @@ def release_memory():
 class SegmentationModel:
     """A loaded Mask R-CNN: call `predict` with an RGB uint8 image."""
 
-    def __init__(self, model_path: str | os.PathLike, device: str = 'auto',
+    def __init__(self, source: ModelSource, device: str = 'auto',
                  intra_op_threads: int = 0, inter_op_threads: int = 0):
-        self.source = locate_model(model_path)
+        self.source = source
         self.name = self.source.name
         tf = configure_tensorflow(intra_op_threads, inter_op_threads)
         self._tf = tf

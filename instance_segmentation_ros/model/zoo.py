@@ -7,6 +7,11 @@ Models are downloaded into one cache folder, each unpacked into a folder named a
 - ``$XDG_CACHE_HOME/instance_segmentation_ros/models``, ``XDG_CACHE_HOME`` defaulting to
   ``~/.cache``.
 
+Downloads are over https. A mirror (``--url-base`` or ``$INSTANCE_SEGMENTATION_ZOO_URL``) on
+plain http is refused unless the caller allows it (``--insecure``): anyone on the way could
+swap the archive, and trust on first use would then record the swap as the truth; a server
+that redirects an https download to http is refused alike.
+
 A download goes to ``<name>.tar.gz.part`` first and is resumed with an HTTP Range request
 when that file is there (a server that ignores the range restarts it from zero), then the
 archive is checked, unpacked with absolute and ``..`` member names refused, and deleted. The
@@ -15,8 +20,8 @@ otherwise (the zoos publish none) against the sha256 recorded in ``<name>.tar.gz
 the model when it was first downloaded into that folder (trust on first use: a later download
 that differs, a substituted archive or a changed mirror, is refused); and in any case that it
 is a tarball holding ``saved_model/`` or ``frozen_inference_graph.pb``. `downloaded_model`
-maps a catalogue name to its folder, which is how `model_source.locate_model` accepts a model
-name wherever a model path is accepted.
+maps a catalogue name to its folder, which is how `source.locate_model` accepts a model name
+wherever a model path is accepted.
 
 Nothing here imports TensorFlow.
 """
@@ -30,13 +35,14 @@ import shutil
 import tarfile
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import InstanceSegmentationError
-from .source import FROZEN_GRAPH_NAME, model_in_folder
+from .layout import FROZEN_GRAPH_NAME, model_in_folder
 
 DEFAULT_URL_BASE = 'https://download.tensorflow.org/models/object_detection'
 URL_BASE_ENV = 'INSTANCE_SEGMENTATION_ZOO_URL'
@@ -72,9 +78,8 @@ class ZooModel:
     sha256: str | None = None
 
     def url(self, url_base: str | None = None) -> str:
-        """The archive's URL under `url_base`, $INSTANCE_SEGMENTATION_ZOO_URL or the zoo's."""
-        base = url_base or os.environ.get(URL_BASE_ENV) or DEFAULT_URL_BASE
-        return base.rstrip('/') + '/' + self.archive
+        """The archive's URL under `url_base`, or under the zoo's own."""
+        return (url_base or DEFAULT_URL_BASE).rstrip('/') + '/' + self.archive
 
 
 def _tf1(name: str, speed_ms: int, box_map: float) -> ZooModel:
@@ -93,6 +98,28 @@ CATALOGUE: dict[str, ZooModel] = {model.name: model for model in (
     _tf2('mask_rcnn_inception_resnet_v2_1024x1024_coco17_gpu-8', 301, 39.0, 34.6),
 )}
 """The Mask R-CNN models of the TF1 and TF2 detection model zoos, by name."""
+
+
+def download_base(url_base: str | None = None, insecure: bool = False) -> str:
+    """The URL base to download from: `url_base`, $INSTANCE_SEGMENTATION_ZOO_URL or the zoo's.
+
+    ZooError for plain http unless `insecure` (--insecure) allows it.
+    """
+    if url_base:
+        base, named = url_base, f'--url-base {url_base}'
+    elif os.environ.get(URL_BASE_ENV):
+        base = os.environ[URL_BASE_ENV]
+        named = f'${URL_BASE_ENV} ({base})'
+    else:
+        return DEFAULT_URL_BASE
+    scheme = _scheme(base)
+    if scheme == 'http' and not insecure:
+        raise ZooError(f'{named} is plain http, on which anyone on the way can swap the '
+                       f'archive: use an https mirror, or pass --insecure to download over '
+                       f'http anyway')
+    if scheme not in ('https', 'http', 'file'):
+        raise ZooError(f'{named} is not an https:// URL')
+    return base
 
 
 def cache_dir(environ=None) -> Path:
@@ -138,12 +165,13 @@ Progress = Callable[[int, 'int | None'], None]
 def download(name: str, directory: str | os.PathLike | None = None, url_base: str | None = None,
              sha256: str | None = None, progress: Progress | None = None,
              log: Callable[[str], None] | None = None, attempts: int = ATTEMPTS,
-             timeout: float = TIMEOUT_S) -> Path:
+             timeout: float = TIMEOUT_S, insecure: bool = False) -> Path:
     """Download, verify and unpack catalogue model `name`; return its folder (the model_path).
 
-    A model already unpacked there is returned without any network access. `sha256` overrides
-    the catalogue's checksum. A transfer cut short is resumed up to `attempts` times in this
-    call; when it still fails, the `.part` file stays so that the next call resumes it.
+    A model already unpacked there is returned without any network access. The archive comes
+    from under `download_base(url_base, insecure)`. `sha256` overrides the catalogue's
+    checksum. A transfer cut short is resumed up to `attempts` times in this call; when it
+    still fails, the `.part` file stays so that the next call resumes it.
     """
     model = lookup(name)
     log = log or (lambda message: None)
@@ -162,8 +190,8 @@ def download(name: str, directory: str | os.PathLike | None = None, url_base: st
         log(f'using the archive downloaded before: {archive}')
     else:
         part = archive.with_name(archive.name + '.part')
-        fetch(model.url(url_base), part, progress=progress, log=log, attempts=attempts,
-              timeout=timeout)
+        fetch(model.url(download_base(url_base, insecure)), part, progress=progress,
+              log=log, attempts=attempts, timeout=timeout, insecure=insecure)
         os.replace(part, archive)
     actual = file_sha256(archive)
     expected = sha256 or model.sha256
@@ -190,13 +218,16 @@ def download(name: str, directory: str | os.PathLike | None = None, url_base: st
 
 def fetch(url: str, part: Path, progress: Progress | None = None,
           log: Callable[[str], None] | None = None, attempts: int = ATTEMPTS,
-          timeout: float = TIMEOUT_S) -> None:
-    """Download `url` into `part`, resuming what `part` already holds."""
+          timeout: float = TIMEOUT_S, insecure: bool = False) -> None:
+    """Download `url` into `part`, resuming what `part` already holds.
+
+    A redirect from https to plain http is refused unless `insecure`.
+    """
     log = log or (lambda message: None)
     failure = ''
     for attempt in range(1, attempts + 1):
         try:
-            if _fetch_once(url, part, progress, log, timeout):
+            if _fetch_once(url, part, progress, log, timeout, insecure):
                 return
             failure = 'the server restarted the transfer at the wrong offset'
         except (http.client.HTTPException, ConnectionError, TimeoutError) as error:
@@ -218,7 +249,8 @@ def fetch(url: str, part: Path, progress: Progress | None = None,
                    f'the same command again to resume')
 
 
-def _fetch_once(url: str, part: Path, progress: Progress | None, log, timeout: float) -> bool:
+def _fetch_once(url: str, part: Path, progress: Progress | None, log, timeout: float,
+                insecure: bool) -> bool:
     """One request: True when `part` is complete, False when it must be started afresh."""
     offset = part.stat().st_size if part.exists() else 0
     headers = {'User-Agent': _USER_AGENT}
@@ -234,6 +266,9 @@ def _fetch_once(url: str, part: Path, progress: Progress | None, log, timeout: f
             return False
         raise
     with response:
+        if (_scheme(url) == 'https' and _scheme(response.url) == 'http') and not insecure:
+            raise ZooError(f'{url} redirected to plain http ({response.url}): refused; pass '
+                           f'--insecure to allow it')
         length = response.headers.get('Content-Length')
         length = int(length) if length and length.isdigit() else None
         if offset and response.status == 206:
@@ -263,6 +298,10 @@ def _fetch_once(url: str, part: Path, progress: Progress | None, log, timeout: f
         if total is not None and done < total:
             raise http.client.IncompleteRead(b'', total - done)
     return True
+
+
+def _scheme(url: str) -> str:
+    return urllib.parse.urlsplit(url).scheme.lower()
 
 
 def _content_range_start(header: str) -> int | None:

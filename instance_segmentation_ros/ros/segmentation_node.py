@@ -26,12 +26,11 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from ..core.labels import load_label_map
 from ..engine.pipeline import TwoStagePipeline
 from ..errors import InstanceSegmentationError
-from ..model.segmenter import Segmenter
-from ..model.source import BUILTIN_CAPTION, DEMO_MODEL_NAME, with_builtin_defaults
-from ..model.tensorflow_model import SegmentationModel, release_memory
+from ..model.segmenter import choose_model, load_segmenter
+from ..model.source import DEMO_MODEL_NAME
+from ..model.tensorflow_model import release_memory
 from . import exit_guard
 from .active_segmentation import ActiveSegmentation
 from .node_support import FatalError, run_node
@@ -92,27 +91,25 @@ class SegmentationPhases(Node):
     def _load_model(self):
         """The label map, then the model and its segmenter; an unknown class is said first."""
         given_model_path = self._param('model_path')
-        model_path, label_map_path, builtin = with_builtin_defaults(
-            given_model_path, self._param('label_map_path'))
-        if builtin:  # the node cannot tell its own scenes from a camera's: always say so
+        choice = choose_model(given_model_path, self._param('label_map_path'))
+        if choice.resolved.builtin:  # the node cannot tell its own scenes from a camera's
             using = (f'model_path {given_model_path!r} is' if given_model_path.strip()
                      else 'model_path is empty: using')
             self.get_logger().warning(
                 f'{using} the {DEMO_MODEL_NAME}, which knows only these shapes (the overlay '
                 f'says so); set model_path to a zoo Mask R-CNN to segment real scenes')
-        self.label_map = load_label_map(label_map_path)
+        self.label_map = choice.label_map
         # Before the model, which takes seconds to load: an unknown class is a typo to say now.
         self._settings = self._run_settings({})
-        self.model = SegmentationModel(
-            model_path, self._tf_device(),
+        self.segmenter = load_segmenter(
+            choice, device=self._tf_device(),
             intra_op_threads=self._param('intra_op_threads'),
             inter_op_threads=self._param('inter_op_threads'))
-        self.segmenter = Segmenter(self.model, self.label_map,
-                                   BUILTIN_CAPTION if builtin else '')
+        self.model = self.segmenter.model
         self.get_logger().info(
             f'loaded {self.model.format} model {self.model.name!r} from '
             f'{self.model.source.path} in {self.model.load_seconds:.1f} s; class names from '
-            f'{label_map_path or "the COCO label map"}')
+            f'{choice.resolved.label_map_path or "the COCO label map"}')
 
     def _tf_device(self) -> str:
         """tf_device, or the deprecated `device` where that was given (for one more release)."""

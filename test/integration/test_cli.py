@@ -45,7 +45,7 @@ from instance_segmentation_ros.core.labels import coco_label_map
 from instance_segmentation_ros.demo.depth_scenes import CALIBRATION_FILE, write_rgbd_scenes
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, sample_scene
 from instance_segmentation_ros.model.segmenter import Segmenter
-from instance_segmentation_ros.model.source import builtin_model
+from instance_segmentation_ros.model.source import builtin_model, locate_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
 BAG_START = 1_700_000_000
@@ -68,7 +68,7 @@ def env_without_display(**extra):
 
 
 def segmenter_for(model_path):
-    return Segmenter(SegmentationModel(model_path), coco_label_map())
+    return Segmenter(SegmentationModel(locate_model(model_path)), coco_label_map())
 
 
 # -- help --------------------------------------------------------------------------------------
@@ -163,7 +163,13 @@ def builtin_model_arguments(how: str) -> list:
     """No --model, or --model naming the built-in model by one of its paths."""
     saved_model = builtin_model()[0]
     return {'none': [], 'folder': ['--model', saved_model.parent],
-            'saved_model': ['--model', saved_model]}[how]
+            'saved_model': ['--model', saved_model],
+            'saved_model.pb': ['--model', saved_model / 'saved_model.pb']}[how]
+
+
+def builtin_model_lines(err: str) -> list[str]:
+    """The stderr lines that speak of the built-in model: one says all there is to say."""
+    return [line for line in err.splitlines() if 'built-in demo model' in line]
 
 
 def described_classes(out: str) -> list[str]:
@@ -171,7 +177,7 @@ def described_classes(out: str) -> list[str]:
     return sorted(line.split()[1] for line in out.splitlines() if line.startswith('  '))
 
 
-@pytest.mark.parametrize('how', ['none', 'folder'])
+@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model.pb'])
 def test_image_with_the_builtin_model_and_no_image_segments_a_scene_it_knows(
         how, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -186,9 +192,10 @@ def test_image_with_the_builtin_model_and_no_image_segments_a_scene_it_knows(
     overlay = cv2.imread(str(tmp_path / 'scene_segmented.png'))
     assert overlay.shape == (480, 640, 3) and not np.array_equal(overlay, scene.bgr)
     assert BUILTIN_WARNING not in err and not has_caption(overlay, scene.bgr)  # its own scene
+    assert len(builtin_model_lines(err)) == (how == 'none')  # which model, when none was named
 
 
-@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model'])
+@pytest.mark.parametrize('how', ['none', 'folder', 'saved_model', 'saved_model.pb'])
 def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, tmp_path,
                                                                           capsys):
     photo = tmp_path / 'photo.png'
@@ -199,7 +206,7 @@ def test_the_builtin_model_on_a_photo_says_so_on_stderr_and_on_the_overlay(how, 
     assert status == 0, err
     assert out.startswith('photo.png: ')
     assert ('no --model given' in err) == (how == 'none')
-    assert sum(BUILTIN_WARNING in line for line in err.splitlines()) == 1
+    assert len(builtin_model_lines(err)) == 1 and BUILTIN_WARNING in err, err
     assert has_caption(cv2.imread(str(tmp_path / 'out.png')), sample)
 
 
@@ -538,13 +545,17 @@ def unwritable_folder(tmp_path):
 ], ids=['image', 'folder', 'json', 'demo'])
 def test_outputs_are_checked_before_the_model_loads(command, fragment, in_dir, tmp_path,
                                                     capsys):
-    # The model does not exist: an error about it means the outputs were checked too late.
+    # The model is found but cannot load: an error about it means the outputs were checked
+    # too late.
     places = {'image': in_dir / 'scene_0.png', 'in_dir': in_dir, 'tmp': tmp_path,
               'locked': unwritable_folder(tmp_path)}
+    broken = tmp_path / 'broken_model' / 'frozen_inference_graph.pb'
+    broken.parent.mkdir()
+    broken.write_bytes(b'not a graph')
     argv = [part.format(**places) for part in command]
-    status, out, err = run_cli(capsys, *argv, '--model', str(tmp_path / 'no_model'))
+    status, out, err = run_cli(capsys, *argv, '--model', str(broken.parent))
     assert_one_line_error(status, err, fragment.format(**places))
-    assert 'no_model' not in err
+    assert 'broken_model' not in err
 
 
 def test_results_that_cannot_be_written_at_the_end_are_kept_elsewhere(tmp_path):

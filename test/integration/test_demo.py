@@ -16,10 +16,11 @@ from instance_segmentation_ros.demo.evaluation import (
     HELD_OUT_SEED,
     synthetic_scenes,
 )
+from instance_segmentation_ros.model.layout import ModelSource
 from instance_segmentation_ros.model.source import (
     builtin_model,
     label_map_beside,
-    with_builtin_defaults,
+    resolve_model,
 )
 from instance_segmentation_ros.model.tensorflow_model import (
     MODEL_GARDEN,
@@ -40,7 +41,7 @@ def test_the_package_ships_a_model_garden_demo_model():
     assert labels.read_text().split() == list(synthetic_scenes.LABELS)
     size = sum(f.stat().st_size for f in saved_model.parent.rglob('*') if f.is_file())
     assert size <= 25 * 2**20
-    assert SegmentationModel(saved_model).format == MODEL_GARDEN
+    assert SegmentationModel(ModelSource(saved_model, 'saved_model')).format == MODEL_GARDEN
 
 
 def test_demo_command_segments_generated_scenes_and_scores_them(tmp_path, capsys):
@@ -118,7 +119,7 @@ def test_a_label_file_beside_any_model_is_found(tmp_path):
     (folder / 'label_map.pbtxt').write_text("item { id: 1 name: 'widget' }\n")
     for path in (folder, folder / 'saved_model', folder / 'frozen_inference_graph.pb'):
         assert label_map_beside(path) == str(folder / 'label_map.pbtxt')
-    assert with_builtin_defaults(str(folder), '/given.txt')[1] == '/given.txt'
+    assert resolve_model(str(folder), '/given.txt').label_map_path == '/given.txt'
     assert label_map_beside(tmp_path / 'no_such_model') == ''
 
 

@@ -95,10 +95,56 @@ def test_only_the_model_folder_imports_tensorflow():
     assert users and {layer(name) for name in users} == {'model'}
 
 
-def test_the_tensorflow_loader_does_not_import_the_zoo_download():
-    trees = modules()
-    loader = imports('model.tensorflow_model', trees['model.tensorflow_model'])
-    assert not any(imported.startswith(f'{PACKAGE_NAME}.model.zoo') for imported in loader)
+def package_imports(trees: dict[str, ast.Module]) -> dict[str, set[str]]:
+    """Module -> the modules of the package it imports, anywhere in it (dotted names below it)."""
+    found = {}
+    for name, tree in trees.items():
+        inside = {imported[len(PACKAGE_NAME) + 1:] for imported in imports(name, tree)
+                  if imported.startswith(PACKAGE_NAME + '.')}
+        found[name] = {module for module in inside if module in trees and module != name}
+    return found
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each module that reaches itself again through imports, with the path it takes."""
+    circles = []
+    for start in sorted(graph):
+        paths = [[start]]
+        seen = set()
+        while paths:
+            path = paths.pop()
+            for module in sorted(graph[path[-1]]):
+                if module == start:
+                    circles.append(path + [start])
+                elif module not in seen:
+                    seen.add(module)
+                    paths.append(path + [module])
+    return circles
+
+
+def test_no_module_imports_itself_back():
+    # Function-level imports count: a circle hidden by a lazy import is still a circle.
+    graph = package_imports(modules())
+    assert graph['model.source'] and graph['model.zoo']  # the check sees what they import
+    assert import_circles(graph) == []
+
+
+def test_import_circles_are_found():
+    graph = {'model.a': {'model.b'}, 'model.b': {'model.c'}, 'model.c': {'model.a'},
+             'core.d': set()}
+    assert import_circles(graph)[0] == ['model.a', 'model.b', 'model.c', 'model.a']
+    assert import_circles({'model.a': {'model.b'}, 'model.b': set()}) == []
+
+
+def test_the_tensorflow_loader_knows_neither_names_nor_the_zoo():
+    loader = package_imports(modules())['model.tensorflow_model']
+    assert 'model.layout' in loader
+    assert not loader & {'model.zoo', 'model.source'}
+
+
+def test_the_zoo_stands_on_the_layout_alone():
+    zoo = package_imports(modules())['model.zoo']
+    assert {module for module in zoo if layer(module) == 'model'} == {'model.layout'}
 
 
 def test_every_error_class_derives_from_the_package_base():

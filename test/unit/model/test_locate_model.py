@@ -1,14 +1,11 @@
-"""Tests for model_source.locate_model: which files are a model (no TF)."""
+"""Tests for source.locate_model and the layout rule under it: which files are a model (no TF)."""
 
 from pathlib import Path
 
 import pytest
 
-from instance_segmentation_ros.model.source import (
-    FROZEN_GRAPH_NAME,
-    ModelError,
-    locate_model,
-)
+from instance_segmentation_ros.model.layout import FROZEN_GRAPH_NAME, ModelError
+from instance_segmentation_ros.model.source import locate_model
 
 
 def touch(path: Path) -> Path:

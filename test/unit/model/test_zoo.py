@@ -6,10 +6,12 @@ import io
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tarfile
 import threading
+import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,7 +22,8 @@ import tiny_models
 
 from instance_segmentation_ros import cli
 from instance_segmentation_ros.model import zoo
-from instance_segmentation_ros.model.source import ModelError, locate_model
+from instance_segmentation_ros.model.layout import ModelError
+from instance_segmentation_ros.model.source import locate_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
 NAME = 'mask_rcnn_inception_v2_coco_2018_01_28'  # a TF1 zoo name: archive at the URL base root
@@ -106,6 +109,7 @@ class Server:
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f'http://127.0.0.1:{self.httpd.server_address[1]}/zoo'
+        self.options = ['--url-base', self.url, '--insecure']  # a test server has no TLS
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
                                        daemon=True)
         self.thread.start()
@@ -195,7 +199,7 @@ def test_download_model_end_to_end_then_the_name_works_as_model(
         archive, server, cache, tmp_path, capsys, monkeypatch):
     server.serve(NAME, archive)
     env = dict(os.environ, ROS_HOME=str(tmp_path / 'ros_home'))
-    result = subprocess.run([str(SCRIPT), 'download-model', NAME, '--url-base', server.url],
+    result = subprocess.run([str(SCRIPT), 'download-model', NAME, *server.options],
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.strip().splitlines()[-1])
@@ -209,7 +213,7 @@ def test_download_model_end_to_end_then_the_name_works_as_model(
     # No leftovers but the digest recorded for later downloads.
     assert [p.name for p in cache.glob('*.tar.gz*')] == [f'{NAME}.tar.gz.sha256']
     assert not list(cache.glob('.*'))
-    assert SegmentationModel(path).format == 'tf1_od_api_frozen_graph'
+    assert SegmentationModel(locate_model(path)).format == 'tf1_od_api_frozen_graph'
 
     # The name now works wherever a model path does.
     assert locate_model(NAME).path == path / 'frozen_inference_graph.pb'
@@ -224,14 +228,14 @@ def test_download_model_end_to_end_then_the_name_works_as_model(
 
     # A second download finds it and makes no request.
     count = len(server.requests)
-    status, out, _ = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, out, _ = run_cli(capsys, 'download-model', NAME, *server.options)
     assert status == 0 and Path(out.strip()) == path and len(server.requests) == count
 
 
 def test_interrupted_transfer_resumes_with_a_range_request(archive, server, cache, capsys):
     server.serve(NAME, archive)
     server.cut_first = 1
-    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert status == 0, err
     assert [r for _, r in server.requests] == [None, f'bytes={len(archive) // 2}-']
     assert 'resuming' in err
@@ -242,13 +246,13 @@ def test_transfer_cut_every_time_keeps_the_part_file_for_the_next_run(
         archive, server, cache, capsys):
     server.serve(NAME, archive)
     server.cut_first = zoo.ATTEMPTS
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert_one_line_error(status, err.splitlines()[-1] + '\n', 'interrupted',
                           'run the same command again to resume')
     part = cache / f'{NAME}.tar.gz.part'
     assert 0 < part.stat().st_size < len(archive)
     held = part.stat().st_size
-    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert status == 0, err
     assert server.requests[-1][1] == f'bytes={held}-'
     assert Path(out.strip()) == cache / NAME and not part.exists()
@@ -259,7 +263,7 @@ def test_server_that_ignores_range_restarts_cleanly(archive, server, cache, caps
     server.ignore_range = True
     cache.mkdir(parents=True)
     (cache / f'{NAME}.tar.gz.part').write_bytes(b'stale bytes of another file')
-    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url,
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options,
                                '--sha256', hashlib.sha256(archive).hexdigest())
     assert status == 0, err
     assert 'restarting' in err and server.requests[0][1].startswith('bytes=')
@@ -271,12 +275,12 @@ def test_catalogue_checksum_is_verified(archive, server, cache, capsys, monkeypa
     good = dataclasses.replace(zoo.CATALOGUE[NAME], sha256=hashlib.sha256(archive).hexdigest())
     bad = dataclasses.replace(good, sha256='0' * 64)
     monkeypatch.setitem(zoo.CATALOGUE, NAME, bad)
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert_one_line_error(status, err.splitlines()[-1] + '\n', 'checksum mismatch', '0' * 64)
     assert not list(cache.iterdir())  # nothing kept: archive deleted, nothing unpacked
 
     monkeypatch.setitem(zoo.CATALOGUE, NAME, good)
-    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert status == 0, err
     assert Path(out.strip()) == cache / NAME
 
@@ -291,7 +295,7 @@ def test_catalogue_checksum_is_verified(archive, server, cache, capsys, monkeypa
 ])
 def test_bad_archives_are_refused_and_deleted(data, message, server, cache, capsys):
     server.serve(NAME, data)
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert_one_line_error(status, err.splitlines()[-1] + '\n', message)
     assert not list(cache.iterdir())
     assert not (cache.parent / 'evil.txt').exists()
@@ -306,7 +310,7 @@ def test_downloads_are_over_https_by_default(monkeypatch):
 def test_first_download_is_recorded_and_a_substituted_archive_refused(
         archive, server, cache, capsys):
     server.serve(NAME, archive)
-    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert status == 0, err
     digest = hashlib.sha256(archive).hexdigest()
     record = cache / f'{NAME}.tar.gz.sha256'
@@ -317,7 +321,7 @@ def test_first_download_is_recorded_and_a_substituted_archive_refused(
     shutil.rmtree(cache / NAME)
     substitute = tar_gz([(f'{NAME}/', None), (f'{NAME}/frozen_inference_graph.pb', b'evil')])
     server.serve(NAME, substitute)
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, *server.options)
     other = hashlib.sha256(substitute).hexdigest()
     assert_one_line_error(status, err.splitlines()[-1] + '\n', 'differs from the one first',
                           digest, other, f'--sha256 {other}')
@@ -325,7 +329,7 @@ def test_first_download_is_recorded_and_a_substituted_archive_refused(
     assert record.read_text().split()[0] == digest
 
     # The user who knows the zoo replaced it says so; that digest is recorded instead.
-    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url,
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options,
                                '--sha256', other)
     assert status == 0, err
     assert record.read_text().split()[0] == other
@@ -333,14 +337,14 @@ def test_first_download_is_recorded_and_a_substituted_archive_refused(
 
 def test_a_truncated_archive_is_refused_and_nothing_recorded(archive, server, cache, capsys):
     server.serve(NAME, archive[:len(archive) // 2])
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert_one_line_error(status, err.splitlines()[-1] + '\n', 'is corrupt', 'deleted')
     assert not list(cache.iterdir())
 
 
 def test_offline_fails_in_one_line(cache, capsys):
     url = f'http://127.0.0.1:{closed_port()}/zoo'
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', url, '--insecure')
     assert_one_line_error(status, err, 'cannot download', 'connection refused', 'offline?')
 
 
@@ -348,19 +352,95 @@ def test_url_base_from_the_environment(archive, server, cache, capsys, monkeypat
     server.serve(TF2_NAME, tar_gz([(f'{TF2_NAME}/saved_model/saved_model.pb', b'x')]))
     monkeypatch.setenv(zoo.URL_BASE_ENV, server.url)
     status, out, err = run_cli(capsys, 'download-model', TF2_NAME, '--dir',
-                               str(cache.parent / 'elsewhere'))
+                               str(cache.parent / 'elsewhere'), '--insecure')
     assert status == 0, err
     assert server.requests == [(f'/zoo/tf2/20200711/{TF2_NAME}.tar.gz', None)]
     assert Path(out.strip()) == cache.parent / 'elsewhere' / TF2_NAME
 
 
 def test_http_errors_and_unknown_names_fail_in_one_line(server, cache, capsys):
-    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME, *server.options)
     assert_one_line_error(status, err, 'HTTP 404')
     status, _, err = run_cli(capsys, 'download-model', 'mask_rcnn_tiny', '--url-base',
                              server.url)
     assert_one_line_error(status, err, "unknown model 'mask_rcnn_tiny'", NAME)
     assert len(server.requests) == 1
+
+
+# -- https only, unless --insecure says otherwise -------------------------------------------------
+
+def test_a_plain_http_url_base_is_refused_without_insecure(archive, server, cache, capsys):
+    server.serve(NAME, archive)
+    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', server.url)
+    assert_one_line_error(status, err, f'--url-base {server.url} is plain http', '--insecure')
+    assert server.requests == [] and not list(cache.glob('*.tar.gz*'))
+    status, out, err = run_cli(capsys, 'download-model', NAME, *server.options)
+    assert status == 0, err
+    assert Path(out.strip()) == cache / NAME
+
+
+def test_a_plain_http_mirror_in_the_environment_is_refused_saying_how_to_allow_it(
+        archive, server, cache, capsys, monkeypatch):
+    server.serve(NAME, archive)
+    monkeypatch.setenv(zoo.URL_BASE_ENV, server.url)
+    status, _, err = run_cli(capsys, 'download-model', NAME)
+    assert_one_line_error(status, err, f'${zoo.URL_BASE_ENV} ({server.url}) is plain http',
+                          'pass --insecure')
+    assert server.requests == []
+
+
+@pytest.mark.parametrize('url_base', ['download.example.org/zoo', 'ftp://mirror.example/zoo'])
+def test_a_url_base_that_is_not_https_is_one_line(url_base, cache, capsys):
+    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', url_base)
+    assert_one_line_error(status, err, f'--url-base {url_base} is not an https:// URL')
+
+
+@pytest.fixture
+def https_server(tmp_path, monkeypatch):
+    """An https server on 127.0.0.1, trusted by this process, redirecting to `target`."""
+    if shutil.which('openssl') is None:
+        pytest.skip('openssl is not installed: no certificate for a local https server')
+    key, cert = tmp_path / 'key.pem', tmp_path / 'cert.pem'
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+                    '-keyout', str(key), '-out', str(cert), '-subj', '/CN=127.0.0.1',
+                    '-addext', 'subjectAltName=IP:127.0.0.1'],
+                   check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv('SSL_CERT_FILE', str(cert))  # read by each new default SSL context
+    redirect = types.SimpleNamespace(target='')
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(302)
+            self.send_header('Location', redirect.target + self.path.removeprefix('/zoo'))
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    redirect.url = f'https://127.0.0.1:{httpd.server_address[1]}/zoo'
+    yield redirect
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_https_download_redirected_to_plain_http_is_refused(
+        archive, server, https_server, cache, capsys):
+    server.serve(NAME, archive)
+    https_server.target = server.url
+    status, _, err = run_cli(capsys, 'download-model', NAME, '--url-base', https_server.url)
+    assert_one_line_error(status, err, 'redirected to plain http', server.url, '--insecure')
+    assert not list(cache.glob('*.tar.gz*'))
+    status, out, err = run_cli(capsys, 'download-model', NAME, '--url-base', https_server.url,
+                               '--insecure')
+    assert status == 0, err
+    assert Path(out.strip()) == cache / NAME
 
 
 def test_a_zoo_name_not_yet_downloaded_says_how_to_get_it(cache):
