@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .arguments import Command, add_model_options, positive_count
 from .common import choose_model, load_segmenter, make_writable_folder
-from .parser import Command, add_model_options, positive_count
 from .progress import Progress
 
 

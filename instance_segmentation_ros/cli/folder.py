@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from ..core.image_files import IMAGE_EXTENSIONS, is_depth_file, list_image_files, read_image_file
 from ..core.results import add_3d
+from .arguments import Command, add_model_options, epoch_seconds
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
@@ -46,7 +47,6 @@ from .common import (
     write_image,
 )
 from .depth_files import DepthLocator
-from .parser import Command, add_model_options, epoch_seconds
 from .progress import Progress
 from .stop_request import StopRequest
 

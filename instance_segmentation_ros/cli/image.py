@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import data_file
 from ..core.image_files import decode_image, read_image
+from .arguments import Command, add_model_options
 from .common import (
     CliError,
     check_writable_file,
@@ -15,7 +16,6 @@ from .common import (
     open_viewer,
     write_image,
 )
-from .parser import Command, add_model_options
 
 SAMPLE_IMAGE = 'sample.jpg'
 """Packaged default image of models other than the built-in one (of any with --sample): NASA's

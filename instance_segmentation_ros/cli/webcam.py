@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from .arguments import Command, add_model_options
 from .common import (
     EXIT_INTERRUPTED,
     PROG,
@@ -15,7 +16,6 @@ from .common import (
     load_segmenter,
     open_viewer,
 )
-from .parser import Command, add_model_options
 from .progress import Progress, is_terminal
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .parser import Command
+from .arguments import Command
 from .progress import ByteProgress
 
 

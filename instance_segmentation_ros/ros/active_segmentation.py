@@ -22,7 +22,7 @@ from ..engine.mailboxes import mailbox_for
 from ..model.segmenter import Segmenter
 from . import depth_msgs, detection_msgs
 from .adaptive_input import TRANSPORTS, AdaptiveInput
-from .segmentation_parameters import RunSettings, StartSettings
+from .segmentation_settings import RunSettings, StartSettings
 from .served_camera import WARNING_INTERVAL_S, Detected, ServedCamera
 
 DIAGNOSTICS_PERIOD_S = 1.0

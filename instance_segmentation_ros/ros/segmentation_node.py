@@ -9,11 +9,11 @@ relative, as image_proc's are: a namespace places the outputs and `-r image:=/ca
 picks the camera. With `cameras: [left, right]` one model serves several cameras, each with
 these topics under its own name (`left/image`, `left/masks`, ...; `served_camera`).
 
-The node is an adapter: `segmentation_parameters` holds its parameters, and the settings read
-from them; `active_segmentation` what exists while it runs: each camera's topics
-(`served_camera`), the input subscriptions (`adaptive_input`) and the two-thread pipeline of
-`engine.pipeline`, which keeps a slow model from building a queue and the executor free to
-answer parameter requests. Every output carries the input header.
+The node is an adapter: `segmentation_parameters` holds its parameters, and
+`segmentation_settings` what it reads from them; `active_segmentation` what exists while it
+runs: each camera's topics (`served_camera`), the input subscriptions (`adaptive_input`) and the
+two-thread pipeline of `engine.pipeline`, which keeps a slow model from building a queue and the
+executor free to answer parameter requests. Every output carries the input header.
 """
 
 from __future__ import annotations
@@ -35,13 +35,8 @@ from . import exit_guard
 from .active_segmentation import ActiveSegmentation
 from .node_support import FatalError, run_node
 from .parameters import declare_table, parameter_error_text
-from .segmentation_parameters import (
-    PARAMETERS,
-    RunSettings,
-    classes_as_names,
-    run_settings,
-    start_settings,
-)
+from .segmentation_parameters import PARAMETERS
+from .segmentation_settings import RunSettings, classes_as_names, run_settings, start_settings
 
 START_ERRORS = (InstanceSegmentationError, ParameterException)
 

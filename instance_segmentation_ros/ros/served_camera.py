@@ -5,13 +5,12 @@ parameter, several, each under its own name (`left/image`, `left/masks`, ...), a
 model. Everything that belongs to one camera is here: the names of its input topics, its
 publishers and how each frame's results become their messages (only for outputs someone
 subscribes to), the depth frames waiting to be paired with its colour frames, and the counts
-of its rejected frames for /diagnostics; `camera_names` checks the names.
+of its rejected frames for /diagnostics.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,10 +32,9 @@ from ..core.image_conversion import (
 from ..engine.diagnostics import FaultCounts
 from ..model.segmenter import Segmenter
 from . import depth_msgs, detection_msgs
-from .node_support import FatalError
 
 if TYPE_CHECKING:
-    from .segmentation_parameters import DepthSettings, RunSettings
+    from .segmentation_settings import DepthSettings, RunSettings
 
 OUTPUT_QOS = QoSProfile(depth=5)
 # Latched, as vision_msgs intends for LabelInfo: a late subscriber gets the current map.
@@ -224,24 +222,3 @@ class ServedCamera:
         if now - self._last_warning.get(key, -WARNING_INTERVAL_S) >= WARNING_INTERVAL_S:
             self._last_warning[key] = now
             self._node.get_logger().warning(self.label(text))
-
-
-def camera_names(names: list[str], resolve_topic: Callable[[str], str]) -> list[str]:
-    """`cameras`, each a valid and distinct topic namespace; [] is the one camera ''."""
-    names = [name.strip() for name in names]
-    topics = {}
-    for name in names:
-        if not name:
-            raise FatalError('cameras has an empty name: give each camera a namespace, '
-                             "e.g. cameras:='[left, right]'")
-        try:
-            topic = resolve_topic(f'{name}/image')
-        except RuntimeError as error:  # rclpy's RCLError: the name's fault, said by rcl
-            reason = str(error).removeprefix('failed to resolve name: ').split(', at ')[0]
-            raise FatalError(f'cameras: {name!r} is not a valid topic namespace ({reason})'
-                             ) from None
-        if topic in topics:
-            raise FatalError(f'cameras: {topics[topic]!r} and {name!r} are the same camera '
-                             f'({topic}): give each camera its own namespace')
-        topics[topic] = name
-    return names or ['']
