@@ -33,15 +33,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.image_files import (
-    IMAGE_EXTENSIONS,
     depth_file_for,
-    image_names,
     is_depth_file,
+    list_image_files,
     read_depth_file,
     read_image_file,
 )
 from ..core.results import add_3d
-from ..errors import describe_os_error
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
@@ -68,7 +66,7 @@ def run_folder(args) -> int:
         raise CliError('--bag-compressed needs --bag BAG_DIR', EXIT_USAGE)
     in_dir = Path(args.in_dir).expanduser()
     out_dir = Path(args.out_dir).expanduser()
-    files = _image_files(in_dir)
+    files = [in_dir / name for name in list_image_files(in_dir)]
     if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
         raise CliError('OUT_DIR is IN_DIR: the overlays would replace the originals; choose '
                        'another output folder')
@@ -315,22 +313,6 @@ class _StopRequest:
         self.requested = True
         print(f'\n{PROG}: stopping after the current image (Ctrl+C again to stop at once)',
               file=sys.stderr, flush=True)
-
-
-def _image_files(in_dir: Path) -> list[Path]:
-    if not in_dir.exists():
-        raise CliError(f'input folder {in_dir} does not exist')
-    if not in_dir.is_dir():
-        raise CliError(f'{in_dir} is not a folder: give a folder of images (or use the image '
-                       f'command for one file)')
-    try:
-        files = [in_dir / name for name in image_names(in_dir)]
-    except OSError as error:
-        raise CliError(f'cannot list {in_dir}: {describe_os_error(error)}') from None
-    if not files:
-        raise CliError(f'no images in {in_dir} (looked for '
-                       f'{", ".join(IMAGE_EXTENSIONS)}, any case)')
-    return files
 
 
 def _mask_names(files: list[Path]) -> dict[Path, str]:

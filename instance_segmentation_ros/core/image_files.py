@@ -13,7 +13,7 @@ import fnmatch
 import os
 import zlib
 
-from ..errors import describe_os_error
+from ..errors import InstanceSegmentationError, describe_os_error
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 DEFAULT_GLOBS = tuple(f'*{extension}' for extension in IMAGE_EXTENSIONS)
@@ -37,15 +37,35 @@ def parse_pattern(pattern):
     return [glob.strip().lower() for glob in pattern.split(',') if glob.strip()]
 
 
-def image_names(folder, globs=DEFAULT_GLOBS):
+class ImageFolderError(InstanceSegmentationError):
+    """A folder of images that cannot be played or segmented: missing, unreadable, no images."""
+
+
+def list_image_files(folder: str | os.PathLike, patterns=DEFAULT_GLOBS) -> list[str]:
     """Names of the files in ``folder`` that match any glob, case-insensitive, in name order.
 
-    ``globs`` are lower-case, as parse_pattern returns them.
-    The OSError of a folder that cannot be listed goes to the caller, which words it.
+    ``patterns`` are lower-case globs, as parse_pattern returns them. ImageFolderError, one
+    line, when the folder is missing, not a folder, cannot be listed, or has no such file.
     """
-    return [name for name in sorted(os.listdir(folder))
-            if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in globs)
-            and os.path.isfile(os.path.join(folder, name))]
+    try:
+        entries = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        raise ImageFolderError(f"input folder '{folder}' does not exist") from None
+    except NotADirectoryError:
+        raise ImageFolderError(f"input folder '{folder}' is a file, not a folder") from None
+    except OSError as error:
+        raise ImageFolderError(
+            f"cannot list input folder '{folder}': {describe_os_error(error)}") from None
+    names = [name for name in entries
+             if any(fnmatch.fnmatchcase(name.lower(), glob) for glob in patterns)
+             and os.path.isfile(os.path.join(folder, name))]
+    if names:
+        return names
+    looked_for = f"looked for {', '.join(patterns)}, any case"
+    if not entries:
+        raise ImageFolderError(f"input folder '{folder}' is empty: no images in it ({looked_for})")
+    raise ImageFolderError(f"no images in input folder '{folder}': none of its {len(entries)} "
+                           f'entries is a file that matches ({looked_for})')
 
 
 def read_image(path):

@@ -66,9 +66,10 @@ from ..core.compressed import file_payload
 from ..core.image_conversion import fill_image_msg
 from ..core.image_files import (
     DEFAULT_PATTERN,
+    ImageFolderError,
     depth_file_for,
-    image_names,
     is_depth_file,
+    list_image_files,
     parse_pattern,
     read_depth_file,
     read_image_file,
@@ -86,25 +87,13 @@ TRANSPORTS = ('raw', 'compressed')
 
 
 def list_images(folder: str, globs: list[str]) -> list[str]:
-    """`image_names` of ``folder``; FatalError, worded for the log, when there are none."""
+    """`list_image_files` of ``folder``; FatalError, worded for the log, when there are none."""
     if not folder:
         raise FatalError('parameter folder is required (a directory of images)')
     try:
-        names = image_names(folder, globs)
-        if names:
-            return names
-        entries = os.listdir(folder)  # to tell an empty folder from a pattern matching nothing
-    except FileNotFoundError:
-        raise FatalError(f"folder '{folder}' does not exist") from None
-    except NotADirectoryError:
-        raise FatalError(f"folder '{folder}' is not a directory") from None
-    except OSError as exc:
-        raise FatalError(f"cannot list folder '{folder}': {exc.strerror or exc}") from None
-    if not entries:
-        raise FatalError(f"folder '{folder}' is empty")
-    raise FatalError(
-        f"no file of folder '{folder}' ({len(entries)} entries) matches pattern "
-        f"'{','.join(globs)}'")
+        return list_image_files(folder, globs)
+    except ImageFolderError as exc:
+        raise FatalError(str(exc)) from None
 
 
 def get_message_type(name: str) -> type:

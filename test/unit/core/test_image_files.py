@@ -11,10 +11,12 @@ import yaml
 from payloads import with_exif_thumbnail, with_orientation
 
 from instance_segmentation_ros.core.image_files import (
+    DEFAULT_GLOBS,
     DEFAULT_PATTERN,
+    ImageFolderError,
     decode_image,
-    image_names,
     jpeg_orientation,
+    list_image_files,
     parse_pattern,
     read_image,
     read_image_file,
@@ -153,22 +155,53 @@ def test_a_file_without_read_permission_has_a_reason(scene, tmp_path):
     assert read_image(path) == (None, 'permission denied')
 
 
-def test_image_names_are_the_image_files_in_name_order_any_case(tmp_path):
+def test_list_image_files_gives_the_image_files_in_name_order_any_case(tmp_path):
     for name in ('b.PNG', 'a.jpeg', 'c.Tiff', 'A.webp', 'd.bmp', 'e.JPG', 'f.tif', 'notes.txt',
                  'image.gif', 'png'):
         (tmp_path / name).write_bytes(b'x')
     (tmp_path / 'folder.jpg').mkdir()
-    assert image_names(tmp_path) == [
+    assert list_image_files(tmp_path) == [
         'A.webp', 'a.jpeg', 'b.PNG', 'c.Tiff', 'd.bmp', 'e.JPG', 'f.tif']
-    assert image_names(tmp_path, parse_pattern(' *.GIF,, *.txt ')) == ['image.gif', 'notes.txt']
-    assert image_names(tmp_path, parse_pattern('a*')) == ['A.webp', 'a.jpeg']
+    assert list_image_files(str(tmp_path), parse_pattern(' *.GIF,, *.txt ')) == [
+        'image.gif', 'notes.txt']
+    assert list_image_files(tmp_path, parse_pattern('a*')) == ['A.webp', 'a.jpeg']
 
 
-def test_image_names_leaves_the_folder_errors_to_the_caller(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        image_names(tmp_path / 'missing')
-    with pytest.raises(NotADirectoryError):
-        image_names(write(tmp_path, 'file.png', b'x'))
+def folder_error(folder, patterns=DEFAULT_GLOBS) -> str:
+    with pytest.raises(ImageFolderError) as raised:
+        list_image_files(folder, patterns)
+    message = str(raised.value)
+    assert '\n' not in message and 'Errno' not in message
+    return message
+
+
+def test_a_missing_folder_or_a_file_is_one_line(tmp_path):
+    assert folder_error(tmp_path / 'missing') == (
+        f"input folder '{tmp_path / 'missing'}' does not exist")
+    file = write(tmp_path, 'file.png', b'x')
+    assert folder_error(file) == f"input folder '{file}' is a file, not a folder"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root lists folders whatever their permissions')
+def test_a_folder_that_cannot_be_listed_is_one_line(tmp_path):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        assert folder_error(locked) == f"cannot list input folder '{locked}': permission denied"
+    finally:
+        locked.chmod(0o755)
+
+
+def test_an_empty_folder_and_one_without_a_match_say_what_was_looked_for(tmp_path):
+    assert folder_error(tmp_path) == (
+        f"input folder '{tmp_path}' is empty: no images in it (looked for *.jpg, *.jpeg, *.png, "
+        '*.bmp, *.tif, *.tiff, *.webp, any case)')
+    write(tmp_path, 'notes.txt', b'x')
+    (tmp_path / 'photos.png').mkdir()
+    assert folder_error(tmp_path, parse_pattern('*.PNG,*.gif')) == (
+        f"no images in input folder '{tmp_path}': none of its 2 entries is a file that matches "
+        '(looked for *.png, *.gif, any case)')
 
 
 def test_folder_player_config_states_the_default_pattern():
