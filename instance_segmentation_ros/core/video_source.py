@@ -136,6 +136,18 @@ class SourceEvent:
     level: str
     text: str
 
+    def log(self, logger) -> None:
+        """Log the text on `logger` at the event's level.
+
+        One call per level: an rclpy logger refuses two levels from one place in the code.
+        """
+        if self.level == 'warning':
+            logger.warning(self.text)
+        elif self.level == 'info':
+            logger.info(self.text)
+        else:
+            logger.debug(self.text)
+
 
 class Clock:
     """Monotonic seconds and waits that a stop cuts short; tests give VideoFrames a fake one."""
