@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_DIR = ROOT / 'test'
+TEST_DIR = ROOT / 'test' / 'support'
 WORK = Path(os.environ.get('BENCH_WORK', '/tmp/bench_work'))
 MODELS = WORK / 'models'
 

@@ -1,4 +1,4 @@
-"""What the 3D outputs add per 1280x720 frame with 20 instances (issue 17).
+"""What the 3D outputs add per 1280x720 frame with 20 instances (RGB-D, `depth.enabled`).
 
 In-process, the node's own per-frame steps on the same frames in the same run, first the 2D
 outputs, then what depth adds:

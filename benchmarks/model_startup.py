@@ -138,6 +138,7 @@ def main(argv=None):
                   f'{1000 * result["first_frame_s"]:.1f} ms, steady '
                   f'{1000 * result["steady_frame_s"]:.1f} ms', flush=True)
     print()
+
     def label(r):
         return r['format'] if r['model'] != BUILTIN else f'{r["format"]} (built-in demo model)'
 

@@ -1,8 +1,8 @@
 """Benchmark 11: one node serving N cameras against N single-camera nodes, each with its model.
 
-Issue 16's targets, with a model of fixed time T (a tiny real TF2 SavedModel exported with
-compute_seconds=T, loaded through `model_path` as a user's zoo model is) and N = 1, 2 and 4
-cameras at 30 Hz:
+The targets of serving several cameras from one model, with a model of fixed time T (a tiny
+real TF2 SavedModel exported with compute_seconds=T, loaded through `model_path` as a user's
+zoo model is) and N = 1, 2 and 4 cameras at 30 Hz:
 
 - aggregate throughput (results per second of all cameras together) at least 0.9 / T;
 - each camera served at least every N x T + one camera period, at p95 (the service interval:
@@ -16,8 +16,9 @@ Designs, both in the namespace /segmentation, both with the same topics:
   one model thread, a newest-frame slot per camera, the least recently served camera first);
 - separate_nodes: N `segmentation_node` processes with the default `cameras` (one camera
   each), in the namespaces /segmentation/cam0, /segmentation/cam1, ..., each with its own
-  model: what a user had to run before issue 16. With busy-loop models on few cores the N
-  models compete for the cores, so their throughput is a side note; their memory is the point.
+  model: what a user had to run before one node could serve several cameras. With busy-loop
+  models on few cores the N models compete for the cores, so their throughput is a side note;
+  their memory is the point.
 
 One camera process (this script with `--camera-process`) publishes N topics
 /segmentation/camI/image (1280x720 bgr8 at 30 Hz by default, reliable keep-last-10 as a driver
@@ -232,6 +233,7 @@ def run_one(measurer: Measurer, model_label: str, model: str, design: str, count
              for i, command in enumerate(commands)]
     try:
         started = time.monotonic()
+
         def up():
             return measurer.nodes_ready(cameras) or any(n.poll() is not None for n in nodes)
 

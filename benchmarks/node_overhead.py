@@ -106,7 +106,6 @@ class Driver(bench_common.SpinningNode):
         return seconds
 
 
-
 def in_process_breakdown(model: str, repeats: int) -> dict:
     """The node's per-frame steps timed one by one in this process, without threads.
 

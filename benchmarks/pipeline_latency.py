@@ -93,7 +93,6 @@ class Measurer(bench_common.SpinningNode):
         return self.node.count_publishers(PREFIX + 'detections_json') > 0
 
 
-
 def node_command(design: str, model: str, program: list[str] | None = None) -> list[str]:
     """The node process of a design; `program` replaces the executable (keeping parameters)."""
     if program is None:

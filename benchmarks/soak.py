@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cv2
 
-TEST_DIR = Path(__file__).resolve().parents[1] / 'test'
+TEST_DIR = Path(__file__).resolve().parents[1] / 'test' / 'support'
 sys.path.insert(0, str(TEST_DIR))
 
 import rclpy  # noqa: E402

@@ -21,8 +21,8 @@ PASSED_ON = ('rate', 'transport', 'loop', 'rviz', 'record', 'bag_path')
 
 def scenes_and_folder_launch(context):
     """Write the scenes, then play them with folder.launch.py and the built-in model."""
+    from instance_segmentation_ros.demo.coco_truth import write_coco_dataset
     from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
-    from instance_segmentation_ros.demo.scenes import write_coco_dataset
 
     folder = LaunchConfiguration('scenes_folder').perform(context) or tempfile.mkdtemp(
         prefix='instance_segmentation_demo_')

@@ -21,13 +21,13 @@ from instance_segmentation_ros.core.depth3d import METRES_PER_UNIT, Intrinsics, 
 from instance_segmentation_ros.core.detections import PostprocessSettings
 from instance_segmentation_ros.core.labels import load_label_map
 from instance_segmentation_ros.core.render import draw_shadowed_text
-from instance_segmentation_ros.demo import scenes
+from instance_segmentation_ros.demo import depth_scenes, scenes
+from instance_segmentation_ros.demo.depth_scenes import CAMERA
 from instance_segmentation_ros.model.segmenter import Segmenter
 from instance_segmentation_ros.model.source import with_builtin_defaults
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 from instance_segmentation_ros.ros import depth_msgs
 
-CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)  # the scenes' 320x240 camera
 VIEW_SIZE = (640, 480)
 VIEW = Intrinsics(820.0, 820.0, 300.0, 220.0)
 
@@ -100,7 +100,7 @@ def main():
                          '(pip install ros-jazzy-visualization-msgs)')
 
     scene = scenes.generate_scene(args.seed, args.index)
-    depth = scenes.render_depth(scene, args.seed, args.index)
+    depth = depth_scenes.render_depth(scene, args.seed, args.index)
     model_path, label_map_path, _ = with_builtin_defaults('', '')
     segmenter = Segmenter(SegmentationModel(model_path), load_label_map(label_map_path))
     segmentation = segmenter.segment(scene.bgr, PostprocessSettings())

@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from instance_segmentation_ros.core.detections import PostprocessSettings  # noqa: E402
 from instance_segmentation_ros.core.labels import load_label_map  # noqa: E402
+from instance_segmentation_ros.demo import coco_truth  # noqa: E402
 from instance_segmentation_ros.demo import scenes as synthetic_scenes  # noqa: E402
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, coco_mask_stats  # noqa: E402
 from instance_segmentation_ros.model.segmenter import Segmenter  # noqa: E402
@@ -38,7 +39,7 @@ def evaluate(model_dir: Path, count: int, seed: int, score_thresholds, threads: 
     segmenter = Segmenter(model, load_label_map(labels if labels.is_file() else None))
     scenes = [synthetic_scenes.generate_scene(seed, index) for index in range(count)]
     names = [f'scene_{seed}_{index:05d}.png' for index in range(count)]
-    ground_truth = synthetic_scenes.coco_dataset(scenes, names)
+    ground_truth = coco_truth.coco_dataset(scenes, names)
     model.warm_up(*scenes[0].image.shape[:2])
     lowest = min(score_thresholds)
     settings = PostprocessSettings(score_threshold=lowest)

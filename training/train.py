@@ -30,7 +30,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the package, for the scene generator
 
-from instance_segmentation_ros.demo import scenes  # noqa: E402
+from instance_segmentation_ros.demo import coco_truth, scenes  # noqa: E402
 
 TRAIN_SEED = 1
 VAL_SEED = 2  # the held-out evaluation in evaluate.py uses yet another seed
@@ -102,7 +102,7 @@ def make_data(data_dir: Path, train_images: int, val_images: int):
         if done.exists() and json.loads(done.read_text())['count'] == count:
             continue
         started = time.time()
-        coco_json = scenes.write_coco_dataset(data_dir / split, count, seed=seed)
+        coco_json = coco_truth.write_coco_dataset(data_dir / split, count, seed=seed)
         make_tfrecord(coco_json, data_dir / f'{split}.tfrecord')
         done.write_text(json.dumps({'count': count, 'seed': seed}))
         logging.info('%s: %d scenes in %.0f s', split, count, time.time() - started)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..core.detections import PostprocessSettings
 from ..model.segmenter import Segmenter
+from . import coco_truth
 from . import scenes as synthetic_scenes
 
 HELD_OUT_SEED = 3  # training used seed 1 and validation seed 2
@@ -67,7 +68,7 @@ def run_demo(segmenter: Segmenter, out_dir: Path | None, count: int,
     scored = replace(shown, score_threshold=min(shown.score_threshold, COCO_SCORE_THRESHOLD))
     scenes = [synthetic_scenes.generate_scene(seed, index) for index in range(count)]
     names = [f'scene_{seed}_{index:05d}.png' for index in range(count)]
-    ground_truth = synthetic_scenes.coco_dataset(scenes, names)
+    ground_truth = coco_truth.coco_dataset(scenes, names)
     if out_dir is not None:
         for sub in ('images', 'overlays'):
             (out_dir / sub).mkdir(parents=True, exist_ok=True)

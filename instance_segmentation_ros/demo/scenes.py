@@ -17,15 +17,11 @@ shape is annotated and no unlabeled fragments are left in an image.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
-
-from ..core.depth3d import Intrinsics
 
 LABELS = ('circle', 'square', 'triangle')
 CIRCLE, SQUARE, TRIANGLE = 1, 2, 3
@@ -123,102 +119,6 @@ def generate_scene(seed: int = 0, index: int = 0,
     return Scene(image, instances, kind)
 
 
-@dataclass
-class DepthSettings:
-    """The depth image's geometry (metres) and its sensor faults.
-
-    Shapes lie at `near`..`far`; the wall behind them at `wall` at the top row and
-    `wall + wall_slope` at the bottom. Noise has a standard deviation of `noise` at 1 m,
-    growing with distance squared (as for stereo and structured light). `holes` blobs of
-    1-3 px radius and a `dropout` fraction of single pixels read 0 (no depth); a `flying`
-    fraction of the pixels along depth edges read a depth between the two sides; a `stray`
-    fraction of all pixels read anything from 0.3 to 8 m.
-    """
-
-    near: float = 1.0
-    far: float = 3.0
-    wall: float = 4.0
-    wall_slope: float = 1.0
-    noise: float = 0.001
-    holes: int = 8
-    dropout: float = 0.01
-    flying: float = 0.5
-    stray: float = 0.002
-
-
-@dataclass
-class DepthScene:
-    """A 16-bit depth image in millimetres (0 = no depth) and each instance's distance (m)."""
-
-    depth_mm: np.ndarray
-    distances: list[float]
-
-
-def render_depth(scene: Scene, seed: int = 0, index: int = 0,
-                 settings: DepthSettings | None = None) -> DepthScene:
-    """The depth image aligned with `scene` (scene `index` of `seed`; the same gives the same)."""
-    settings = settings or DepthSettings()
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(index), 1]))
-    height, width = scene.image.shape[:2]
-    ramp = np.linspace(0.0, settings.wall_slope, height, dtype=np.float64)[:, None]
-    depth = np.repeat(settings.wall + ramp, width, axis=1)
-    distances = sorted(rng.uniform(settings.near, settings.far, len(scene.instances)),
-                       reverse=True)  # painted later = nearer, as it occludes
-    for instance, distance in zip(scene.instances, distances, strict=True):
-        depth[instance.mask] = distance
-    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # the pixel and 4 neighbours
-    near, far = cv2.erode(depth, cross), cv2.dilate(depth, cross)
-    edge = (far - near > 0.05) & (rng.uniform(size=depth.shape) < settings.flying)
-    depth[edge] = rng.uniform(near[edge], far[edge])
-    depth += rng.normal(0.0, 1.0, depth.shape) * settings.noise * depth ** 2
-    stray = rng.uniform(size=depth.shape) < settings.stray
-    depth[stray] = rng.uniform(0.3, 8.0, int(stray.sum()))
-    depth[rng.uniform(size=depth.shape) < settings.dropout] = 0.0
-    for _ in range(settings.holes):
-        centre = (float(rng.uniform(0, width)), float(rng.uniform(0, height)))
-        depth[disc_mask(height, width, centre, float(rng.uniform(1.0, 3.0)))] = 0.0
-    depth_mm = np.clip(np.rint(depth * 1000.0), 0, 65535).astype(np.uint16)
-    return DepthScene(depth_mm, [float(d) for d in distances])
-
-
-def truth_3d(mask: np.ndarray, distance: float, intrinsics: Intrinsics
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(centroid, box min, box max) in metres of the `mask` pixels of a plate at `distance`.
-
-    The centroid is the mean of the rays through the pixels' centres; the box reaches the
-    outer edges of the outermost pixels, and is flat in depth. `mask` is an instance's visible
-    mask, or the part of a detected mask that truly is the instance.
-    """
-    rows, cols = np.nonzero(mask)
-    k = intrinsics
-    centroid = np.array([(cols.mean() - k.cx) / k.fx, (rows.mean() - k.cy) / k.fy, 1.0])
-    low = np.array([(cols.min() - 0.5 - k.cx) / k.fx, (rows.min() - 0.5 - k.cy) / k.fy, 1.0])
-    high = np.array([(cols.max() + 0.5 - k.cx) / k.fx, (rows.max() + 0.5 - k.cy) / k.fy, 1.0])
-    return centroid * distance, low * distance, high * distance
-
-
-def write_rgbd_scenes(folder: str | Path, count: int, seed: int = 0,
-                      settings: SceneSettings | None = None,
-                      depth_settings: DepthSettings | None = None) -> list[str]:
-    """Write scenes 0..count-1 as NAME.png and NAME_depth.png (16-bit mm); returns the NAMEs.
-
-    What folder_player plays with `depth: true`.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    names = []
-    for index in range(count):
-        scene = generate_scene(seed, index, settings)
-        name = f'scene_{seed}_{index:05d}'
-        for path, image in ((folder / f'{name}.png', scene.bgr), (
-                folder / f'{name}_depth.png',
-                render_depth(scene, seed, index, depth_settings).depth_mm)):
-            if not cv2.imwrite(str(path), image):
-                raise OSError(f'cannot write {path}')
-        names.append(name)
-    return names
-
-
 def generate_scenes(count: int, seed: int = 0, settings: SceneSettings | None = None):
     """Yield scenes 0..count-1 of the dataset made from `seed`."""
     for index in range(count):
@@ -271,97 +171,9 @@ def shape_mask(height: int, width: int, class_id: int, centre: tuple[float, floa
     return polygon_mask(height, width, shape_vertices(class_id, centre, size, angle))
 
 
-def coco_rle(mask: np.ndarray) -> dict:
-    """Compressed COCO RLE ({'size': [h, w], 'counts': str}) of a bool mask, as pycocotools."""
-    height, width = mask.shape
-    flat = np.ascontiguousarray(np.asarray(mask, bool).T).reshape(-1)
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    edges = np.concatenate(([0], change, [flat.size]))
-    counts = np.diff(edges).tolist()
-    if flat.size and flat[0]:
-        counts.insert(0, 0)  # runs start with background
-    return {'size': [int(height), int(width)], 'counts': _rle_string(counts)}
-
-
-def coco_dataset(scenes, file_names) -> dict:
-    """A COCO instances dictionary for scenes (image ids 1.., annotation ids 1..)."""
-    images, annotations = [], []
-    for image_id, (scene, file_name) in enumerate(zip(scenes, file_names, strict=True),
-                                                  start=1):
-        images.append(_image_entry(scene, image_id, file_name))
-        annotations += _annotations(scene, image_id, len(annotations) + 1)
-    return _coco_document(images, annotations)
-
-
-def write_coco_dataset(folder: str | Path, count: int, seed: int = 0,
-                       size: tuple[int, int] = (320, 240),
-                       settings: SceneSettings | None = None,
-                       annotations_name: str = 'annotations.json') -> Path:
-    """Write scenes 0..count-1 of `seed` as PNG images plus a COCO instances JSON.
-
-    `size` is (width, height). Images are `folder/scene_<seed>_<index>.png` and the JSON is
-    `folder/annotations.json`; returns the JSON's path. Image id k is scene index k - 1.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    if settings is None:
-        settings = SceneSettings(width=int(size[0]), height=int(size[1]))
-    images, annotations = [], []
-    for index in range(count):
-        scene = generate_scene(seed, index, settings)
-        name = f'scene_{seed}_{index:05d}.png'
-        if not cv2.imwrite(str(folder / name), scene.bgr):
-            raise OSError(f'cannot write {folder / name}')
-        images.append(_image_entry(scene, index + 1, name))
-        annotations += _annotations(scene, index + 1, len(annotations) + 1)
-    path = folder / annotations_name
-    path.write_text(json.dumps(_coco_document(images, annotations), separators=(',', ':')))
-    return path
-
-
-def _image_entry(scene: Scene, image_id: int, file_name: str) -> dict:
-    height, width = scene.image.shape[:2]
-    return {'id': image_id, 'file_name': file_name, 'width': width, 'height': height}
-
-
-def _annotations(scene: Scene, image_id: int, first_id: int) -> list[dict]:
-    return [{
-        'id': first_id + number,
-        'image_id': image_id,
-        'category_id': instance.class_id,
-        'segmentation': coco_rle(instance.mask),
-        'area': int(instance.mask.sum()),
-        'bbox': instance.bbox,
-        'iscrowd': 0,
-    } for number, instance in enumerate(scene.instances)]
-
-
-def _coco_document(images: list[dict], annotations: list[dict]) -> dict:
-    categories = [{'id': number, 'name': name, 'supercategory': 'shape'}
-                  for number, name in enumerate(LABELS, start=1)]
-    return {'info': {'description': 'instance_segmentation_ros synthetic shapes'},
-            'images': images, 'annotations': annotations, 'categories': categories}
-
-
 def label_text() -> str:
     """The label map as a text file (one name per line, ids 1..N)."""
     return '\n'.join(LABELS) + '\n'
-
-
-def _rle_string(counts: list[int]) -> str:
-    """Counts as pycocotools' rleToString writes them (deltas, 5-bit groups)."""
-    chars = []
-    for number, value in enumerate(counts):
-        x = value - counts[number - 2] if number > 2 else value
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = (x != -1) if (c & 0x10) else (x != 0)
-            if more:
-                c |= 0x20
-            chars.append(chr(c + 48))
-    return ''.join(chars)
 
 
 def _place_shape(rng: np.random.Generator, settings: SceneSettings,

@@ -106,6 +106,7 @@ class LatestFrameSlot(Mailbox):
         self._condition.wait_for(
             lambda: self._closed or self._item is None or self._item[1] != arrived, max_wait)
 
+
 class FrameQueue(Mailbox):
     """Holds up to `size` pending items in arrival order; when full, the oldest is dropped.
 
@@ -136,6 +137,7 @@ class FrameQueue(Mailbox):
             if not self._condition.wait_for(lambda: self._items or self._closed, timeout):
                 return None
             return self._items.popleft() if self._items else None
+
 
 class FairFrameSlots(Mailbox):
     """One newest-frame slot per source; the consumer is given the sources in fair turns.
@@ -175,5 +177,3 @@ class FairFrameSlots(Mailbox):
             self._turn += 1
             self._last_served[key] = self._turn
             return self._items.pop(key)
-
-

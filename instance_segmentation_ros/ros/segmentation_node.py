@@ -10,13 +10,13 @@ picks the camera. With `cameras: [left, right]` one model serves several cameras
 these topics under its own name (`left/image`, `left/masks`, ...; `served_camera`).
 
 The node is an adapter: parameters, topics and messages. The work is done by
-`engine.pipeline.TwoStagePipeline`: the subscription only drops each frame into its one-slot mailbox, one
-thread runs the model on the newest frame and another publishes the frame before it, so a slow
-model never builds a queue and the executor stays free to answer parameter requests meanwhile.
-Several cameras each keep their newest frame, and the model takes the camera served least
-recently (`engine.mailboxes.FairFrameSlots`). `frame_wait_fraction` and `output_wait_fraction` set its
-waits; /diagnostics, one status per camera, is built by `diagnostics`. Every output carries the
-input header.
+`engine.pipeline.TwoStagePipeline`: the subscription only drops each frame into its one-slot
+mailbox, one thread runs the model on the newest frame and another publishes the frame before
+it, so a slow model never builds a queue and the executor stays free to answer parameter
+requests meanwhile. Several cameras each keep their newest frame, and the model takes the
+camera served least recently (`engine.mailboxes.FairFrameSlots`). `frame_wait_fraction` and
+`output_wait_fraction` set its waits; /diagnostics, one status per camera, is built by
+`diagnostics`. Every output carries the input header.
 """
 
 from __future__ import annotations

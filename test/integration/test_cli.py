@@ -32,7 +32,7 @@ from cli_run import (
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-from rgbd_truth import CALIBRATION, check_3d_against_truth
+from rgbd_truth import check_3d_against_truth
 
 from instance_segmentation_ros import cli
 from instance_segmentation_ros.cli.bag_writer import COMPRESSED_TOPICS, TOPICS
@@ -42,8 +42,8 @@ from instance_segmentation_ros.cli.progress import ByteProgress, Progress
 from instance_segmentation_ros.cli.viewer import opencv_has_gui
 from instance_segmentation_ros.core.detections import PostprocessSettings
 from instance_segmentation_ros.core.labels import coco_label_map
+from instance_segmentation_ros.demo.depth_scenes import CALIBRATION_FILE, write_rgbd_scenes
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, sample_scene
-from instance_segmentation_ros.demo.scenes import write_rgbd_scenes
 from instance_segmentation_ros.model.segmenter import Segmenter
 from instance_segmentation_ros.model.source import builtin_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
@@ -654,8 +654,7 @@ def segment_rgbd_folder(tmp_path, capsys, count: int, without_depth: int | None 
     names = write_rgbd_scenes(folder, count, seed=HELD_OUT_SEED)
     if without_depth is not None:
         (folder / f'{names[without_depth]}_depth.png').unlink()
-    calibration = tmp_path / 'camera.yaml'
-    calibration.write_text(CALIBRATION)
+    calibration = folder / CALIBRATION_FILE  # written beside the scenes
     results = tmp_path / 'results.json'
     status, out, err = run_cli(capsys, 'folder', folder, tmp_path / 'out', '--json', results,
                                '--depth-camera-info', calibration)

@@ -13,7 +13,7 @@ from ros_helpers import Collector, wait_for
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from instance_segmentation_ros.core.depth3d import Intrinsics
-from instance_segmentation_ros.demo.scenes import truth_3d
+from instance_segmentation_ros.demo.depth_scenes import truth_3d
 from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
 CAMERA = Intrinsics(300.0, 300.0, 159.5, 119.5)

@@ -16,7 +16,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
 from instance_segmentation_ros.core.compressed import PNG_FORMAT
-from instance_segmentation_ros.demo.scenes import write_coco_dataset
+from instance_segmentation_ros.demo.coco_truth import write_coco_dataset
 
 RESULTS = '/segmentation/detections_json'
 

@@ -28,7 +28,7 @@ from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from instance_segmentation_ros.core.image_conversion import image_msg_to_bgr  # noqa: E402
-from instance_segmentation_ros.demo.scenes import write_coco_dataset  # noqa: E402
+from instance_segmentation_ros.demo.coco_truth import write_coco_dataset  # noqa: E402
 from instance_segmentation_ros.ros.launch_support import SHARE  # noqa: E402
 
 # launch_test runs this file without pytest's pythonpath: the helpers are in ../support

@@ -1,12 +1,12 @@
 """Synthetic RGB-D scenes played by folder_player into segmentation_node, over real DDS.
 
-The built-in model segments the generated shapes; each instance it finds must be where the
-scene put it: centroid within 1 cm, box within 2 cm, at 1-3 m (issue 17). The model's masks
-are good, not exact (its mask AP is 0.79), and a mask a few pixels off moves a centroid by
-them (5 mm a pixel at 2.5 m here): the truth is that of the detected pixels that really are
-the instance, among detections that take in little of another shape (a mask that takes in
-much of a neighbour at a similar depth measures both, as it should; the wall is far behind,
-and what the mask takes in of it must not count).
+The built-in model segments the generated shapes; each instance it finds must be where the scene
+put it: centroid within 1 cm, box within 2 cm, at 1-3 m, as the README promises. The model's
+masks are good, not exact (its mask AP is 0.79), and a mask a few pixels off moves a centroid by
+them (5 mm a pixel at 2.5 m here): the truth is that of the detected pixels that really are the
+instance, among detections that take in little of another shape (a mask that takes in much of a
+neighbour at a similar depth measures both, as it should; the wall is far behind, and what the
+mask takes in of it must not count).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import json
 import numpy as np
 import pytest
 from node_harness import Harness
-from rgbd_truth import CALIBRATION, check_3d_against_truth
+from rgbd_truth import check_3d_against_truth
 from ros_helpers import Collector, NodeProcess, wait_for
 
-from instance_segmentation_ros.demo import scenes
+from instance_segmentation_ros.demo import depth_scenes
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
 from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
@@ -29,9 +29,8 @@ SCENES = 4
 @pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
 def test_folder_player_rgbd_scenes_give_right_3d_detections_and_markers(tmp_path):
     folder = tmp_path / 'rgbd'
-    scenes.write_rgbd_scenes(folder, SCENES, seed=HELD_OUT_SEED)
-    calibration = tmp_path / 'camera.yaml'
-    calibration.write_text(CALIBRATION)
+    depth_scenes.write_rgbd_scenes(folder, SCENES, seed=HELD_OUT_SEED)
+    calibration = folder / depth_scenes.CALIBRATION_FILE  # written beside the scenes
     harness = Harness(None, extra_args=['-p', 'depth.enabled:=true'])
     markers, detections_3d = Collector(), Collector()
     if depth_msgs.MARKERS_AVAILABLE:

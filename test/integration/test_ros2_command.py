@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ros_helpers import ros2
 
-from instance_segmentation_ros.demo.scenes import write_coco_dataset
+from instance_segmentation_ros.demo.coco_truth import write_coco_dataset
 
 PACKAGE = 'instance_segmentation_ros'
 

@@ -13,6 +13,7 @@ SCRIPT = BIN / 'instance-segmentation'
 HEIGHT, WIDTH = 240, 320
 SCENES = {'scene_0.png': 0, 'scene_1.png': 1, 'scene_2.png': 2, 'scene_3.BMP': 3}
 
+
 def run_cli(capsys, *argv):
     status = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()

@@ -15,7 +15,6 @@ RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE)
 COLOUR = (0, 100, 200)  # BGR of the generated video, except the first channel that counts frames
 
 
-
 def write_video(path, frames=30, size=(160, 120), fps=30.0):
     """An MJPG .avi of solid frames, written aside and renamed so it appears complete."""
     partial = path.with_name('partial_' + path.name)

@@ -10,18 +10,9 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from instance_segmentation_ros.core.depth3d import Intrinsics
-from instance_segmentation_ros.demo import scenes
+from instance_segmentation_ros.demo import depth_scenes, scenes
+from instance_segmentation_ros.demo.depth_scenes import CAMERA
 
-CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)
-CALIBRATION = f"""image_width: 320
-image_height: 240
-camera_name: synthetic
-camera_matrix: {{rows: 3, cols: 3, data: [{CAMERA.fx}, 0, {CAMERA.cx}, 0, {CAMERA.fy}, \
-{CAMERA.cy}, 0, 0, 1]}}
-distortion_model: plumb_bob
-distortion_coefficients: {{rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}}
-"""
 MATCH_IOU = 0.85  # instances the model outlined well; its mask errors are not the 3D's
 MOST_OF_OTHERS = 0.03  # a mask with more of another shape measures both, rightly
 
@@ -41,20 +32,18 @@ def matched_truth(detection: dict, scene) -> tuple[int, np.ndarray] | None:
     return None
 
 
-
-
 def check_3d_against_truth(frames: list[list[dict]], seed: int) -> int:
     """Assert every well-outlined detection's 3D within 1 cm / 2 cm; returns how many."""
     checked = 0
     for index, detections in enumerate(frames):
         scene = scenes.generate_scene(seed, index)
-        depth = scenes.render_depth(scene, seed, index)
+        depth = depth_scenes.render_depth(scene, seed, index)
         for detection in detections:
             matched = matched_truth(detection, scene)
             if matched is None:
                 continue
             truth_index, truly_it = matched
-            centroid, low, high = scenes.truth_3d(
+            centroid, low, high = depth_scenes.truth_3d(
                 truly_it, depth.distances[truth_index], CAMERA)
             where = (index, detection['id'], detection['category_name'])
             assert np.abs(np.array(detection['centroid']) - centroid).max() <= 0.01, where

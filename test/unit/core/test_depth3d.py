@@ -15,10 +15,10 @@ from instance_segmentation_ros.core.depth3d import (
     thinned,
 )
 from instance_segmentation_ros.core.stamp_pairing import NearestStampPairing
-from instance_segmentation_ros.demo import scenes
+from instance_segmentation_ros.demo import depth_scenes, scenes
 
 CAMERA = Intrinsics(500.0, 500.0, 159.5, 119.5)  # a 320x240 camera of 35 degrees
-CENTROID_TOLERANCE, BOX_TOLERANCE = 0.01, 0.02  # metres, at 1-3 m (issue 17)
+CENTROID_TOLERANCE, BOX_TOLERANCE = 0.01, 0.02  # metres, at 1-3 m, as the README promises
 
 
 def label_image(scene) -> np.ndarray:
@@ -41,7 +41,7 @@ def test_centroids_and_boxes_of_noisy_scenes_with_holes_are_within_tolerance(enc
     checked = 0
     for index in range(30):
         scene = scenes.generate_scene(3, index)
-        depth = scenes.render_depth(scene, 3, index)
+        depth = depth_scenes.render_depth(scene, 3, index)
         if encoding == '16UC1':
             values, scale = depth.depth_mm, 0.001
         else:  # metres, holes as NaN the way float drivers publish them
@@ -51,7 +51,7 @@ def test_centroids_and_boxes_of_noisy_scenes_with_holes_are_within_tolerance(enc
                                    len(scene.instances))
         for number, (instance, distance) in enumerate(
                 zip(scene.instances, depth.distances, strict=True), start=1):
-            truth = scenes.truth_3d(instance.mask, distance, CAMERA)
+            truth = depth_scenes.truth_3d(instance.mask, distance, CAMERA)
             centroid_error, box_error = errors(located, number, truth)
             assert centroid_error <= CENTROID_TOLERANCE, (index, number, centroid_error)
             assert box_error <= BOX_TOLERANCE, (index, number, box_error)
@@ -63,7 +63,7 @@ def test_centroids_and_boxes_of_noisy_scenes_with_holes_are_within_tolerance(enc
 def test_flying_pixels_and_stray_depths_would_ruin_min_max_but_not_the_result():
     """The scenes' faults are real: the plain extent of every valid mask pixel is far off."""
     scene = scenes.generate_scene(3, 2)
-    depth = scenes.render_depth(scene, 3, 2)
+    depth = depth_scenes.render_depth(scene, 3, 2)
     labels = label_image(scene)
     worst_plain = 0.0
     for number, distance in enumerate(depth.distances, start=1):
@@ -140,7 +140,7 @@ def test_a_1280x720_frame_is_thinned_to_every_other_pixel_and_stays_within_toler
     checked = 0
     for index in range(3):
         scene = scenes.generate_scene(7, index, settings)
-        depth = scenes.render_depth(scene, 7, index)
+        depth = depth_scenes.render_depth(scene, 7, index)
         labels, values, grid_camera = thinned(label_image(scene), depth.depth_mm, camera)
         assert labels.shape == (360, 640) and labels.size <= MAX_GRID_PIXELS
         # Grid pixel (r, c) is frame pixel (2r + 1, 2c + 1), along the same ray.
@@ -149,7 +149,7 @@ def test_a_1280x720_frame_is_thinned_to_every_other_pixel_and_stays_within_toler
         located = locate_instances(labels, values, 0.001, grid_camera, len(scene.instances))
         for number, (instance, distance) in enumerate(
                 zip(scene.instances, depth.distances, strict=True), start=1):
-            truth = scenes.truth_3d(instance.mask, distance, camera)
+            truth = depth_scenes.truth_3d(instance.mask, distance, camera)
             centroid_error, box_error = errors(located, number, truth)
             assert centroid_error <= CENTROID_TOLERANCE and box_error <= BOX_TOLERANCE
             checked += 1
@@ -176,12 +176,12 @@ def test_an_uncalibrated_camera_matrix_is_refused():
 
 def test_depth_scenes_put_later_shapes_nearer_and_every_fault_in():
     scene = scenes.generate_scene(0, 1)
-    depth = scenes.render_depth(scene, 0, 1)
+    depth = depth_scenes.render_depth(scene, 0, 1)
     assert depth.distances == sorted(depth.distances, reverse=True)
     assert all(1.0 <= d <= 3.0 for d in depth.distances)
     assert depth.depth_mm.dtype == np.uint16 and depth.depth_mm.shape == (240, 320)
     assert 0.005 < np.mean(depth.depth_mm == 0) < 0.05  # holes
-    again = scenes.render_depth(scenes.generate_scene(0, 1), 0, 1)
+    again = depth_scenes.render_depth(scenes.generate_scene(0, 1), 0, 1)
     assert np.array_equal(again.depth_mm, depth.depth_mm)
 
 
@@ -211,7 +211,7 @@ def test_a_mask_that_bleeds_two_pixels_onto_the_wall_keeps_its_geometry():
     checked = 0
     for index in range(10):
         scene = scenes.generate_scene(5, index)
-        depth = scenes.render_depth(scene, 5, index)
+        depth = depth_scenes.render_depth(scene, 5, index)
         labels = np.zeros(scene.image.shape[:2], np.uint8)
         for number, instance in enumerate(scene.instances, start=1):
             grown = cv2.dilate(instance.mask.astype(np.uint8), np.ones((5, 5), np.uint8))
@@ -227,7 +227,7 @@ def test_a_mask_that_bleeds_two_pixels_onto_the_wall_keeps_its_geometry():
                 continue  # is most of it: it is then as much the wall as the shape
             checked += 1
             truly_it = (labels == number) & instance.mask
-            truth = scenes.truth_3d(truly_it, distance, CAMERA)
+            truth = depth_scenes.truth_3d(truly_it, distance, CAMERA)
             centroid_error, box_error = errors(located, number, truth)
             assert centroid_error <= CENTROID_TOLERANCE and box_error <= BOX_TOLERANCE, (
                 index, number, centroid_error, box_error)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from instance_segmentation_ros.demo.evaluation import synthetic_scenes as scenes
+from instance_segmentation_ros.demo import coco_truth, scenes
 
 SEED = 1234
 
@@ -126,7 +126,7 @@ def test_rle_matches_pycocotools():
     for scene in (scenes.generate_scene(SEED, 0), scenes.generate_scene(SEED, 1)):
         cases += [instance.mask for instance in scene.instances]
     for mask in cases:
-        ours = scenes.coco_rle(mask)
+        ours = coco_truth.coco_rle(mask)
         theirs = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
         assert ours['size'] == list(theirs['size'])
         assert ours['counts'] == theirs['counts'].decode('ascii')
@@ -134,7 +134,7 @@ def test_rle_matches_pycocotools():
 
 def test_coco_dataset_loads_in_pycocotools(tmp_path):
     coco_module = pytest.importorskip('pycocotools.coco')
-    path = scenes.write_coco_dataset(tmp_path, 5, seed=SEED, size=(160, 120))
+    path = coco_truth.write_coco_dataset(tmp_path, 5, seed=SEED, size=(160, 120))
     data = json.loads(path.read_text())
     assert [c['name'] for c in data['categories']] == ['circle', 'square', 'triangle']
     assert [c['id'] for c in data['categories']] == [1, 2, 3]
