@@ -72,6 +72,8 @@ PARAMETERS = {
         'mode: for the rest of discovery, once its consumer is matched); 0 = none',
         floating=(0.0, 86400.0))),
 }
+
+
 class WebcamPublisher(FiniteRunNode):
     """VideoFrames -> image_raw + camera_info; a video file in step with its consumer."""
 
@@ -83,10 +85,10 @@ class WebcamPublisher(FiniteRunNode):
                          reliability=RELIABILITY[self._start_values['qos_reliability']])
         self._image_pub = self.create_publisher(Image, 'image_raw', qos)
         self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
+        values = self._start_values
         self._lock_step = LockStep(
-            self, [self._image_pub, self._info_pub], self._start_values['wait_for_topic'].strip(),
-            self._start_values['wait_for_type'], self._start_values['wait_timeout'],
-            self._start_values['wait_for_subscriber'])
+            self, [self._image_pub, self._info_pub], values['wait_for_topic'].strip(),
+            values['wait_for_type'], values['wait_timeout'], values['wait_for_subscriber'])
         self._appliers = {
             'fps': partial(setattr, self._frames, 'fps'),
             'reconnect': partial(setattr, self._frames, 'reconnect'),
@@ -107,27 +109,25 @@ class WebcamPublisher(FiniteRunNode):
 
     def configure(self) -> None:
         """Declare and read the parameters; a value or calibration that cannot work fails."""
-        self._start_values = {name: parameter.value for name, parameter
-                              in declare_table(self, PARAMETERS).items()}
-        device = self._start_values['device']
-        if isinstance(device, bool) or not isinstance(device, (str, int)) or not str(
-                device).strip():
+        values = self._start_values = {
+            name: parameter.value for name, parameter in declare_table(self, PARAMETERS).items()}
+        device = values['device']
+        if type(device) not in (str, int) or not str(device).strip():  # bool is no int here
             raise FatalError(f'device must be a camera index, a device path, a video file or a '
                              f'URL, got {device!r}')
-        if self._start_values['qos_reliability'] not in RELIABILITY:
+        if values['qos_reliability'] not in RELIABILITY:
             raise FatalError(f'qos_reliability must be one of {", ".join(RELIABILITY)}, got '
-                             f'{self._start_values["qos_reliability"]!r}')
-        self._frame_id = self._start_values['frame_id']
+                             f'{values["qos_reliability"]!r}')
+        self._frame_id = values['frame_id']
         self._frames = VideoFrames(
-            str(self._start_values['device']), width=self._start_values['width'],
-            height=self._start_values['height'], fps=self._start_values['fps'],
-            reconnect=self._start_values['reconnect'], loop=self._start_values['loop_video'],
+            str(device), width=values['width'], height=values['height'], fps=values['fps'],
+            reconnect=values['reconnect'], loop=values['loop_video'],
             report=lambda event: event.log(self.get_logger()))
         try:
-            calibration = load_calibration(self._start_values['camera_info_url'])
+            calibration = load_calibration(values['camera_info_url'])
         except CameraInfoError as exc:
             raise FatalError(f'cannot load camera_info_url: {exc}') from None
-        self._use_calibration(self._start_values['camera_info_url'], calibration)
+        self._use_calibration(values['camera_info_url'], calibration)
 
     def _use_calibration(self, url: str, calibration: dict | None):
         """Publish `calibration` (None: uncalibrated) from the next frame on, and say so."""
