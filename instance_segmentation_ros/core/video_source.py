@@ -259,8 +259,8 @@ class VideoFrames:
     def next(self) -> np.ndarray | None:
         """The next frame, or None at the end of a file or after stop() (see the class)."""
         while not self._stop.is_set() and not self.ended:
-            if self._capture is None and not self._reopen():
-                continue
+            if not self.ensure_open():
+                break
             ok, frame = self._capture.read()
             if self._stop.is_set():
                 break
@@ -284,6 +284,18 @@ class VideoFrames:
                 return frame
         return None
 
+    def ensure_open(self) -> bool:
+        """Open the source unless it is, as next() would; False when stopped meanwhile.
+
+        Without reconnect a source that cannot be opened raises OpenError; with it, the opening
+        is tried again after each backoff wait.
+        """
+        while self._capture is None:
+            if self._stop.is_set():
+                return False
+            self._reopen()
+        return True
+
     def stop(self) -> None:
         """Make next() return None, also from another thread and in the middle of a wait."""
         self._stop.set()
@@ -294,16 +306,14 @@ class VideoFrames:
             self._capture.release()
             self._capture = None
 
-    def _reopen(self) -> bool:
-        """Open the source; False after a backoff wait when it cannot be and reconnect is on."""
+    def _reopen(self) -> None:
+        """Open the source, or, when it cannot be and reconnect is on, wait a backoff."""
         try:
             self.open()
         except OpenError as exc:
             if not self.reconnect:
                 raise
             self._retry_later('retrying', str(exc), 'retrying')
-            return False
-        return True
 
     def _read_failed(self, now: float) -> None:
         """A live read failed: read again, or, LOST_AFTER_S after the last frame, it is lost."""
@@ -340,12 +350,19 @@ class VideoFrames:
         return False
 
     def _wait_until_due(self) -> bool:
-        """A file: wait for this frame's turn at fps or the file's rate; False when stopped."""
+        """A file: wait for this frame's turn at fps or the file's rate; False when stopped.
+
+        The frames keep to a grid of periods. One asked for a little late (less than a period)
+        keeps it; one asked for later (the caller waited for something) goes at once and
+        starts the grid anew, so the rate stays an upper bound: no burst to catch up.
+        """
         period = 1.0 / (self.fps if self.fps > 0 else self.file_fps)
         self._clock.wait(max(0.0, self._next_due - self._clock.now()), self._stop)
         if self._stop.is_set():
             return False
-        self._next_due = max(self._next_due + period, self._clock.now() - period)
+        now = self._clock.now()
+        slot = self._next_due if now - self._next_due < period else now
+        self._next_due = slot + period
         return True
 
     def _receiving(self) -> None:

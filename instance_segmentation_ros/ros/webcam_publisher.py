@@ -171,16 +171,16 @@ class WebcamPublisher(FiniteRunNode):
             self._frames.close()
 
     def _publish_frames(self):
-        frame = self._frames.next()
-        if frame is not None and not self._frames.live:
+        if not self._frames.ensure_open():
+            return
+        if not self._frames.live:
             if not self._lock_step.wait_for_consumer():
                 return
             self.started = time.monotonic()
-        while frame is not None:
+        while (frame := self._frames.next()) is not None:
             self._publish(frame)
             if not self._frames.live and not self._lock_step.sent(f'frame {self._published}'):
                 return
-            frame = self._frames.next()
         if self._frames.ended:
             if not self._lock_step.delivery_confirmed:
                 self._image_pub.wait_for_all_acked(ACK_TIMEOUT)

@@ -185,6 +185,24 @@ def test_a_file_plays_at_its_own_rate_then_ends(tmp_path):
     assert lines(events, 'warning') == []
 
 
+def test_a_file_s_rate_is_an_upper_bound_when_its_caller_is_late(tmp_path):
+    """A frame asked for late comes at once, the next a full period later: no burst.
+
+    The caller was waiting for its consumer, or for a result.
+    """
+    clock = FakeClock()
+    video = write_video(tmp_path / 'clip.avi', frames=5, fps=5.0)
+    frames = VideoFrames(str(video), clock=clock)
+    assert frames.ensure_open() and frames.live is False
+    clock.time += 10.0  # e.g. waiting for the consumer before the first frame
+    take(frames, 2)
+    clock.time += 0.05  # a little late: the grid holds
+    take(frames, 1)
+    clock.time += 1.0  # waiting for a result: at once, then the grid starts anew
+    take(frames, 2)
+    assert clock.waits == [0.0, 0.2, 0.15, 0.0, 0.2]
+
+
 def test_fps_replaces_a_file_s_rate_and_without_pace_it_is_read_at_once(tmp_path):
     video = write_video(tmp_path / 'clip.avi', frames=3, fps=5.0)
     clock = FakeClock()
