@@ -68,6 +68,70 @@ def list_image_files(folder: str | os.PathLike, patterns=DEFAULT_GLOBS) -> list[
                            f'entries is a file that matches ({looked_for})')
 
 
+class ImagePlaylist:
+    """The image files of a folder in name order, each read when its turn comes, once or looped.
+
+    The folder is listed at once and again for each pass of a `loop` (which may be changed at
+    any time), so files added or removed meanwhile are noticed; a file that vanished or cannot
+    be decoded then is skipped and counted. With `skip_depth` the depth images of an RGB-D
+    folder are not played.
+    """
+
+    def __init__(self, folder: str, patterns=DEFAULT_GLOBS, skip_depth: bool = False,
+                 loop: bool = False):
+        self.folder, self.loop = folder, loop
+        self._patterns, self._skip_depth = patterns, skip_depth
+        self.names = self._list()
+        self._index = self._read_this_pass = 0
+        self.read = self.skips = 0  # files read and files skipped, all passes
+        self.skipped = []  # unique names skipped, in order of first failure
+
+    def tally(self, names_shown: int = 10) -> str:
+        """'N images, skipped M (a.png, b.png and 3 more)': what was read and what skipped."""
+        text = f'{self.read} images, skipped {self.skips}'
+        if self.skipped:
+            more = len(self.skipped) - names_shown
+            text += (f" ({', '.join(self.skipped[:names_shown])}"
+                     f"{f' and {more} more' if more > 0 else ''})")
+        return text
+
+    def _list(self) -> list[str]:
+        names = [name for name in list_image_files(self.folder, self._patterns)
+                 if not (self._skip_depth and is_depth_file(name))]
+        if not names:
+            raise ImageFolderError(f"input folder '{self.folder}' holds depth images only")
+        return names
+
+    def next_image(self, on_skip=None):
+        """(name, file bytes, BGR image) of the next readable file; None after the last one.
+
+        `on_skip(path, reason)` hears of a file skipped, the first time for its name (a loop
+        meets it again). In a loop, ImageFolderError when a whole pass read no file or the
+        folder cannot be listed again.
+        """
+        while True:
+            if self._index >= len(self.names):
+                if not self.loop:
+                    return None
+                if self._read_this_pass == 0:
+                    raise ImageFolderError(f"no file of '{self.folder}' could be read")
+                self.names = self._list()
+                self._index = self._read_this_pass = 0
+            name = self.names[self._index]
+            self._index += 1
+            path = os.path.join(self.folder, name)
+            data, image, reason = read_image_file(path)
+            if image is not None:
+                self.read += 1
+                self._read_this_pass += 1
+                return name, data, image
+            self.skips += 1
+            if name not in self.skipped:
+                self.skipped.append(name)
+                if on_skip is not None:
+                    on_skip(path, reason)
+
+
 def read_image(path):
     """(BGR uint8 image, '') for an intact image file, else (None, a one-line reason)."""
     _, image, reason = read_image_file(path)

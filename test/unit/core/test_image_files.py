@@ -14,6 +14,7 @@ from instance_segmentation_ros.core.image_files import (
     DEFAULT_GLOBS,
     DEFAULT_PATTERN,
     ImageFolderError,
+    ImagePlaylist,
     decode_image,
     jpeg_orientation,
     list_image_files,
@@ -202,6 +203,84 @@ def test_an_empty_folder_and_one_without_a_match_say_what_was_looked_for(tmp_pat
     assert folder_error(tmp_path, parse_pattern('*.PNG,*.gif')) == (
         f"no images in input folder '{tmp_path}': none of its 2 entries is a file that matches "
         '(looked for *.png, *.gif, any case)')
+
+
+def whole_png(tmp_path, name, width=8):
+    return write(tmp_path, name, encoded(np.zeros((4, width, 3), np.uint8), '.png'))
+
+
+def test_a_playlist_reads_the_files_in_name_order_skipping_the_unreadable_once(tmp_path):
+    for index, name in enumerate(['b.png', 'a.png', 'd.png']):
+        whole_png(tmp_path, name, 8 + index)
+    write(tmp_path, 'c.png', b'garbage')
+    skipped = []
+    playlist = ImagePlaylist(str(tmp_path))
+    played = []
+    while (item := playlist.next_image(lambda path, reason: skipped.append((path, reason)))):
+        name, data, image = item
+        assert data == (tmp_path / name).read_bytes()
+        played.append((name, image.shape[1]))
+    assert played == [('a.png', 9), ('b.png', 8), ('d.png', 10)]
+    assert skipped == [(str(tmp_path / 'c.png'), 'not an image OpenCV can decode')]
+    assert (playlist.read, playlist.skips, playlist.skipped) == (3, 1, ['c.png'])
+    assert playlist.next_image() is None
+    assert playlist.tally() == '3 images, skipped 1 (c.png)'
+
+
+def test_a_looping_playlist_lists_the_folder_again_for_each_pass(tmp_path):
+    whole_png(tmp_path, 'a.png')
+    write(tmp_path, 'b.png', b'garbage')
+    skipped = []
+
+    def play(count):
+        return [playlist.next_image(lambda path, reason: skipped.append(path))[0]
+                for _ in range(count)]
+
+    playlist = ImagePlaylist(str(tmp_path), loop=True)
+    names = play(2)
+    whole_png(tmp_path, 'c.png')  # added during the second pass: played in the third
+    names += play(2)
+    assert names == ['a.png', 'a.png', 'a.png', 'c.png']
+    assert skipped == [str(tmp_path / 'b.png')]  # told once, counted each time
+    assert playlist.skips == 3 and playlist.skipped == ['b.png']
+    playlist.loop = False
+    assert playlist.next_image() is None
+
+
+def test_a_looping_playlist_that_read_nothing_in_a_pass_or_lost_its_folder_fails(tmp_path):
+    folder = tmp_path / 'images'
+    folder.mkdir()
+    write(folder, 'a.png', b'garbage')
+    with pytest.raises(ImageFolderError, match=f"^no file of '{folder}' could be read$"):
+        ImagePlaylist(str(folder), loop=True).next_image()
+    whole_png(folder, 'a.png')
+    playlist = ImagePlaylist(str(folder), loop=True)
+    assert playlist.next_image()[0] == 'a.png'
+    (folder / 'a.png').unlink()
+    folder.rmdir()
+    with pytest.raises(ImageFolderError, match='does not exist'):
+        playlist.next_image()
+
+
+def test_an_rgbd_playlist_plays_the_colour_images_only(tmp_path):
+    whole_png(tmp_path, 'a.png')
+    whole_png(tmp_path, 'a_depth.png')
+    assert ImagePlaylist(str(tmp_path), skip_depth=True).names == ['a.png']
+    assert ImagePlaylist(str(tmp_path)).names == ['a.png', 'a_depth.png']
+    (tmp_path / 'a.png').unlink()
+    with pytest.raises(ImageFolderError, match='holds depth images only'):
+        ImagePlaylist(str(tmp_path), skip_depth=True)
+
+
+def test_the_tally_names_ten_skipped_files_at_most(tmp_path):
+    whole_png(tmp_path, 'a.png')
+    for index in range(12):
+        write(tmp_path, f'z{index:02}.png', b'')
+    playlist = ImagePlaylist(str(tmp_path))
+    while playlist.next_image():
+        pass
+    names = ', '.join(f'z{index:02}.png' for index in range(10))
+    assert playlist.tally() == f'1 images, skipped 12 ({names} and 2 more)'
 
 
 def test_folder_player_config_states_the_default_pattern():
