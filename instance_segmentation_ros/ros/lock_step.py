@@ -1,9 +1,10 @@
 """A player thread's waits on its consumer: the discovery gate, then lock-step with its results.
 
-`engine.pacing` holds the rules as plain state; this is their ROS side for a player that
-publishes from a thread of its own and may block there (webcam_publisher's capture thread): it
-looks at the graph for `DiscoveryGate`, subscribes the result topic for `LockStepPacer`, and
-sleeps until the next frame may go. The executor thread only delivers the results.
+`engine.pacing` holds the rules as plain state and `discovery` reads the graph for the gate;
+this is their side for a player that publishes from a thread of its own and may block there
+(webcam_publisher's capture thread), where folder_player turns them into timers: it subscribes
+the result topic for `LockStepPacer` and sleeps until the next frame may go. The executor
+thread only delivers the results.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from ..engine.pacing import DiscoveryGate, LockStepPacer, consumer_missing
-from .folder_player import UNKNOWN_NODE, get_message_type
+from ..engine.pacing import LockStepPacer
+from .discovery import discovery_gate
+from .message_types import get_message_type
 from .node_support import FatalError
 
 DISCOVERY_POLL_S = 0.05  # between looks at the graph before the first frame
@@ -27,14 +29,14 @@ class LockStep:
     """Before the first frame the gate; in lock-step mode (a result topic) one frame in flight.
 
     `publishers`: the image publisher first, then the others whose known subscribers must be
-    matched too. Without `wait_for_topic` only the first wait is made, bounded by
-    `wait_for_subscriber`. `wait_timeout` and `wait_for_subscriber` may be set at any time.
-    The player's rate is its own business: the pacer here only holds a frame in flight.
+    matched too (`discovery.discovery_gate`). Without `wait_for_topic` only the first wait is
+    made, bounded by `wait_for_subscriber`. `wait_timeout` and `wait_for_subscriber` may be set
+    at any time. The player's rate is its own business: the pacer only holds a frame in flight.
     """
 
     def __init__(self, node: Node, publishers: list[Publisher], wait_for_topic: str,
                  wait_for_type: str, wait_timeout: float, wait_for_subscriber: float):
-        self._node, self._publishers = node, publishers
+        self._node = node
         self._results = None
         if wait_for_topic:
             try:
@@ -46,8 +48,8 @@ class LockStep:
                 message_type, wait_for_topic, self._on_result,
                 QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                            reliability=ReliabilityPolicy.BEST_EFFORT))
-        self._gate = DiscoveryGate(self._unmatched, self._results and self._consumer_missing,
-                                   wait_for_subscriber)
+        self._gate = discovery_gate(node, publishers[0], publishers[1:], self._results,
+                                    wait_for_subscriber=wait_for_subscriber)
         self._pacer = LockStepPacer(math.inf, wait_timeout, lock_step=self.lock_step)
         self._changed = threading.Condition()
         self._stopped = False
@@ -125,31 +127,3 @@ class LockStep:
         with self._changed:
             if self._pacer.acknowledged():
                 self._changed.notify_all()
-
-    def _consumer_missing(self) -> str:
-        image = self._publishers[0]
-        return consumer_missing(image.topic_name, image.get_subscription_count(),
-                                self._results.topic_name, self._results.get_publisher_count())
-
-    def _unmatched(self) -> str:
-        """What discovery still waits for ('' when nothing).
-
-        A subscriber on the image; every known subscriber of each publisher matched; in
-        lock-step mode, a node that publishes the results subscribing the image (the consumer,
-        as opposed to, say, a bag recorder).
-        """
-        node, image = self._node, self._publishers[0]
-        missing = [f"match with the subscribers of '{pub.topic_name}'" for pub in self._publishers
-                   if pub.get_subscription_count() < node.count_subscribers(pub.topic_name)]
-        if image.get_subscription_count() == 0:
-            missing.insert(0, f"subscriber on '{image.topic_name}'")
-        if self._results is not None:
-            producers = {(info.node_namespace, info.node_name) for info in
-                         node.get_publishers_info_by_topic(self._results.topic_name)
-                         if info.node_name != UNKNOWN_NODE}
-            readers = {(info.node_namespace, info.node_name) for info in
-                       node.get_subscriptions_info_by_topic(image.topic_name)}
-            if not producers & readers:
-                missing.append(f"subscriber on '{image.topic_name}' in a node that publishes "
-                               f"'{self._results.topic_name}'")
-        return ' and '.join(missing)
