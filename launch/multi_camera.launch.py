@@ -12,10 +12,11 @@ publishes each camera's outputs under the camera's name: /segmentation/left/over
 /segmentation/right/detections_json, ... Camera c's images come from /c/image, or from its
 entry in image_topics (a remap of the node's c/image). With folders, a folder_player per camera
 publishes them there, in lock-step with that camera's results, and the launch ends when every
-folder is done (unless loop:=true); with devices, a webcam_publisher per camera. Each camera's
-images carry its own frame_id (frame_ids; default its name). A list whose length is not the
-number of cameras, or a folder that does not exist, stops the launch with one error line before
-anything starts.
+folder is done (unless loop:=true); with devices, a webcam_publisher per camera (a video file
+in lock-step as a folder is; when every device is a file, the launch ends when all are done).
+Each camera's images carry its own frame_id (frame_ids; default its name). A list whose length
+is not the number of cameras, or a folder that does not exist, stops the launch with one error
+line before anything starts.
 """
 
 import os
@@ -35,6 +36,7 @@ from instance_segmentation_ros.core.topics import (
     camera_image_topic,
     camera_topic,
 )
+from instance_segmentation_ros.core.video_source import parse_device
 from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     ArgumentError,
@@ -56,7 +58,8 @@ ARGUMENTS = {
     'folders': ('', 'YAML list of image folders, one per camera: a folder_player per camera '
                     'plays its folder on its image topic, in lock-step with its results'),
     'devices': ('', 'YAML list of webcams, one per camera (index, /dev/videoN, video file or '
-                    'stream URL): a webcam_publisher per camera on its image topic'),
+                    'stream URL): a webcam_publisher per camera on its image topic; a video '
+                    'file in lock-step with its results'),
     'frame_ids': ('', 'YAML list of the frame_ids the folder players or webcams give their '
                       'images, one per camera; empty: the camera names (/ as _)'),
     'rate': ('2.0', 'With folders: most images per second of each player (lock-step may be '
@@ -194,7 +197,10 @@ def folder_players(context, cameras, topics, frame_ids, folders) -> list[Node]:
 
 
 def webcams(context, cameras, topics, frame_ids, devices) -> list[Node]:
-    """A webcam_publisher per camera, its images on the camera's image topic."""
+    """A webcam_publisher per camera, its images on the camera's image topic.
+
+    A video file is played in lock-step with that camera's detections_json, as a folder is.
+    """
     if (argument(context, 'input_transport', str.strip) or 'raw') != 'raw':
         raise ArgumentError('webcams (devices) publish raw images: leave out input_transport')
     size = {}
@@ -202,24 +208,32 @@ def webcams(context, cameras, topics, frame_ids, devices) -> list[Node]:
         value = argument(context, name, lambda text: int(text or 0), '640')
         if value:
             size[name] = value
+    namespace = node_namespace(context)
     return [Node(
         package=PACKAGE, executable='webcam_publisher', name='webcam_publisher',
         namespace=camera_namespace(camera),
         parameters=[LaunchConfiguration('camera_params_file'),
-                    {'device': device, 'frame_id': frame_id, **size}],
+                    {'device': device, 'frame_id': frame_id, **size,
+                     **({'wait_for_topic': camera_topic(camera, 'detections_json', namespace)}
+                        if is_video_file(device) else {})}],
         remappings=[('image_raw', topic)],
         output='screen', emulate_tty=True)
         for camera, topic, frame_id, device in zip(
             cameras, topics, frame_ids, devices, strict=True)]
 
 
-def shutdown_when_all_done(players: list[Node]) -> list[RegisterEventHandler]:
-    """End the launch once every player has ended (each folder done, or failed)."""
+def is_video_file(device: str) -> bool:
+    """Whether a device is a video file, which ends, rather than a camera or a stream."""
+    return parse_device(device)[0] == 'file'
+
+
+def shutdown_when_all_done(players: list[Node], what: str) -> list[RegisterEventHandler]:
+    """End the launch once every player has ended (each folder or file done, or failed)."""
     running = set(players)
 
     def ended(event, context):
         running.discard(event.action)
-        return [] if running else [EmitEvent(event=Shutdown(reason='every folder finished'))]
+        return [] if running else [EmitEvent(event=Shutdown(reason=f'every {what} finished'))]
 
     return [RegisterEventHandler(OnProcessExit(target_action=player, on_exit=ended))
             for player in players]
@@ -238,10 +252,12 @@ def nodes(context):
     node = segmentation_node(context, cameras, topics)
     if folders:
         sources = folder_players(context, cameras, topics, frame_ids, folders)
-        handlers = shutdown_when_all_done(sources)
+        handlers = shutdown_when_all_done(sources, 'folder')
     else:
         sources = webcams(context, cameras, topics, frame_ids, devices) if devices else []
-        handlers = []
+        # Cameras run until Ctrl+C; only files all end.
+        handlers = (shutdown_when_all_done(sources, 'video file')
+                    if devices and all(map(is_video_file, devices)) else [])
     # Without the node the cameras have no purpose (a model that does not load: exit 1).
     handlers.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=[
         EmitEvent(event=Shutdown(reason=f'{NODE_NAME} ended'))])))

@@ -6,20 +6,29 @@ ros2 launch instance_segmentation_ros webcam.launch.py model_path:=/path/to/mode
 The camera publishes camera/image_raw and camera/camera_info; segmentation_node, in the
 namespace `segmentation`, publishes segmentation/masks, segmentation/overlay, ... With
 namespace:=front all of them move under /front (one launch per camera).
+
+A video file as the device (device:=clip.mp4) is played in lock-step with the node's
+detections_json: its first frame waits until the model is loaded, each next frame for the
+result of the one before, and the launch ends when every frame of the file is segmented.
 """
 
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
+    EmitEvent,
     GroupAction,
     IncludeLaunchDescription,
     OpaqueFunction,
+    RegisterEventHandler,
 )
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
 
 from instance_segmentation_ros.core.topics import SEGMENTATION_NAMESPACE
+from instance_segmentation_ros.core.video_source import parse_device
 from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     config_file,
@@ -37,6 +46,9 @@ def camera_and_segmentation(context):
         value = LaunchConfiguration(size).perform(context)
         if value:
             overrides[size] = int(value)
+    is_file = parse_device(overrides['device'])[0] == 'file'
+    if is_file:  # every frame segmented: relative, so the node's results in this namespace
+        overrides['wait_for_topic'] = f'{SEGMENTATION_NAMESPACE}/detections_json'
     camera = Node(
         package=PACKAGE, executable='webcam_publisher', name='webcam_publisher',
         parameters=[LaunchConfiguration('camera_params_file'), overrides],
@@ -57,9 +69,12 @@ def camera_and_segmentation(context):
             'image_width': LaunchConfiguration('width'),
             'image_height': LaunchConfiguration('height'),
         }.items())
+    # A file ends: then the launch does, its frames segmented (a camera runs until Ctrl+C).
+    file_done = [RegisterEventHandler(OnProcessExit(target_action=camera, on_exit=[
+        EmitEvent(event=Shutdown(reason='video file finished'))]))] if is_file else []
     # segmentation first: a launch argument it refuses then stops the launch before the
     # camera starts (a launch that fails half-way leaves the processes it started running).
-    return [GroupAction([segmentation]), camera]
+    return [GroupAction([segmentation]), camera, *file_done]
 
 
 def generate_launch_description():

@@ -33,9 +33,8 @@ def add_arguments(parser):
 
 def run_webcam(args) -> int:
     """Segment a camera or a video in a window; a video file may also be written annotated."""
-    from ..core.video_source import SourceError, is_live, open_capture, parse_device, quiet_opencv
+    from ..core.video_source import OpenError, SourceError, VideoFrames, quiet_opencv
 
-    kind, target = parse_device(args.device)
     output = Path(args.output).expanduser() if args.output else None
     if output is not None:
         _check_writable_video(output)
@@ -44,29 +43,38 @@ def run_webcam(args) -> int:
         open_viewer(check_only=True)
     choice = choose_model(args)
     quiet_opencv()
+    # Every frame of a file is segmented, so it is read as fast as the model takes them.
+    frames = VideoFrames(args.device, pace=False, report=_warn)
     try:
-        capture = open_capture(kind, target)
-    except SourceError as error:
-        hint = (' (is a camera connected, and is /dev/video* readable?)' if kind == 'camera'
-                else '')
-        what = {'camera': 'camera', 'file': 'video file', 'stream': 'stream'}[kind]
-        raise CliError(f'cannot open {what} {args.device}: {str(error).lower()}{hint}') from None
-    live = is_live(kind, capture)
+        frames.open()
+    except OpenError as error:
+        hint = (' (is a camera connected, and is /dev/video* readable?)'
+                if frames.kind == 'camera' else '')
+        what = {'camera': 'camera', 'file': 'video file', 'stream': 'stream'}[frames.kind]
+        raise CliError(f'cannot open {what} {args.device}: {error.reason.lower()}{hint}') from None
     viewer = None
     try:
-        if live and output is not None:
+        if frames.live and output is not None:
             raise CliError(f'--output needs a video file as --device: {args.device} is live, '
                            'so its frames have no fixed rate to write them at')
         viewer = open_viewer() if show else None
         segmenter = load_segmenter(choice, verbose=args.verbose)
-        run = _VideoRun(args.device, live, output, capture)
+        run = _VideoRun(args.device, frames, output)
         run.play(segmenter, choice.settings, args.overlay_alpha, viewer)
+    except SourceError as error:
+        raise CliError(str(error)) from None
     finally:
-        capture.release()
+        frames.close()
         if viewer is not None:
             viewer.close()
     print(run.summary(), flush=True)
-    return EXIT_INTERRUPTED if run.interrupted and not live else 0
+    return EXIT_INTERRUPTED if run.interrupted and not frames.live else 0
+
+
+def _warn(event):
+    """VideoFrames' warnings on stderr; its other news is not the command's."""
+    if event.level == 'warning':
+        print(f'{PROG}: {event.text}', file=sys.stderr)
 
 
 VIDEO_CODECS = {'.mp4': 'mp4v', '.avi': 'MJPG'}
@@ -84,54 +92,38 @@ def _check_writable_video(output: Path):
 class _VideoRun:
     """Frames in, overlays out to a window and/or a video file, and the figures of a summary.
 
-    A live source that delivers no frame for LIVE_FAILURES reads in a row has failed; the end
-    of a file is the normal end.
+    The frames' rules (a live source that stops delivering has failed; the end of a file is
+    the normal end) are VideoFrames'.
     """
 
-    LIVE_FAILURES = 30
-
-    def __init__(self, device: str, live: bool, output: Path | None, capture):
-        import cv2
-
-        self.device, self.live, self.output, self.capture = device, live, output, capture
-        self.frames = self.instances = 0
+    def __init__(self, device: str, frames, output: Path | None):
+        self.device, self.frames, self.output = device, frames, output
+        self.live = frames.live
+        self.count = self.instances = 0
         self.inference_s = 0.0
         self.started = time.monotonic()
         self.interrupted = self.quit = False
-        rate = capture.get(cv2.CAP_PROP_FPS)
-        self.file_fps = rate if 0 < rate <= 1000 else 30.0
-        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.total = total if not live and total > 0 else None
 
     def play(self, segmenter, settings, alpha: float, viewer):
         from .viewer import CLOSED, ESCAPE
 
         window = f'{PROG} webcam (q quits)'
-        progress = (Progress(self.total) if viewer is None and self.total
-                    and is_terminal(sys.stderr) else None)
-        writer, fps, last, failures = None, 0.0, None, 0
+        total = self.frames.frame_count
+        progress = (Progress(total) if viewer is None and total and is_terminal(sys.stderr)
+                    else None)
+        writer, fps, last = None, 0.0, None
         try:
-            while True:
-                ok, frame = self.capture.read()
-                if not ok or frame is None:
-                    if not self.live:
-                        break
-                    failures += 1
-                    if failures >= self.LIVE_FAILURES:
-                        raise CliError(f'camera {self.device} stopped delivering images')
-                    time.sleep(0.01)
-                    continue
-                failures = 0
+            while (frame := self.frames.next()) is not None:
                 segmentation = segmenter.segment(frame, settings)
                 overlay = segmenter.overlay(frame, segmentation, alpha)
-                self.frames += 1
+                self.count += 1
                 self.instances += len(segmentation.instances)
                 self.inference_s += segmentation.inference_s
                 if self.output is not None:
                     writer = writer or self._open_writer(overlay.shape)
                     writer.write(overlay)
                 if progress is not None:
-                    progress.step(f'frame {self.frames}',
+                    progress.step(f'frame {self.count}',
                                   f'{len(segmentation.instances)} instances')
                 if viewer is None:
                     continue
@@ -152,15 +144,14 @@ class _VideoRun:
                 progress.close()
             if writer is not None:
                 writer.release()
-        if self.frames == 0 and not self.live and not self.interrupted:
-            raise CliError(f'no frame could be read from {self.device}')
 
     def _open_writer(self, shape):
         import cv2
 
         height, width = shape[:2]
         fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.output.suffix.lower()])
-        writer = cv2.VideoWriter(str(self.output), fourcc, self.file_fps, (width, height))
+        writer = cv2.VideoWriter(str(self.output), fourcc, self.frames.file_fps,
+                                 (width, height))
         if not writer.isOpened():
             raise CliError(f'cannot write {self.output}: OpenCV cannot open a '
                            f'{self.output.suffix} video writer')
@@ -171,7 +162,7 @@ class _VideoRun:
         seconds = max(time.monotonic() - self.started, 1e-6)
         ending = ('interrupted' if self.interrupted else 'stopped' if self.quit or self.live
                   else 'end of file')
-        frames = self.frames
+        frames = self.count
         text = (f'{self.device}: {ending} after {frames} frame{"" if frames == 1 else "s"}, '
                 f'{self.instances} instances, {frames / seconds:.1f} FPS, inference '
                 f'{1000 * self.inference_s / max(frames, 1):.0f} ms per frame')

@@ -188,7 +188,7 @@ def test_folder_player_interrupted_twice_while_playing_exits_0(tmp_path, sig):
     assert_clean_exit(status, output)
 
 
-# webcam_publisher (a video file as the source) ---------------------------------------------
+# webcam_publisher (a video file as the source; nobody subscribes, so it waits for no one) -
 
 def test_webcam_publisher_interrupted_while_importing_exits_0(tmp_path):
     video = write_video(tmp_path / 'camera.avi', frames=10)
@@ -201,7 +201,8 @@ def test_webcam_publisher_interrupted_while_importing_exits_0(tmp_path):
 @pytest.mark.parametrize('delay', [0.0, 0.15])
 def test_webcam_publisher_interrupted_after_the_video_ends_exits_0(tmp_path, delay):
     video = write_video(tmp_path / 'camera.avi', frames=10)
-    with LiveNode('webcam_publisher', device=video, reconnect='false', fps=100.0) as node:
+    with LiveNode('webcam_publisher', device=video, reconnect='false', fps=100.0,
+                  wait_for_subscriber=0.0) as node:
         assert node.wait_for_line('end of'), node.finish()
         time.sleep(delay)
         status, output = interrupt(node, signal.SIGINT, SECOND_SIGINT)
@@ -210,7 +211,8 @@ def test_webcam_publisher_interrupted_after_the_video_ends_exits_0(tmp_path, del
 
 def test_webcam_publisher_interrupted_twice_while_streaming_exits_0(tmp_path):
     video = write_video(tmp_path / 'camera.avi', frames=10)
-    with LiveNode('webcam_publisher', device=video, loop_video='true') as node:
+    with LiveNode('webcam_publisher', device=video, loop_video='true',
+                  wait_for_subscriber=0.0) as node:
         assert node.wait_for_line('opened'), node.finish()
         status, output = interrupt(node, signal.SIGINT, SECOND_SIGINTS)
     assert_clean_exit(status, output)

@@ -22,6 +22,7 @@ pytest.importorskip('launch_ros', reason='launch_ros is not installed (no PyPI w
 
 import rclpy  # noqa: E402
 from launch import LaunchContext  # noqa: E402
+from launch.actions import RegisterEventHandler  # noqa: E402
 from launch_ros.actions import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
@@ -41,14 +42,20 @@ def load_launch_file():
 MULTI_CAMERA = load_launch_file()
 
 
-def launched(**arguments: str) -> dict[str, Node]:
-    """The launch file's nodes for these arguments (the others at their defaults), by name."""
+def launch_actions(**arguments: str) -> tuple[LaunchContext, list]:
+    """The launch file's actions for these arguments (the others at their defaults)."""
     context = LaunchContext()
     for name, (default, _) in MULTI_CAMERA.ARGUMENTS.items():
         context.launch_configurations[name] = arguments.pop(name, default)
     assert not arguments, f'not arguments of the launch file: {arguments}'
+    return context, MULTI_CAMERA.nodes(context)
+
+
+def launched(**arguments: str) -> dict[str, Node]:
+    """The launch file's nodes for these arguments (the others at their defaults), by name."""
+    context, actions = launch_actions(**arguments)
     nodes = {}
-    for action in MULTI_CAMERA.nodes(context):
+    for action in actions:
         if isinstance(action, Node):
             action._perform_substitutions(context)  # as Node.execute does first
             nodes[action.node_name] = action
@@ -157,6 +164,23 @@ def test_a_webcam_per_camera_with_the_device_as_written():
         assert webcam.expanded_remapping_rules == [('image_raw', f'/{camera}/image')]
     assert parameters(nodes['/segmentation/segmentation_node'], warmup_width=INTEGER,
                       warmup_height=INTEGER) == {'warmup_width': 320, 'warmup_height': 240}
+
+
+@pytest.mark.parametrize('devices, files_end_the_launch', [
+    ('[left.mp4, file:///videos/right.avi]', True), ('[left.mp4, 0]', False)],
+    ids=['files', 'a-file-and-a-camera'])
+def test_a_video_file_plays_in_lock_step_with_its_camera_s_results(devices,
+                                                                    files_end_the_launch):
+    nodes = launched(devices=devices)
+    left, right = (parameters(nodes[f'/{camera}/webcam_publisher'], wait_for_topic=STRING)
+                   for camera in DEFAULT_CAMERAS)
+    assert left == {'wait_for_topic': '/segmentation/left/detections_json'}
+    assert right == {'wait_for_topic': '/segmentation/right/detections_json'
+                     if files_end_the_launch else ''}  # a camera: from camera_params_file
+    _, actions = launch_actions(devices=devices)
+    handlers = [action for action in actions if isinstance(action, RegisterEventHandler)]
+    # The node's end ends the launch; so does the end of every file, when all devices are.
+    assert len(handlers) == (3 if files_end_the_launch else 1)
 
 
 def test_without_folders_or_devices_only_the_node_starts():

@@ -15,6 +15,8 @@ from rcl_interfaces.srv import SetParameters
 from rclpy.parameter import Parameter as RclpyParameter
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import NodeProcess, set_parameters_atomically, spin_until
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 CALIBRATION = """\
 image_width: 160
@@ -190,11 +192,93 @@ def test_reconnect_opens_a_file_that_appears_later(ros, tmp_path):
 
 def test_video_end_without_reconnect_exits_0_with_summary(tmp_path):
     video = write_video(tmp_path / 'short.avi', frames=10)
-    with NodeProcess('webcam_publisher', device=video, reconnect='false') as camera:
+    # Nobody subscribes: the file waits wait_for_subscriber for one, then plays anyway.
+    with NodeProcess('webcam_publisher', device=video, reconnect='false',
+                     wait_for_subscriber=1.0) as camera:
         status, output = camera.finish(timeout=20.0)
     assert status == 0, output
+    warnings = [line for line in output.splitlines() if '[WARN]' in line]
+    assert len(warnings) == 1, output
+    assert "still no subscriber on '/image_raw' after 1 s; starting anyway" in warnings[0]
     assert f"end of '{video}': published 10 frames" in output, output
     assert 'Traceback' not in output
+
+
+def frame_number(image):
+    """The number write_video wrote into the first channel of frame k: 8 k (MJPG: about)."""
+    pixels = np.frombuffer(image.data, np.uint8).reshape(image.height, image.width, 3)
+    return round(float(pixels[..., 0].mean()) / 8)
+
+
+def test_a_video_file_waits_for_its_subscriber_and_loses_no_frame(ros, tmp_path):
+    node, executor = ros
+    video = write_video(tmp_path / 'clip.avi', frames=10, fps=100.0)
+    with NodeProcess('webcam_publisher', device=video, reconnect='false') as camera:
+        # Played at once, its 0.1 s would be over long before this subscriber came.
+        assert not spin_until(executor, lambda: camera.returncode is not None, 2.0)
+        recorder = CameraRecorder(node)
+        assert spin_until(executor, lambda: camera.returncode is not None, 20.0)
+        spin_until(executor, lambda: len(recorder.images) >= 10, 2.0)
+        status, output = camera.finish()
+    assert status == 0, output
+    assert [frame_number(image) for image in recorder.images] == list(range(10)), output
+    assert '[WARN]' not in output, output
+
+
+class Consumer:
+    """A model's stand-in: answers each image_raw on /results after `delay` s.
+
+    The images numbered in `silent` (from 0) get no answer.
+    """
+
+    def __init__(self, node, delay, silent=()):
+        self.node, self.delay, self.silent = node, delay, set(silent)
+        self.images, self.received, self.answered, self.due = [], [], [], []
+        node.create_subscription(Image, 'image_raw', self._on_image, 10)
+        self.results = None
+        node.create_timer(0.01, self._answer)
+
+    def start_answering(self):
+        self.results = self.node.create_publisher(String, '/results', 10)
+
+    def _on_image(self, image):
+        self.images.append(image)
+        self.received.append(time.monotonic())
+        if len(self.images) - 1 not in self.silent:
+            self.due.append(time.monotonic() + self.delay)
+
+    def _answer(self):
+        while self.due and time.monotonic() >= self.due[0]:
+            self.due.pop(0)
+            self.results.publish(String(data='{}'))
+            self.answered.append(time.monotonic())
+
+
+def test_lock_step_waits_for_the_consumer_then_for_each_result(ros, tmp_path):
+    node, executor = ros
+    video = write_video(tmp_path / 'clip.avi', frames=8, fps=100.0)
+    consumer = Consumer(node, delay=0.3, silent=[2])
+    with NodeProcess('webcam_publisher', device=video, reconnect='false',
+                     wait_for_topic='/results', wait_timeout=1.5) as camera:
+        # A subscriber alone is not the consumer: no frame before /results has a publisher,
+        # longer than wait_for_subscriber would bound it.
+        assert not spin_until(executor, lambda: camera.returncode is not None, 3.0)
+        assert consumer.images == []
+        consumer.start_answering()
+        assert spin_until(executor, lambda: camera.returncode is not None, 30.0)
+        status, output = camera.finish()
+    assert status == 0, output
+    assert [frame_number(image) for image in consumer.images] == list(range(8)), output
+    answers = iter(consumer.answered)
+    for k in range(7):  # each next frame only after the result of the one before
+        if k == 2:  # not answered: the next frame waits wait_timeout, then goes
+            assert consumer.received[3] - consumer.received[2] >= 1.4
+        else:
+            assert consumer.received[k + 1] > next(answers), k
+    warnings = [line for line in output.splitlines() if '[WARN]' in line]
+    assert len(warnings) == 1, output
+    assert "no message on '/results' within 1.5 s after frame 3; going on" in warnings[0]
+    assert f"end of '{video}': published 8 frames" in output and '1 wait timeouts' in output
 
 
 def test_missing_device_without_reconnect_exits_1_with_one_clear_line(tmp_path):
