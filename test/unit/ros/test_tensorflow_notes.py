@@ -1,8 +1,12 @@
-"""exit_guard's filter of TensorFlow's native log lines: which lines it hides at which level."""
+"""tensorflow_notes: which of TensorFlow's native log lines the nodes hide, by level."""
 
 import pytest
 
-from instance_segmentation_ros.ros.exit_guard import ABSL_BANNER, is_hidden, tensorflow_log_level
+from instance_segmentation_ros.ros.tensorflow_notes import (
+    ABSL_BANNER,
+    is_hidden,
+    tensorflow_log_level,
+)
 
 ONEDNN_ON = (b'I0000 00:00:1796623046.507252   13742 port.cc:153] oneDNN custom operations are '
              b'on. You may see slightly different numerical results due to floating-point '
