@@ -6,6 +6,10 @@ ros2 launch instance_segmentation_ros webcam.launch.py model_path:=/path/to/mode
 The camera publishes camera/image_raw and camera/camera_info; segmentation_node, in the
 namespace `segmentation`, publishes segmentation/masks, segmentation/overlay, ... With
 namespace:=front all of them move under /front (one launch per camera).
+
+The launch ends when segmentation_node does (see segmentation.launch.py); it or the camera
+failing (a model that cannot be loaded, a camera that cannot be opened with reconnect: false)
+ends it with exit status 1.
 """
 
 from launch import LaunchDescription
@@ -23,6 +27,7 @@ from instance_segmentation_ros.core.topics import SEGMENTATION_NAMESPACE
 from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     config_file,
+    fails_launch,
     launch_file,
     rviz,
 )
@@ -59,7 +64,7 @@ def camera_and_segmentation(context):
         }.items())
     # segmentation first: a launch argument it refuses then stops the launch before the
     # camera starts (a launch that fails half-way leaves the processes it started running).
-    return [GroupAction([segmentation]), camera]
+    return [GroupAction([segmentation]), camera, fails_launch(camera)]
 
 
 def generate_launch_description():
