@@ -4,9 +4,13 @@ ros2 launch instance_segmentation_ros demo.launch.py rviz:=true
 
 Scenes of circles, squares and triangles are generated when the launch starts and played by
 folder.launch.py in lock-step into segmentation_node, which runs the built-in demo model (no
-model_path); the launch ends when the scenes are done, unless loop:=true.
+model_path); the launch ends when the scenes are done, unless loop:=true, with the exit status of
+folder.launch.py (1 when the node or the player fails). Scenes written to a new temporary folder
+(no scenes_folder) are deleted when the launch ends, however it ends.
 """
 
+import atexit
+import shutil
 import tempfile
 
 from launch import LaunchDescription
@@ -24,8 +28,12 @@ def scenes_and_folder_launch(context):
     from instance_segmentation_ros.demo.coco_truth import write_coco_dataset
     from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
 
-    folder = LaunchConfiguration('scenes_folder').perform(context) or tempfile.mkdtemp(
-        prefix='instance_segmentation_demo_')
+    folder = LaunchConfiguration('scenes_folder').perform(context)
+    if not folder:
+        folder = tempfile.mkdtemp(prefix='instance_segmentation_demo_')
+        # At exit, not on the Shutdown event: the player may still be reading the scenes then,
+        # and the launch exits after every process has ended, however the launch ended.
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
     write_coco_dataset(folder, int(LaunchConfiguration('count').perform(context)),
                        seed=HELD_OUT_SEED)
     arguments = {name: LaunchConfiguration(name) for name in PASSED_ON}
@@ -47,8 +55,8 @@ def generate_launch_description():
         DeclareLaunchArgument('loop', default_value='false',
                               description='Play the scenes again and again'),
         DeclareLaunchArgument('scenes_folder', default_value='',
-                              description='Where to write the scenes; empty: a new temporary '
-                                          'folder'),
+                              description='Where to write the scenes (kept); empty: a new '
+                                          'temporary folder, deleted at the end'),
         DeclareLaunchArgument('rviz', default_value='false',
                               description='Start rviz2 showing the overlay and masks'),
         DeclareLaunchArgument('record', default_value='false',

@@ -5,21 +5,16 @@ ros2 launch instance_segmentation_ros folder.launch.py folder:=images model_path
 
 folder_player publishes /image and waits for each result on /segmentation/detections_json
 before the next image (lock-step), so a slow model drops nothing, however long it takes to
-start; when the folder is done the whole launch shuts down and the bag is closed. record:=true
+start; when the folder is done the whole launch shuts down and the bag is closed (exit status 0).
+When the node or the player fails (a model that cannot be loaded, an unknown class, a folder
+that does not exist) the launch ends at once with exit status 1. record:=true
 without rosbag2 installed stops the launch before it starts anything. With transport:=compressed
 the player publishes /image/compressed instead (JPEG and PNG files as they are, no re-encoding)
 and the node reads that.
 """
 
 from launch import LaunchDescription
-from launch.actions import (
-    DeclareLaunchArgument,
-    EmitEvent,
-    IncludeLaunchDescription,
-    RegisterEventHandler,
-)
-from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -30,6 +25,7 @@ from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     bag_recorder,
     config_file,
+    ends_launch,
     launch_file,
     require_bag_recorder,
     rviz,
@@ -89,11 +85,9 @@ def generate_launch_description():
             'score_threshold': LaunchConfiguration('score_threshold'),
             'params_file': LaunchConfiguration('params_file'),
         }.items())
-    shutdown_when_done = RegisterEventHandler(OnProcessExit(
-        target_action=player, on_exit=[EmitEvent(event=Shutdown(reason='folder finished'))]))
     return LaunchDescription([
         *arguments,
         require_bag_recorder(),  # first: nothing may start when the bag cannot be written
         bag_recorder(LaunchConfiguration('bag_path'), RECORDED_TOPICS),
-        segmentation, player, rviz(), shutdown_when_done,
+        segmentation, player, rviz(), *ends_launch([player], 'folder finished'),
     ])

@@ -16,15 +16,14 @@ folder is done (unless loop:=true); with devices, a webcam_publisher per camera 
 in lock-step as a folder is; when every device is a file, the launch ends when all are done).
 Each camera's images carry its own frame_id (frame_ids; default its name). A list whose length
 is not the number of cameras, or a folder that does not exist, stops the launch with one error
-line before anything starts.
+line before anything starts. The launch ends when the node does; the node, a player or a
+webcam failing ends it at once with exit status 1.
 """
 
 import os
 
 from launch import LaunchDescription
-from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler
-from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
+from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from rclpy.exceptions import InvalidTopicNameException
@@ -44,6 +43,8 @@ from instance_segmentation_ros.ros.launch_support import (
     boolean,
     config_file,
     declare_arguments,
+    ends_launch,
+    fails_launch,
     name_list,
     rviz,
 )
@@ -227,18 +228,6 @@ def is_video_file(device: str) -> bool:
     return parse_device(device)[0] == 'file'
 
 
-def shutdown_when_all_done(players: list[Node], what: str) -> list[RegisterEventHandler]:
-    """End the launch once every player has ended (each folder or file done, or failed)."""
-    running = set(players)
-
-    def ended(event, context):
-        running.discard(event.action)
-        return [] if running else [EmitEvent(event=Shutdown(reason=f'every {what} finished'))]
-
-    return [RegisterEventHandler(OnProcessExit(target_action=player, on_exit=ended))
-            for player in players]
-
-
 def nodes(context):
     """Every argument checked first; then the node, the cameras and the handlers."""
     cameras = argument(context, 'cameras', camera_names, "'[left, right]'")
@@ -252,15 +241,15 @@ def nodes(context):
     node = segmentation_node(context, cameras, topics)
     if folders:
         sources = folder_players(context, cameras, topics, frame_ids, folders)
-        handlers = shutdown_when_all_done(sources, 'folder')
+        handlers = ends_launch(sources, 'every folder finished')
     else:
         sources = webcams(context, cameras, topics, frame_ids, devices) if devices else []
         # Cameras run until Ctrl+C; only files all end.
-        handlers = (shutdown_when_all_done(sources, 'video file')
-                    if devices and all(map(is_video_file, devices)) else [])
+        handlers = (ends_launch(sources, 'every video file finished')
+                    if devices and all(map(is_video_file, devices))
+                    else [fails_launch(webcam) for webcam in sources])
     # Without the node the cameras have no purpose (a model that does not load: exit 1).
-    handlers.append(RegisterEventHandler(OnProcessExit(target_action=node, on_exit=[
-        EmitEvent(event=Shutdown(reason=f'{NODE_NAME} ended'))])))
+    handlers += ends_launch([node], f'{NODE_NAME} ended')
     return [node, *sources, *handlers]
 
 

@@ -7,6 +7,10 @@ The node runs in the namespace `segmentation` (argument `namespace`), so its out
 /segmentation/masks, /segmentation/detections, /segmentation/overlay, ...
 `lifecycle:=true` runs the managed segmentation_lifecycle_node instead, configured and
 activated by the launch unless `autostart:=false` (then: ros2 lifecycle set ...).
+
+The launch ends with the node, and with it every launch that includes this one (webcam, folder,
+demo): `ros2 launch` exits 1 when the node fails (a model that cannot be loaded, an unknown
+class), 0 when it ends cleanly (Ctrl+C).
 """
 
 from launch import LaunchDescription
@@ -25,6 +29,7 @@ from instance_segmentation_ros.ros.launch_support import (
     boolean,
     config_file,
     declare_arguments,
+    ends_launch,
     name_list,
 )
 
@@ -97,8 +102,10 @@ def segmentation_node(context):
         emulate_tty=True,
     )
     if argument(context, 'lifecycle', boolean, 'true'):
-        return managed(context, LifecycleNode(executable='segmentation_lifecycle_node', **options))
-    return [Node(executable='segmentation_node', **options)]
+        node = LifecycleNode(executable='segmentation_lifecycle_node', **options)
+        return [*managed(context, node), *ends_launch([node], 'the segmentation node ended')]
+    node = Node(executable='segmentation_node', **options)
+    return [node, *ends_launch([node], 'the segmentation node ended')]
 
 
 def generate_launch_description():

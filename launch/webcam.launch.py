@@ -9,20 +9,19 @@ namespace:=front all of them move under /front (one launch per camera).
 
 A video file as the device (device:=clip.mp4) is played in lock-step with the node's
 detections_json: its first frame waits until the model is loaded, each next frame for the
-result of the one before, and the launch ends when every frame of the file is segmented.
+result of the one before, and the launch ends (status 0) when every frame of the file is
+segmented. The launch also ends when segmentation_node does (see segmentation.launch.py); it
+or the camera failing (a model that cannot be loaded, a camera that cannot be opened with
+reconnect: false) ends it with exit status 1.
 """
 
 from launch import LaunchDescription
 from launch.actions import (
     DeclareLaunchArgument,
-    EmitEvent,
     GroupAction,
     IncludeLaunchDescription,
     OpaqueFunction,
-    RegisterEventHandler,
 )
-from launch.event_handlers import OnProcessExit
-from launch.events import Shutdown
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node, PushRosNamespace
@@ -32,6 +31,8 @@ from instance_segmentation_ros.core.video_source import parse_device
 from instance_segmentation_ros.ros.launch_support import (
     PACKAGE,
     config_file,
+    ends_launch,
+    fails_launch,
     launch_file,
     rviz,
 )
@@ -70,11 +71,11 @@ def camera_and_segmentation(context):
             'image_height': LaunchConfiguration('height'),
         }.items())
     # A file ends: then the launch does, its frames segmented (a camera runs until Ctrl+C).
-    file_done = [RegisterEventHandler(OnProcessExit(target_action=camera, on_exit=[
-        EmitEvent(event=Shutdown(reason='video file finished'))]))] if is_file else []
+    camera_ends = (ends_launch([camera], 'the video file finished') if is_file
+                   else [fails_launch(camera)])
     # segmentation first: a launch argument it refuses then stops the launch before the
     # camera starts (a launch that fails half-way leaves the processes it started running).
-    return [GroupAction([segmentation]), camera, *file_done]
+    return [GroupAction([segmentation]), camera, *camera_ends]
 
 
 def generate_launch_description():

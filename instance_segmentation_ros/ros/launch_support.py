@@ -11,24 +11,37 @@ so the launch files check first:
 
 A launch argument that cannot be used stops the launch the same way: `argument` converts one
 or raises the one line that says what to write instead.
+
+A launch ends honestly: `ends_launch` ends it when the processes it exists for are done, and
+`ros2 launch` exits 1 as soon as one of them fails (`fails_launch` for a process whose clean
+end does not end the launch). The share folder is looked up on first use, so that importing
+this module needs no ament index.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 import launch.logging
 import yaml
 from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+from launch.actions import (
+    DeclareLaunchArgument,
+    EmitEvent,
+    ExecuteProcess,
+    OpaqueFunction,
+    RegisterEventHandler,
+)
 from launch.conditions import IfCondition
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
 from ..errors import InstanceSegmentationError
 
 PACKAGE = 'instance_segmentation_ros'
-SHARE = get_package_share_directory(PACKAGE)
 RVIZ_CONFIG = 'instance_segmentation.rviz'
 
 
@@ -38,6 +51,10 @@ class MissingToolError(InstanceSegmentationError):
 
 class ArgumentError(InstanceSegmentationError, ValueError):
     """A launch argument that cannot be used; the message says what to write instead."""
+
+
+class ProcessFailedError(InstanceSegmentationError):
+    """A process the launch exists for ended with a non-zero status; the message says which."""
 
 
 def installed(package: str) -> bool:
@@ -55,14 +72,20 @@ def declare_arguments(arguments: dict) -> list[DeclareLaunchArgument]:
             for name, (default, description) in arguments.items()]
 
 
+@functools.cache
+def share_folder() -> str:
+    """The package's installed share folder, looked up when first needed, not at import."""
+    return get_package_share_directory(PACKAGE)
+
+
 def config_file(name: str) -> str:
     """A file of the package's config/ folder, as installed."""
-    return os.path.join(SHARE, 'config', name)
+    return os.path.join(share_folder(), 'config', name)
 
 
 def launch_file(name: str) -> str:
     """A launch file of the package as installed, for the launch files that include it."""
-    return os.path.join(SHARE, 'launch', name)
+    return os.path.join(share_folder(), 'launch', name)
 
 
 def argument(context, name: str, convert=str, example: str = ''):
@@ -137,3 +160,38 @@ def bag_recorder(bag_path, topics, argument: str = 'record') -> ExecuteProcess:
     return ExecuteProcess(
         cmd=['ros2', 'bag', 'record', '--storage', 'mcap', '--output', bag_path, *topics],
         output='screen', condition=IfCondition(LaunchConfiguration(argument)))
+
+
+def ends_launch(processes: list[ExecuteProcess], done: str) -> list[RegisterEventHandler]:
+    """End the launch once every one of `processes` has ended; exit status 1 if one failed.
+
+    A process ending with a non-zero status ends the launch at once, whatever the others are
+    doing, and `ros2 launch` exits 1 (the only way launch has to set its exit status is an
+    exception in the launch: it logs the message as one error line and shuts everything down).
+    Once all have ended with 0 (a folder done, Ctrl+C) the launch shuts down with reason `done`
+    and exits 0.
+    """
+    running = set(processes)
+
+    def ended(event, context):
+        raise_if_failed(event)
+        running.discard(event.action)
+        if running or context.is_shutdown:  # a second Shutdown fails launch_ros's own handler
+            return []
+        return [EmitEvent(event=Shutdown(reason=done))]
+
+    return [RegisterEventHandler(OnProcessExit(target_action=process, on_exit=ended))
+            for process in processes]
+
+
+def fails_launch(process: ExecuteProcess) -> RegisterEventHandler:
+    """End the launch with exit status 1 when `process` fails; its clean end leaves it running."""
+    return RegisterEventHandler(OnProcessExit(
+        target_action=process, on_exit=lambda event, context: raise_if_failed(event)))
+
+
+def raise_if_failed(event) -> None:
+    """Raise the one line that ends the launch with status 1 when a process exited non-zero."""
+    if event.returncode != 0:
+        raise ProcessFailedError(f'{event.process_name} ended with exit status '
+                                 f'{event.returncode}: ending the launch')

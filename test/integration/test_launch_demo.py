@@ -23,7 +23,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
 from instance_segmentation_ros.demo.scenes import LABELS  # noqa: E402
-from instance_segmentation_ros.ros.launch_support import SHARE  # noqa: E402
+from instance_segmentation_ros.ros.launch_support import launch_file  # noqa: E402
 
 # launch_test runs this file without pytest's pythonpath: the helpers are in ../support
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
@@ -40,7 +40,7 @@ def generate_test_description():
     global RECORDER
     RECORDER = TopicRecorder({'/image': Image, RESULTS: String})
     demo = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'demo.launch.py')),
+        PythonLaunchDescriptionSource(launch_file('demo.launch.py')),
         launch_arguments={'count': str(SCENES), 'scenes_folder': FOLDER,
                           'rate': '10.0'}.items())
     return launch.LaunchDescription([demo, launch_testing.actions.ReadyToTest()])

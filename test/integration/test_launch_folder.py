@@ -29,7 +29,7 @@ from std_msgs.msg import String  # noqa: E402
 
 from instance_segmentation_ros.core.image_conversion import image_msg_to_bgr  # noqa: E402
 from instance_segmentation_ros.demo.coco_truth import write_coco_dataset  # noqa: E402
-from instance_segmentation_ros.ros.launch_support import SHARE  # noqa: E402
+from instance_segmentation_ros.ros.launch_support import launch_file  # noqa: E402
 
 # launch_test runs this file without pytest's pythonpath: the helpers are in ../support
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
@@ -48,7 +48,7 @@ def generate_test_description(transport):
     recorder = TopicRecorder(
         {'/image': Image, '/image/compressed': CompressedImage, RESULTS: String})
     launch_folder = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'folder.launch.py')),
+        PythonLaunchDescriptionSource(launch_file('folder.launch.py')),
         launch_arguments={'folder': folder, 'rate': '20.0', 'transport': transport}.items())
     return (launch.LaunchDescription([launch_folder, launch_testing.actions.ReadyToTest()]),
             {'folder': folder, 'recorder': recorder})

@@ -35,7 +35,7 @@ from std_msgs.msg import String  # noqa: E402
 from instance_segmentation_ros.core.image_conversion import image_msg_to_bgr  # noqa: E402
 from instance_segmentation_ros.core.topics import camera_image_topic, camera_topic  # noqa: E402
 from instance_segmentation_ros.demo.coco_truth import write_coco_dataset  # noqa: E402
-from instance_segmentation_ros.ros.launch_support import SHARE  # noqa: E402
+from instance_segmentation_ros.ros.launch_support import config_file, launch_file  # noqa: E402
 
 # launch_test runs this file without pytest's pythonpath: the helpers are in ../support
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
@@ -52,7 +52,7 @@ def results_topic(camera: str) -> str:
 
 def rviz_image_topics() -> list[str]:
     """The topics of the Image displays of the installed multi-camera rviz config."""
-    with open(os.path.join(SHARE, 'config', 'multi_camera.rviz')) as file:
+    with open(config_file('multi_camera.rviz')) as file:
         displays = yaml.safe_load(file)['Visualization Manager']['Displays']
     return ['/' + display['Topic']['Value'].lstrip('/') for display in displays
             if display['Class'] == 'rviz_default_plugins/Image']
@@ -70,7 +70,7 @@ def generate_test_description():
     topics.update({topic: Image for topic in rviz_image_topics()})
     recorder = TopicRecorder(topics)
     multi_camera = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'multi_camera.launch.py')),
+        PythonLaunchDescriptionSource(launch_file('multi_camera.launch.py')),
         launch_arguments={'cameras': f'[{", ".join(CAMERAS)}]',
                           'folders': f'[{", ".join(folders.values())}]',
                           'rate': '20.0', 'model_path': ''}.items())

@@ -26,7 +26,7 @@ from std_msgs.msg import String  # noqa: E402
 
 from instance_segmentation_ros.core.image_conversion import fill_image_msg  # noqa: E402
 from instance_segmentation_ros.demo.scenes import generate_scene  # noqa: E402
-from instance_segmentation_ros.ros.launch_support import SHARE  # noqa: E402
+from instance_segmentation_ros.ros.launch_support import launch_file  # noqa: E402
 
 # launch_test runs this file without pytest's pythonpath: the helpers are in ../support
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
@@ -42,7 +42,7 @@ KEPT_CLASS = 'circle'
 @pytest.mark.launch_test
 def generate_test_description():
     segmentation = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'segmentation.launch.py')),
+        PythonLaunchDescriptionSource(launch_file('segmentation.launch.py')),
         launch_arguments={'image_topic': CAMERA, 'classes': f'[{KEPT_CLASS}]',
                           'score_threshold': '0.3'}.items())
     return launch.LaunchDescription([segmentation, launch_testing.actions.ReadyToTest()])

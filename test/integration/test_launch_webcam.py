@@ -27,7 +27,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource  # n
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
 
-from instance_segmentation_ros.ros.launch_support import SHARE  # noqa: E402
+from instance_segmentation_ros.ros.launch_support import launch_file  # noqa: E402
 
 # launch_test runs this file without pytest's pythonpath: the helpers are in ../support
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'support'))
@@ -46,7 +46,7 @@ def generate_test_description():
     write_scene_video(video, frames=FRAMES)  # 0.6 s at 10 Hz: played at once, it would be lost
     recorder = TopicRecorder({CAMERA: Image, RESULTS: String})
     webcam = launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(SHARE, 'launch', 'webcam.launch.py')),
+        PythonLaunchDescriptionSource(launch_file('webcam.launch.py')),
         launch_arguments={'device': str(video), 'namespace': NAMESPACE,
                           'width': '320', 'height': '240'}.items())
     return (launch.LaunchDescription([webcam, launch_testing.actions.ReadyToTest()]),

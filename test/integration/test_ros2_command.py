@@ -52,12 +52,13 @@ def hear_ctrl_c():
 class Launch:
     """`ros2 launch ...` in a process group of its own, so that every child can be found."""
 
-    def __init__(self, *arguments: str):
+    def __init__(self, *arguments: str, env: dict[str, str] | None = None):
         self.process = subprocess.Popen(
             [ros2(), 'launch', PACKAGE, *arguments], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
             preexec_fn=hear_ctrl_c,
-            env=dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1'))
+            env=dict(os.environ, RCUTILS_COLORIZED_OUTPUT='0', PYTHONUNBUFFERED='1',
+                     **(env or {})))
 
     def finish(self, timeout: float, sig=None) -> tuple[int, str]:
         if sig is not None:
@@ -101,8 +102,8 @@ class Launch:
 def launched():
     started = []
 
-    def start(*arguments):
-        started.append(Launch(*arguments))
+    def start(*arguments, env=None):
+        started.append(Launch(*arguments, env=env))
         return started[-1]
 
     yield start
@@ -156,6 +157,94 @@ def test_multi_camera_lists_of_the_wrong_length_stop_the_launch_before_anything_
     assert len(errors) == 1, output
     assert 'launch argument folders has 1 entries for the 2 cameras [left, right]' in errors[0]
     assert 'process started' not in output
+    assert launch.survivors() == []
+
+
+NO_MODEL = '/nonexistent/model'
+MISSING_MODEL = f"model_path '{NO_MODEL}' does not exist"
+FAILED = 'ended with exit status 1: ending the launch'
+
+
+def failing_launches(folder: Path) -> dict[str, tuple[list[str], str]]:
+    """Launches whose node fails at start-up: their arguments, and the node's error line."""
+    return {
+        'segmentation-missing-model': (['segmentation.launch.py', f'model_path:={NO_MODEL}'],
+                                       MISSING_MODEL),
+        'segmentation-unknown-classes': (['segmentation.launch.py', 'classes:=[person, car]'],
+                                         "unknown class 'person', 'car'"),
+        'folder-missing-model': (['folder.launch.py', f'folder:={folder}',
+                                  f'model_path:={NO_MODEL}'], MISSING_MODEL),
+        'folder-unknown-class': (['folder.launch.py', f'folder:={folder}', 'classes:=[person]'],
+                                 "unknown class 'person'"),
+        # The webcam retries a source that does not open, for ever (reconnect: true).
+        'webcam-missing-model': (['webcam.launch.py', f'device:={folder / "missing.mp4"}',
+                                  f'model_path:={NO_MODEL}'], MISSING_MODEL),
+        'multi-camera-missing-model': (['multi_camera.launch.py', f'model_path:={NO_MODEL}'],
+                                       MISSING_MODEL),
+        'multi-camera-folders-missing-model': (
+            ['multi_camera.launch.py', f'folders:=[{folder}, {folder}]',
+             f'model_path:={NO_MODEL}'], MISSING_MODEL),
+    }
+
+
+@pytest.mark.parametrize('case', list(failing_launches(Path('images'))))
+def test_a_node_that_fails_at_start_ends_the_launch_with_status_1(launched, tmp_path, case):
+    write_coco_dataset(tmp_path, 1)
+    arguments, node_error = failing_launches(tmp_path)[case]
+    launch = launched(*arguments)
+    code, output = launch.finish(timeout=180)  # the node fails in seconds; a hang ends here
+    assert code == 1, output
+    assert node_error in output
+    assert len([line for line in output.splitlines() if FAILED in line]) == 1, output
+    assert 'Traceback' not in output
+    assert launch.survivors() == []
+
+
+def test_a_player_that_fails_ends_the_folder_launch_with_status_1(launched, tmp_path):
+    launch = launched('folder.launch.py', f'folder:={tmp_path / "missing"}')
+    code, output = launch.finish(timeout=180)
+    assert code == 1, output
+    assert f"folder '{tmp_path / 'missing'}' does not exist" in output
+    assert f'folder_player-2 {FAILED}' in output
+    assert launch.survivors() == []
+
+
+def test_a_camera_that_fails_ends_the_webcam_launch_with_status_1(launched, tmp_path):
+    camera_params = tmp_path / 'webcam.yaml'
+    camera_params.write_text('/**:\n  ros__parameters:\n    reconnect: false\n')
+    device = tmp_path / 'missing.mp4'
+    launch = launched('webcam.launch.py', f'device:={device}',
+                      f'camera_params_file:={camera_params}')
+    code, output = launch.finish(timeout=180)
+    assert code == 1, output
+    assert f'webcam_publisher-2 {FAILED}' in output
+    assert launch.survivors() == []
+
+
+def demo_folders(folder: Path) -> list[Path]:
+    return list(folder.glob('instance_segmentation_demo_*'))
+
+
+def test_the_demo_ends_with_status_0_and_deletes_its_scenes(launched, tmp_path):
+    launch = launched('demo.launch.py', 'count:=2', 'rate:=10.0', env={'TMPDIR': str(tmp_path)})
+    code, output = launch.finish(timeout=180)
+    assert code == 0, output
+    assert 'published 2 images, skipped 0, 0 wait timeouts' in output
+    assert demo_folders(tmp_path) == []
+    assert launch.survivors() == []
+
+
+def test_the_demo_stopped_with_ctrl_c_ends_with_status_0_and_deletes_its_scenes(
+        launched, tmp_path):
+    launch = launched('demo.launch.py', 'count:=20', 'rate:=0.2', env={'TMPDIR': str(tmp_path)})
+    deadline = time.monotonic() + 180
+    while not (demo_folders(tmp_path) and list(demo_folders(tmp_path)[0].glob('*.png'))):
+        assert launch.process.poll() is None and time.monotonic() < deadline, \
+            launch.finish(timeout=30)[1]
+        time.sleep(0.2)
+    code, output = launch.finish(timeout=60, sig=signal.SIGINT)
+    assert code == 0, output
+    assert demo_folders(tmp_path) == []
     assert launch.survivors() == []
 
 

@@ -3,8 +3,9 @@
 The launch files run in test_launch_*.py where launch and launch_testing are installed; these
 checks also run in a plain pip venv, reading the launch files as Python source: every
 executable they start is installed by setup.py (or is rviz2), every launch argument has a
-description, every parameter in config/*.yaml is one its node declares, and the rviz config
-and the CLI's bags use the topics the launch files give the node.
+description, every parameter in config/*.yaml is one its node declares, every node's end is
+handled by launch_support, and the rviz config and the CLI's bags use the topics the launch
+files give the node.
 """
 
 from __future__ import annotations
@@ -91,6 +92,22 @@ def test_launch_file_starts_installed_executables_or_includes_one(source):
             assert executable in scripts, f'{executable} is not a console script'
         else:
             assert (package, executable) in EXTERNAL_EXECUTABLES
+
+
+@pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_files_end_through_launch_support_only(launch_file):
+    """When a launch ends, and with which exit status, is decided once: in launch_support.
+
+    A launch file that starts a node of the package hands it to ends_launch or fails_launch
+    (folder.launch.py's node is segmentation.launch.py's); none emits Shutdown by itself.
+    """
+    tree = ast.parse(launch_file.read_text())
+    for name in ('Shutdown', 'OnProcessExit', 'OnShutdown'):
+        assert not list(calls(tree, name)), f'{launch_file.name} calls {name}'
+    nodes = [call for name in ('Node', 'LifecycleNode') for call in calls(tree, name)
+             if keyword(call, 'package') != 'rviz2']
+    handed = [call for name in ('ends_launch', 'fails_launch') for call in calls(tree, name)]
+    assert bool(nodes) == bool(handed), launch_file.name
 
 
 @pytest.mark.parametrize('launch_file', LAUNCH_FILES, ids=lambda p: p.name)
