@@ -34,7 +34,7 @@ from ..engine.pacing import PROGRESS_INTERVAL, LockStepPacer
 from .discovery import discovery_gate
 from .message_types import get_message_type
 from .node_support import FatalError, FiniteRunNode, run_node
-from .parameters import declare_table, descriptor
+from .parameters import SECONDS, declare_table, descriptor, lock_step_parameters
 
 DISCOVERY_POLL = 0.05  # s between looks at the graph while the gate is closed
 MIN_WAIT_NS = 1_000_000  # shortest timer period the pacer's waits are rounded up to
@@ -45,7 +45,6 @@ RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
 # Best effort matches any publisher; a lost result costs one wait_timeout, not a frame.
 RESULTS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                      reliability=ReliabilityPolicy.BEST_EFFORT)
-SECONDS = (0.0, 86400.0)
 
 PARAMETERS = {
     'folder': ('', descriptor('Directory of the images to play', read_only=True)),
@@ -58,18 +57,7 @@ PARAMETERS = {
                              floating=(0.001, 1000.0))),
     'loop': (False, descriptor('Start again after the last file instead of exiting')),
     'frame_id': ('camera', descriptor('frame_id of the published headers')),
-    'wait_for_topic': ('', descriptor(
-        'Lock-step mode: no image before a subscriber on image and a publisher on this topic '
-        'are matched, however long that takes; after each image wait for a message on this '
-        'topic; empty = off', read_only=True)),
-    'wait_for_type': ('std_msgs/msg/String', descriptor(
-        'Message type of wait_for_topic, e.g. sensor_msgs/msg/Image', read_only=True)),
-    'wait_timeout': (30.0, descriptor(
-        'Seconds to wait for the message on wait_for_topic after each image before warning '
-        'and going on; 0 = forever', floating=SECONDS)),
-    'wait_for_subscriber': (10.0, descriptor(
-        'Seconds to wait before the first image for a subscriber on image (lock-step mode: for '
-        'the rest of discovery, once its consumer is matched); 0 = none', floating=SECONDS)),
+    **lock_step_parameters('image', 'image'),
     'depth': (False, descriptor(
         'RGB-D: publish NAME_depth.png (16-bit mm) beside each colour file NAME on depth/image, '
         'with depth/camera_info, before the colour image', read_only=True)),

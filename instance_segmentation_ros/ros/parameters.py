@@ -62,3 +62,30 @@ def declare_table(node: Node, table: ParameterTable) -> dict[str, Parameter]:
                          if default == Parameter.Type.STRING_ARRAY
                          and declared[name].type_ == Parameter.Type.NOT_SET])
     return declared
+
+
+SECONDS = (0.0, 86400.0)
+
+
+def lock_step_parameters(image_topic: str, item: str, scope: str = '') -> ParameterTable:
+    """The parameters of a player that waits for its consumer (folder_player, a video file).
+
+    `item` is what it publishes one at a time (image, frame); `scope` says where they apply,
+    when not always ('A live source ignores it').
+    """
+    scope = f'. {scope}' if scope else ''
+    return {
+        'wait_for_topic': ('', descriptor(
+            f'Lock-step mode: no {item} before a subscriber on {image_topic} and a publisher on '
+            f'this topic are matched, however long that takes; after each {item} wait for a '
+            f'message on this topic; empty = off{scope}', read_only=True)),
+        'wait_for_type': ('std_msgs/msg/String', descriptor(
+            'Message type of wait_for_topic, e.g. sensor_msgs/msg/Image', read_only=True)),
+        'wait_timeout': (30.0, descriptor(
+            f'Seconds to wait for the message on wait_for_topic after each {item} before '
+            'warning and going on; 0 = forever', floating=SECONDS)),
+        'wait_for_subscriber': (10.0, descriptor(
+            f'Seconds the first {item} waits for a subscriber on {image_topic} (lock-step '
+            f'mode: for the rest of discovery, once its consumer is matched); 0 = none{scope}',
+            floating=SECONDS)),
+    }

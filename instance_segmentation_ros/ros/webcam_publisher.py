@@ -31,7 +31,7 @@ from ..core.image_conversion import fill_image_msg
 from ..core.video_source import SourceError, VideoFrames
 from .lock_step import LockStep
 from .node_support import FatalError, FiniteRunNode, run_node
-from .parameters import declare_table, descriptor
+from .parameters import declare_table, descriptor, lock_step_parameters
 
 ACK_TIMEOUT = Duration(seconds=3.0)  # at a file's end, for reliable subscribers to confirm
 RELIABILITY = {'reliable': ReliabilityPolicy.RELIABLE,
@@ -58,19 +58,7 @@ PARAMETERS = {
         'Publisher reliability: reliable (REP-2003 default for drivers) or best_effort',
         read_only=True)),
     'loop_video': (False, descriptor('Restart a video file at its end instead of exiting')),
-    'wait_for_topic': ('', descriptor(
-        'Lock-step mode for a video file: no frame before a subscriber on image_raw and a '
-        'publisher on this topic are matched, however long that takes; after each frame wait '
-        'for a message on this topic; empty = off. A live source ignores it', read_only=True)),
-    'wait_for_type': ('std_msgs/msg/String', descriptor(
-        'Message type of wait_for_topic, e.g. sensor_msgs/msg/Image', read_only=True)),
-    'wait_timeout': (30.0, descriptor(
-        'Seconds to wait for the message on wait_for_topic after each frame before warning and '
-        'going on; 0 = forever', floating=(0.0, 86400.0))),
-    'wait_for_subscriber': (10.0, descriptor(
-        "Seconds a video file's first frame waits for a subscriber on image_raw (lock-step "
-        'mode: for the rest of discovery, once its consumer is matched); 0 = none',
-        floating=(0.0, 86400.0))),
+    **lock_step_parameters('image_raw', 'frame', 'A live source ignores it'),
 }
 
 
