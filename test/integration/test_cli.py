@@ -492,13 +492,16 @@ def test_folder_without_images_or_readable_images_fails(models, tmp_path, capsys
 
 
 def test_a_folder_of_unreadable_files_fails_before_the_model_loads(in_dir, tmp_path, capsys):
-    # The model does not exist: an error about it means the files were read too late.
+    # The model is found but cannot load: an error about it means the files were read too late.
+    broken = tmp_path / 'broken_model' / 'frozen_inference_graph.pb'
+    broken.parent.mkdir()
+    broken.write_bytes(b'not a graph')
     images = tmp_path / 'unreadable'
     images.mkdir()
     (images / 'a.png').write_bytes(b'')
     (images / 'b.jpg').write_bytes((in_dir / 'broken.jpg').read_bytes())
     status, out, err = run_cli(capsys, 'folder', images, tmp_path / 'out', '--model',
-                               tmp_path / 'no_model', '--bag', tmp_path / 'bag')
+                               broken.parent, '--bag', tmp_path / 'bag')
     assert status == 1 and not out
     assert err.splitlines() == [
         'could not read 2 files:', '  a.png: empty file',
