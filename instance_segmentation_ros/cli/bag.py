@@ -199,6 +199,7 @@ class BagRun:
                 if not self.complete:
                     bag.copy_connections(self.opened.reader, self.copied)
                     progress = Progress(self.total_frames - self.frames_done)
+                    self.started = time.monotonic()  # the rate is of segmenting, not loading
                     self._segment(bag, stop, progress)
             finally:
                 stop.finish()
@@ -221,7 +222,7 @@ class BagRun:
         from .bag_reader import open_bag
 
         with open_bag(self.out_path) as previous:
-            custom = previous.reader.readers[0].metadata.custom or {}
+            custom = previous.reader.readers[0].storage.metadata.custom or {}
             done = custom.get(f'{PROGRESS_KEY}.messages_done')
             if done is None:
                 raise CliError(f'--resume: {self.out_path} was not written by the bag command',
@@ -248,7 +249,7 @@ class BagRun:
             self.images = json.loads(images_json_path(self.json_path).read_text())['images']
         except (OSError, ValueError, KeyError) as error:
             if self.frames_done:
-                raise CliError(f'--resume --json: cannot read the interrupted run\'s '
+                raise CliError(f"--resume --json: cannot read the interrupted run's "
                                f'{self.json_path}: {error}') from None
 
     def _replace_with(self, continued: Path):

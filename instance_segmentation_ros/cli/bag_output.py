@@ -19,7 +19,8 @@ from rosbags.typesys import Stores, get_typestore
 
 from ..core.compressed import MASK_FORMAT, OVERLAY_FORMAT, encode_jpeg, encode_png
 from ..core.topics import COMPRESSED_SUFFIX, SEGMENTATION_NAMESPACE
-from .bag_writer import BAG_VERSION, OFFERED_QOS, BagWriterError, _reason
+from .bag_reader import error_text as _reason
+from .bag_writer import BAG_VERSION, OFFERED_QOS, BagWriterError
 
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_TYPE = 'sensor_msgs/msg/CompressedImage'
@@ -60,6 +61,7 @@ class Camera:
 
     @classmethod
     def of(cls, topic: str, msgtype: str, overlay: bool) -> Camera:
+        """The camera of an image topic, with or without the overlay outputs."""
         namespace = output_namespace(topic, msgtype)
         names = {**RESULT_TYPES, **(OVERLAY_TYPES if overlay else {})}
         return cls(topic, msgtype, {name: f'{namespace}/{name}' for name in names})

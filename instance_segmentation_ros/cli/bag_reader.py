@@ -13,7 +13,6 @@ the input (the input is never changed):
 
 from __future__ import annotations
 
-import shutil
 import struct
 import tempfile
 from contextlib import contextmanager
@@ -93,7 +92,7 @@ def _opened(reader: AnyReader, path: Path):
     try:
         reader.open()
     except (AnyReaderError, OSError, KeyError, ValueError) as error:
-        raise BagReadError(f'cannot read bag {path}: {_reason(error)}') from None
+        raise BagReadError(f'cannot read bag {path}: {error_text(error)}') from None
     try:
         yield reader
     finally:
@@ -149,7 +148,7 @@ def _write_metadata(folder: Path, files: list[Path], storage: str):
         try:
             reader.open()
         except Exception as error:  # noqa: BLE001 - rosbags raises many kinds for a bad file
-            raise BagReadError(f'cannot read {path.name}: {_reason(error)}') from None
+            raise BagReadError(f'cannot read {path.name}: {error_text(error)}') from None
         try:
             for connection in reader.connections:
                 key = (connection.topic, connection.msgtype)
@@ -176,6 +175,7 @@ def _write_metadata(folder: Path, files: list[Path], storage: str):
     (folder / 'metadata.yaml').write_text(yaml.safe_dump(metadata, sort_keys=False))
 
 
-def _reason(error: BaseException) -> str:
+def error_text(error: BaseException) -> str:
+    """The first line of what an error says, or its type's name."""
     text = ' '.join(str(part) for part in getattr(error, 'args', ()) if part) or str(error)
     return (text.strip() or type(error).__name__).splitlines()[0]

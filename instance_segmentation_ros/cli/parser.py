@@ -15,8 +15,8 @@ from .common import EXIT_USAGE, PROG
 
 def commands() -> tuple[Command, ...]:
     """Every command, in the order --help lists them."""
-    return (image.COMMAND, folder.COMMAND, bag.COMMAND, webcam.COMMAND, demo.COMMAND, zoo.LIST_MODELS,
-            zoo.DOWNLOAD_MODEL)
+    return (image.COMMAND, folder.COMMAND, bag.COMMAND, webcam.COMMAND, demo.COMMAND,
+            zoo.LIST_MODELS, zoo.DOWNLOAD_MODEL)
 
 
 class _Parser(argparse.ArgumentParser):
