@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import argparse
 
-from . import demo, folder, image, webcam, zoo
+from . import bag, demo, folder, image, webcam, zoo
 from .arguments import Command
 from .common import EXIT_USAGE, PROG
 
 
 def commands() -> tuple[Command, ...]:
     """Every command, in the order --help lists them."""
-    return (image.COMMAND, folder.COMMAND, webcam.COMMAND, demo.COMMAND, zoo.LIST_MODELS,
-            zoo.DOWNLOAD_MODEL)
+    return (image.COMMAND, folder.COMMAND, bag.COMMAND, webcam.COMMAND, demo.COMMAND,
+            zoo.LIST_MODELS, zoo.DOWNLOAD_MODEL)
 
 
 class _Parser(argparse.ArgumentParser):
