@@ -37,6 +37,7 @@ class ModelOptions:
     model: ModelChoice  # the built-in model when no --model was given
     model_given: bool
     tf_device: str
+    precision: str
     settings: PostprocessSettings
 
 
@@ -50,7 +51,8 @@ def choose_model(args) -> ModelOptions:
     settings = PostprocessSettings(
         score_threshold=args.score_threshold, mask_threshold=args.mask_threshold,
         class_ids=model.label_map.resolve(classes), max_detections=args.max_detections)
-    return ModelOptions(model, bool((args.model or '').strip()), args.tf_device, settings)
+    return ModelOptions(model, bool((args.model or '').strip()), args.tf_device, args.precision,
+                        settings)
 
 
 def load_segmenter(options: ModelOptions, *, verbose: bool, own_scenes: bool = False):
@@ -58,7 +60,8 @@ def load_segmenter(options: ModelOptions, *, verbose: bool, own_scenes: bool = F
 
     The built-in model says so in one stderr line: on anything but its own generated scenes
     (`own_scenes`) its overlays carry a caption, since there its shape names on a photo would
-    pass for results.
+    pass for results. The precision in effect is said where it is bfloat16 or --precision bf16
+    asked for it (or with `verbose`): fp32 is what a run always was.
     """
     from ..model import segmenter
 
@@ -67,8 +70,10 @@ def load_segmenter(options: ModelOptions, *, verbose: bool, own_scenes: bool = F
         print(f'{PROG}: {notice}', file=sys.stderr)
     with _native_stderr_hidden(not verbose):
         loaded = segmenter.load_segmenter(options.model, device=options.tf_device,
-                                          own_scenes=own_scenes)
+                                          own_scenes=own_scenes, precision=options.precision)
         loaded.model.warm_up(240, 320)  # TensorFlow's first-run notes go to the scratch file too
+    if verbose or loaded.model.bfloat16 or options.precision == 'bf16':
+        print(f'{PROG}: {loaded.model.precision_note}', file=sys.stderr)
     return loaded
 
 

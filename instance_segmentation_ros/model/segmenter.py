@@ -109,8 +109,12 @@ def choose_model(model_path: str | None, label_map_path: str | None = '') -> Mod
 
 
 def load_segmenter(choice: ModelChoice, *, device: str = 'auto', intra_op_threads: int = 0,
-                   inter_op_threads: int = 0, own_scenes: bool = False) -> Segmenter:
-    """The chosen model loaded (seconds) with its label map; its overlays carry its caption."""
+                   inter_op_threads: int = 0, own_scenes: bool = False,
+                   precision: str = 'fp32') -> Segmenter:
+    """The chosen model loaded (seconds) with its label map; its overlays carry its caption.
+
+    `precision`: auto, fp32 or bf16 on a CPU (`SegmentationModel`); `auto` decides at warm-up.
+    """
     model = SegmentationModel(choice.resolved.source, device, intra_op_threads,
-                              inter_op_threads)
+                              inter_op_threads, precision)
     return Segmenter(model, choice.label_map, choice.caption(own_scenes))

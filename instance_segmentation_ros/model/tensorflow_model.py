@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import math
 import os
 import time
 from contextlib import nullcontext
@@ -26,6 +27,13 @@ import numpy as np
 
 from ..core.detections import RawDetections
 from .layout import ModelError, ModelSource
+from .precision import (
+    BfloatCalls,
+    check_precision,
+    choose_by_timing,
+    native_bfloat16,
+    read_cpu_flags,
+)
 
 TF2_OD_API = 'tf2_od_api_saved_model'
 TF1_OD_API = 'tf1_od_api_saved_model'
@@ -92,15 +100,27 @@ def release_memory():
 
 
 class SegmentationModel:
-    """A loaded Mask R-CNN: call `predict` with an RGB uint8 image."""
+    """A loaded Mask R-CNN: call `predict` with an RGB uint8 image.
+
+    `precision` (auto, fp32, bf16; see `precision`) is the arithmetic on a CPU; `precision_note`
+    says in one line what is in effect and why, and `bfloat16` whether that is bfloat16. `auto`
+    runs fp32 until `warm_up` has timed both. `cpu_flags`: the CPU's flags (default: read from
+    /proc/cpuinfo).
+    """
 
     def __init__(self, source: ModelSource, device: str = 'auto',
-                 intra_op_threads: int = 0, inter_op_threads: int = 0):
+                 intra_op_threads: int = 0, inter_op_threads: int = 0,
+                 precision: str = 'fp32', cpu_flags: frozenset[str] | None = None):
+        self.precision = check_precision(precision)
         self.source = source
         self.name = self.source.name
         tf = configure_tensorflow(intra_op_threads, inter_op_threads)
         self._tf = tf
         self._device = tensorflow_device(device)
+        self._bfloat16_calls = BfloatCalls()
+        self._time_bfloat16 = False
+        self.bfloat16, self.precision_note = self._plan_precision(
+            read_cpu_flags() if cpu_flags is None else cpu_flags)
         started = time.perf_counter()
         with tf.device(self._device) if self._device else nullcontext():
             if self.source.kind == 'frozen_graph':
@@ -115,10 +135,60 @@ class SegmentationModel:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or not rgb.size:
             raise ModelError(f'expected a non-empty RGB uint8 image (H, W, 3), got {rgb.dtype} '
                              f'{rgb.shape}')
+        return self._run(rgb, self.bfloat16)
+
+    def warm_up(self, height: int = 480, width: int = 640) -> float:
+        """Run once on a blank image so the first real frame is not slowed by graph set-up.
+
+        Under `auto` with native bfloat16 it also times both precisions and keeps the faster.
+        """
+        started = time.perf_counter()
+        blank = np.zeros((height, width, 3), np.uint8)
+        self.predict(blank)
+        if self._time_bfloat16:
+            self._time_bfloat16 = False
+            self.bfloat16, self.precision_note = choose_by_timing(*self._time_both(blank))
+        return time.perf_counter() - started
+
+    def _plan_precision(self, flags: frozenset[str]) -> tuple[bool, str]:
+        """Whether to start in bfloat16, and the line that says what runs and why."""
+        if self.precision == 'fp32':
+            return False, 'precision fp32'
+        on_gpu = (self._device or '').startswith('/GPU') or (
+            self._device is None and bool(self._tf.config.list_physical_devices('GPU')))
+        native = native_bfloat16(flags)
+        if on_gpu:
+            reason = "the model runs on a GPU, which keeps TensorFlow's own GPU arithmetic"
+        elif not native:
+            reason = 'this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag)'
+        elif self.precision == 'bf16':
+            return True, f'precision bf16: bfloat16 on this CPU ({", ".join(native)})'
+        else:
+            self._time_bfloat16 = True
+            return False, 'precision auto: fp32 until the warm-up times bf16 against it'
+        return False, (f'precision bf16: {reason}: running fp32' if self.precision == 'bf16'
+                       else f'precision auto: fp32 ({reason})')
+
+    def _time_both(self, blank: np.ndarray) -> tuple[float, float]:
+        """Seconds per run in fp32 and in bf16: the fastest of interleaved runs, about 1 s."""
+        self._run(blank, True)  # the graph set-up of the bfloat16 instantiation
+        fastest = {False: math.inf, True: math.inf}
+        started = time.perf_counter()
+        for _ in range(100):  # fast models: many rounds, as their minimum is noisy
+            for bf16 in (False, True):
+                run_started = time.perf_counter()
+                self._run(blank, bf16)
+                fastest[bf16] = min(fastest[bf16], time.perf_counter() - run_started)
+            if time.perf_counter() - started >= 1.0:
+                break
+        return fastest[False], fastest[True]
+
+    def _run(self, rgb: np.ndarray, bf16: bool) -> RawDetections:
         tf = self._tf
         batch = tf.convert_to_tensor(np.ascontiguousarray(rgb)[np.newaxis])
         try:
-            with tf.device(self._device) if self._device else nullcontext():
+            with (tf.device(self._device) if self._device else nullcontext(),
+                  self._bfloat16_calls.calls() if bf16 else nullcontext()):
                 if self._input_key is None:
                     outputs = self._function(batch)
                 else:
@@ -128,12 +198,6 @@ class SegmentationModel:
                              f'image: {_first_line(error)}') from error
         return self._to_detections({key: value.numpy() for key, value in outputs.items()},
                                    rgb.shape[0], rgb.shape[1])
-
-    def warm_up(self, height: int = 480, width: int = 640) -> float:
-        """Run once on a blank image so the first real frame is not slowed by graph set-up."""
-        started = time.perf_counter()
-        self.predict(np.zeros((height, width, 3), np.uint8))
-        return time.perf_counter() - started
 
     def _load_saved_model(self):
         tf = self._tf

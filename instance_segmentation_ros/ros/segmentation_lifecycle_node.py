@@ -11,8 +11,9 @@ launch argument `lifecycle:=true`, which configures and activates it by itself):
 * shutdown, from any state: release what is held, and the process ends with status 0.
 
 A configure that fails (a wrong model_path, an unknown class) logs one error line and leaves
-the node unconfigured. `model_path`, `label_map_path`, `tf_device`, `device` and `cameras` can
-then be set, as after a cleanup, and configure run again, without restarting the process.
+the node unconfigured. `model_path`, `label_map_path`, `tf_device`, `device`, `precision` and
+`cameras` can then be set, as after a cleanup, and configure run again, without restarting the
+process.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .segmentation_node import START_ERRORS, SegmentationPhases
 from .segmentation_node import main as node_main
 from .segmentation_parameters import PARAMETERS
 
-RELOADED = ('model_path', 'label_map_path', 'tf_device', 'device', 'cameras')
+RELOADED = ('model_path', 'label_map_path', 'tf_device', 'device', 'precision', 'cameras')
 
 
 def settable(descriptor):

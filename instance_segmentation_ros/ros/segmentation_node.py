@@ -81,7 +81,8 @@ class SegmentationPhases(Node):
         self._load_model()
         if self._param('warmup'):
             seconds = self.model.warm_up(self._param('warmup_height'), self._param('warmup_width'))
-            self.get_logger().info(f'warm-up run took {seconds:.2f} s')
+            self.get_logger().info(f'warm-up run took {seconds:.2f} s; '
+                                   f'{self.model.precision_note}')
 
     def _load_model(self):
         """The label map, then the model and its segmenter; an unknown class is said first."""
@@ -99,12 +100,13 @@ class SegmentationPhases(Node):
         self.segmenter = load_segmenter(
             choice, device=self._tf_device(),
             intra_op_threads=self._param('intra_op_threads'),
-            inter_op_threads=self._param('inter_op_threads'))
+            inter_op_threads=self._param('inter_op_threads'), precision=self._param('precision'))
         self.model = self.segmenter.model
         self.get_logger().info(
             f'loaded {self.model.format} model {self.model.name!r} from '
             f'{self.model.source.path} in {self.model.load_seconds:.1f} s; class names from '
-            f'{choice.resolved.label_map_path or "the COCO label map"}')
+            f'{choice.resolved.label_map_path or "the COCO label map"}; '
+            f'{self.model.precision_note}')
 
     def _tf_device(self) -> str:
         """tf_device, or the deprecated `device` where that was given (for one more release)."""

@@ -1,0 +1,92 @@
+"""Benchmark 12: seconds per frame in fp32 and in bfloat16 (oneDNN AMP), back to back, per model.
+
+For each model - the built-in demo model, the tiny TF2 OD API and TF1 frozen graph exports
+(compute_seconds=0), and any `--model` given (a zoo model folder or SavedModel) - the model is
+loaded twice through the package's loader (`SegmentationModel`, precision fp32 and bf16), both
+are warmed up on the frame, then the two are called in turn on the same 640x480 frame (a
+generated demo scene), so that the machine's load falls on both alike. Prints the median
+seconds per frame of each, their ratio, what `auto` picks at warm-up, and the largest
+difference between the two in boxes, scores and masks (over the detections both report, matched
+by rank), with the CPU's bfloat16 flags.
+
+    python benchmarks/precision.py [--frames N] [--model PATH ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import bench_common
+import numpy as np
+from bench_common import markdown_table, median
+
+from instance_segmentation_ros.demo.scenes import SceneSettings, generate_scene
+from instance_segmentation_ros.model.precision import native_bfloat16, read_cpu_flags
+from instance_segmentation_ros.model.source import locate_model, resolve_model
+from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
+
+
+def largest_differences(fp32, bf16) -> tuple[float, float, float, int]:
+    """Largest |bf16 - fp32| of boxes, scores and masks over the detections both report."""
+    count = min(len(fp32.scores), len(bf16.scores))
+    if not count:
+        return 0.0, 0.0, 0.0, 0
+    boxes = float(np.abs(bf16.boxes[:count] - fp32.boxes[:count]).max())
+    scores = float(np.abs(bf16.scores[:count] - fp32.scores[:count]).max())
+    masks = float(np.abs(bf16.masks[:count] - fp32.masks[:count]).max())
+    return boxes, scores, masks, count
+
+
+def measure(name: str, source, rgb: np.ndarray, frames: int) -> dict:
+    """Both precisions of one model, timed in turn on `rgb`; `auto`'s choice at warm-up."""
+    models = {precision: SegmentationModel(source, 'cpu', precision=precision)
+              for precision in ('fp32', 'bf16')}
+    results = {precision: model.predict(rgb) for precision, model in models.items()}
+    seconds = {precision: [] for precision in models}
+    for _ in range(frames):
+        for precision, model in models.items():
+            started = time.perf_counter()
+            model.predict(rgb)
+            seconds[precision].append(time.perf_counter() - started)
+    auto = SegmentationModel(source, 'cpu', precision='auto')
+    auto.warm_up(rgb.shape[0], rgb.shape[1])
+    fp32_s, bf16_s = median(seconds['fp32']), median(seconds['bf16'])
+    boxes, scores, masks, count = largest_differences(results['fp32'], results['bf16'])
+    return {'model': name, 'fp32_s': fp32_s, 'bf16_s': bf16_s, 'speed-up': fp32_s / bf16_s,
+            'auto': auto.precision_note, 'compared': count, 'boxes': boxes, 'scores': scores,
+            'masks': masks}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--frames', type=int, default=10, help='frames per precision')
+    parser.add_argument('--model', action='append', default=[],
+                        help='also this model (zoo folder, SavedModel, frozen graph)')
+    args = parser.parse_args()
+    bench_common.print_header('precision: fp32 against bf16 (oneDNN AMP)')
+    flags = read_cpu_flags()
+    print(f'bfloat16 flags of this CPU: {", ".join(native_bfloat16(flags)) or "none"}')
+    rgb = generate_scene(7, 0, SceneSettings(width=640, height=480)).image
+    sources = [('built-in demo model', resolve_model(None, '').source)]
+    for model_format in ('tf2_od_api', 'tf1_frozen_graph'):
+        sources.append((f'tiny {model_format}',
+                        locate_model(bench_common.model_path(model_format, 0.0))))
+    sources += [(path, locate_model(path)) for path in args.model]
+    rows = []
+    for name, source in sources:
+        row = measure(name, source, rgb, args.frames)
+        rows.append(row)
+        print(f'{name}: fp32 {row["fp32_s"]:.3f} s, bf16 {row["bf16_s"]:.3f} s per frame; '
+              f'{row["auto"]}', flush=True)
+    print(markdown_table(
+        ['model', 'fp32 s/frame', 'bf16 s/frame', 'fp32/bf16', 'auto at warm-up',
+         'detections compared', 'max |d box|', 'max |d score|', 'max |d mask|'],
+        [[r['model'], f'{r["fp32_s"]:.3f}', f'{r["bf16_s"]:.3f}', f'{r["speed-up"]:.2f}',
+          r['auto'], r['compared'], f'{r["boxes"]:.4f}', f'{r["scores"]:.4f}',
+          f'{r["masks"]:.4f}'] for r in rows]))
+    bench_common.save_json('precision', rows)
+
+
+if __name__ == '__main__':
+    main()
