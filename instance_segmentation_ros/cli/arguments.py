@@ -46,10 +46,11 @@ def add_model_options(parser: argparse.ArgumentParser, default_score: float = 0.
                        help='opacity of the mask colours, 0..1 (default: 0.5)')
     group.add_argument('--tf-device', default='auto', metavar='DEV',
                        help='TensorFlow device: auto, cpu or gpu:N (default: auto)')
-    group.add_argument('--precision', choices=('auto', 'fp32', 'bf16'), default='auto',
+    group.add_argument('--precision', choices=('auto', 'fp32', 'bf16'), default='fp32',
                        help='arithmetic on a CPU: bf16 (bfloat16) where the CPU has it natively '
                             '(avx512_bf16, amx_bf16), else fp32; auto: bf16 only where also '
-                            'faster for the model at warm-up (default: auto); GPUs keep their own')
+                            'faster for the model at warm-up, which then takes longer '
+                            '(default: fp32); GPUs keep their own')
 
 
 def unit_float(text: str) -> float:

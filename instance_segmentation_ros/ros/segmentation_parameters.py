@@ -78,7 +78,7 @@ PARAMETERS = {
     'device': ('', descriptor(
         'Deprecated old name of tf_device, removed in the next release; when set, it is the '
         'TensorFlow device', read_only=True)),
-    'precision': ('auto', descriptor(
+    'precision': ('fp32', descriptor(
         'Arithmetic on a CPU: auto (bf16 where the CPU has it natively and it is faster for the '
         'model at warm-up), fp32, or bf16 (bfloat16 where native, else fp32); GPUs keep their '
         'own', read_only=True)),
