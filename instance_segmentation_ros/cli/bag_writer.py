@@ -10,7 +10,9 @@ files' ``/segmentation`` namespace):
   ``folder.launch.py transport:=compressed record:=true`` records it;
 - ``/segmentation/masks`` (sensor_msgs/msg/Image, mono8): the instance label image;
 - ``/segmentation/overlay`` (sensor_msgs/msg/Image, bgr8);
-- ``/segmentation/detections_json`` (std_msgs/msg/String).
+- ``/segmentation/detections_json`` (std_msgs/msg/String);
+- with ``tracks`` (the CLI's ``--track``), ``/segmentation/track_masks`` (sensor_msgs/msg/Image,
+  16UC1): each instance's pixels hold its track id, as segmentation_node's ``track_masks``.
 
 Each message's bag timestamp is its header stamp, so `ros2 bag play` replays the frames at the
 spacing of the stamps. The bag is rosbag2 format version 8 (what ROS 2 Jazzy writes) with the
@@ -39,6 +41,7 @@ COMPRESSED_IMAGE_TOPIC = FOLDER_COMPRESSED_IMAGE_TOPIC
 MASKS_TOPIC = segmentation_topic('masks')
 OVERLAY_TOPIC = segmentation_topic('overlay')
 JSON_TOPIC = segmentation_topic('detections_json')
+TRACK_MASKS_TOPIC = segmentation_topic('track_masks')
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
 STRING_TYPE = 'std_msgs/msg/String'
@@ -64,17 +67,20 @@ class SegmentationBag:
     The bag is closed properly (index and metadata.yaml written) however the `with` block is
     left, KeyboardInterrupt included, so an interrupted run leaves a readable bag.
     `image_transport` 'compressed' writes the input image as a CompressedImage on
-    ``/image/compressed`` (see `write_frame`); `topics` are the bag's topics and types.
+    ``/image/compressed`` (see `write_frame`); `topics` are the bag's topics and types;
+    `tracks` adds the track_masks topic.
     """
 
     def __init__(self, path: str | os.PathLike, frame_id: str = 'camera',
-                 image_transport: str = 'raw'):
+                 image_transport: str = 'raw', tracks: bool = False):
         if image_transport not in IMAGE_TRANSPORTS:
             raise BagWriterError(f'image_transport {image_transport!r} is not one of '
                                  f'{", ".join(IMAGE_TRANSPORTS)}')
         self.path = Path(path)
         self.frame_id = frame_id
-        self.topics = IMAGE_TRANSPORTS[image_transport]
+        self.topics = dict(IMAGE_TRANSPORTS[image_transport])
+        if tracks:
+            self.topics[TRACK_MASKS_TOPIC] = IMAGE_TYPE
         self._compressed = image_transport == 'compressed'
         self.frames = 0
         self._typestore = get_typestore(Stores.ROS2_JAZZY)
@@ -111,8 +117,12 @@ class SegmentationBag:
 
     def write_frame(self, stamp_ns: int, bgr: np.ndarray, label_image: np.ndarray,
                     overlay: np.ndarray, detections_json: str,
-                    image_file: bytes | None = None) -> None:
-        """Write one frame's four messages, all stamped `stamp_ns` (nanoseconds since epoch).
+                    image_file: bytes | None = None,
+                    track_image: np.ndarray | None = None) -> None:
+        """Write one frame's messages, all stamped `stamp_ns` (nanoseconds since epoch).
+
+        `track_image` (uint16 track ids, `core.tracking.track_id_image`) goes on track_masks,
+        which a bag made with `tracks` needs in every frame.
 
         `detections_json` should carry the same stamp (see `stamp_parts`). A compressed bag
         stores `image_file`, the bytes of the file `bgr` was read from, as they are when they
@@ -136,6 +146,11 @@ class SegmentationBag:
             (OVERLAY_TOPIC, self._image(overlay, 'bgr8', sec, nanosec)),
             (JSON_TOPIC, self._typestore.types[STRING_TYPE](data=detections_json)),
         )
+        if TRACK_MASKS_TOPIC in self.topics:
+            if track_image is None:
+                raise BagWriterError(f'bag {self.path} has track_masks: every frame needs its '
+                                     'track image')
+            messages += ((TRACK_MASKS_TOPIC, self._image(track_image, '16UC1', sec, nanosec)),)
         serialized = [(topic, self._typestore.serialize_cdr(message, self.topics[topic]))
                       for topic, message in messages]
         try:
@@ -174,19 +189,23 @@ class SegmentationBag:
     def _image(self, array: np.ndarray, encoding: str, sec: int, nanosec: int):
         height, width = array.shape[:2]
         channels = 1 if array.ndim == 2 else array.shape[2]
-        data = np.ascontiguousarray(array, dtype=np.uint8).reshape(-1)
+        if array.dtype != np.uint16:
+            array = array.astype(np.uint8, copy=False)
+        # Little-endian samples (is_bigendian 0), as bytes.
+        data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder('<')).view(
+            np.uint8).reshape(-1)
         return self._typestore.types[IMAGE_TYPE](
             header=self._header(sec, nanosec), height=height, width=width, encoding=encoding,
-            is_bigendian=0, step=width * channels, data=data)
+            is_bigendian=0, step=width * channels * array.dtype.itemsize, data=data)
 
 
 @contextmanager
-def bag_for_frames(path: str | None, image_transport: str):
+def bag_for_frames(path: str | None, image_transport: str, tracks: bool = False):
     """The --bag to write (None without --bag): closed at the end, deleted if it got no frame."""
     if not path:
         yield None
         return
-    with SegmentationBag(path, image_transport=image_transport) as bag:
+    with SegmentationBag(path, image_transport=image_transport, tracks=tracks) as bag:
         try:
             yield bag
         finally:

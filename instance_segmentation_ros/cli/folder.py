@@ -16,6 +16,12 @@ Outputs besides the overlays (of the input files' names):
   optical frame) to its ``--json`` entries and bag results, as segmentation_node's
   ``depth.enabled`` does; an image without a usable depth file gets none, and is listed.
 - ``--masks``: ``<stem>_masks.png`` per image, mono8: 0 background, k = instance k.
+- ``--track``: the images are taken as a sequence in name order and tracked (`tracks`): each
+  ``--json`` entry gets ``track_id`` (null until its track is confirmed), the overlays
+  ``#id``, the bag ``/segmentation/track_masks`` (16UC1, pixel = track id) and ``track_id``
+  in its detections_json; ``--mots FILE`` writes the tracks for TrackEval. Image i is taken
+  at i / ``--fps`` seconds, and the bag is stamped so too (``--fps`` defaults to 30 with
+  ``--track``, a video's rate; to 1, one image a second, without).
 
 Ctrl+C or SIGTERM stops after the current image; what was written is complete, the bag closed
 (or deleted, when no frame went into it), and OUT_DIR removed again if the run made it and
@@ -49,6 +55,9 @@ from .common import (
 from .depth_files import DepthLocator
 from .progress import Progress
 from .stop_request import StopRequest
+from .tracks import RunTracks, add_tracking_options, run_tracks
+
+DEFAULT_TRACK_FPS = 30.0  # --fps with --track: a video's rate, what the tracker was tuned on
 
 if TYPE_CHECKING:  # imported where used: --help and usage errors load no TensorFlow
     from ..core.detections import PostprocessSettings
@@ -67,8 +76,8 @@ def add_arguments(parser):
     parser.add_argument('--bag', metavar='BAG_DIR',
                         help='write a rosbag2 (mcap) with /image, /segmentation/masks, '
                              '/segmentation/overlay and /segmentation/detections_json (the '
-                             'topics of folder.launch.py record:=true), one frame per image, '
-                             '1 s apart')
+                             'topics of folder.launch.py record:=true; with --track also '
+                             '/segmentation/track_masks), one frame per image, 1/--fps apart')
     parser.add_argument('--bag-compressed', action='store_true',
                         help='with --bag, write the image topic as /image/compressed '
                              '(sensor_msgs/CompressedImage): JPEG and PNG files as they are, '
@@ -85,7 +94,25 @@ def add_arguments(parser):
     parser.add_argument('--masks', action='store_true',
                         help='also write the instance label images as <stem>_masks.png '
                              '(mono8: 0 background, k = instance k)')
+    parser.add_argument('--fps', type=positive_rate, metavar='FPS',
+                        help='images per second of the folder as a sequence: the bag stamps '
+                             'and the tracker clock step 1/FPS per image (default: 30 with '
+                             '--track, else 1)')
+    add_tracking_options(parser)
     add_model_options(parser)
+
+
+def positive_rate(text: str) -> float:
+    """A frame rate above 0."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+    if not 0 < value < float('inf'):
+        raise argparse.ArgumentTypeError(f'{text} is not a rate above 0')
+    return value
 
 
 def run_folder(args) -> int:
@@ -106,6 +133,8 @@ def run_folder(args) -> int:
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
         check_writable_file(json_path)
+    tracks = run_tracks(args)
+    fps = args.fps or (DEFAULT_TRACK_FPS if tracks is not None else 1.0)
     choice = choose_model(args)
     _check_readable(files)
     bag_start_ns = int(time.time()) * 1_000_000_000 if args.bag_start is None else int(
@@ -113,12 +142,13 @@ def run_folder(args) -> int:
     with ExitStack() as outputs:  # the outputs, made before the slow load
         outputs.enter_context(output_folder(out_dir, 'overlays'))
         bag = outputs.enter_context(
-            bag_for_frames(args.bag, 'compressed' if args.bag_compressed else 'raw'))
+            bag_for_frames(args.bag, 'compressed' if args.bag_compressed else 'raw',
+                           tracks=tracks is not None))
         run = FolderRun(
             segmenter=load_segmenter(choice, verbose=args.verbose), settings=choice.settings,
             overlay_alpha=args.overlay_alpha, files=files, out_dir=out_dir,
             json_path=json_path, write_masks=args.masks, bag=bag, bag_start_ns=bag_start_ns,
-            depth=depth)
+            depth=depth, tracks=tracks, period_ns=round(1e9 / fps))
         progress = Progress(len(files))
         with StopRequest() as stop:
             try:
@@ -129,6 +159,8 @@ def run_folder(args) -> int:
                 outputs.close()  # here, where no signal interrupts closing the bag
                 if json_path is not None and run.images:
                     write_coco_files(json_path, run.results, run.images, run.segmenter)
+                if tracks is not None and run.images:
+                    tracks.write()
             return run.report()
 
 
@@ -176,6 +208,8 @@ class FolderRun:
     bag: SegmentationBag | None
     bag_start_ns: int
     depth: DepthLocator | None = None  # with --depth-camera-info
+    tracks: RunTracks | None = None  # with --track
+    period_ns: int = 1_000_000_000  # between images: 1 / --fps
     results: list[dict] = field(default_factory=list)  # COCO results entries
     images: list[dict] = field(default_factory=list)  # COCO image entries of the images done
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file name, reason)
@@ -196,11 +230,17 @@ class FolderRun:
                     progress.skip(path.name, f'skipped ({reason})')
                     continue
                 segmentation = self.segmenter.segment(bgr, self.settings)
-                overlay = self.segmenter.overlay(bgr, segmentation, self.overlay_alpha)
+                track_ids = None
+                if self.tracks is not None:  # the frame number and time of this image
+                    frame = len(self.images) + 1
+                    track_ids = self.tracks.update(frame, (frame - 1) * self.period_ns / 1e9,
+                                                   segmentation.instances)
+                overlay = self.segmenter.overlay(bgr, segmentation, self.overlay_alpha,
+                                                 track_ids=track_ids)
                 located = self.depth.locate(path, segmentation) if self.depth else None
                 with stop.hold():  # all of this image's outputs, or none of them
                     self._write(image_id, path, mask_names[path], data, bgr, segmentation,
-                                overlay, located)
+                                overlay, located, track_ids)
                 count = len(segmentation.instances)
                 progress.step(path.name, f'{count} instance{"" if count == 1 else "s"}, '
                                          f'{segmentation.inference_s * 1000:.0f} ms')
@@ -208,8 +248,9 @@ class FolderRun:
             self.interrupted = True
 
     def _write(self, image_id: int, path: Path, mask_name: str, data: bytes, bgr,
-               segmentation: Segmentation, overlay, located=None):
+               segmentation: Segmentation, overlay, located=None, track_ids=None):
         """One image's outputs: overlay, label PNG, COCO entries and bag frame."""
+        from ..core.tracking import track_id_image
         from .bag_writer import stamp_parts
 
         problem = write_image(self.out_dir / path.name, overlay)
@@ -222,7 +263,7 @@ class FolderRun:
             if problem:
                 raise CliError(f'cannot write {masks_path}: {problem}')
         if self.json_path is not None:
-            entries = self.segmenter.coco(segmentation, image_id)
+            entries = self.segmenter.coco(segmentation, image_id, track_ids)
             if located is not None:
                 add_3d(entries, located)
             self.results.extend(entries)
@@ -230,12 +271,15 @@ class FolderRun:
         self.images.append({'id': image_id, 'file_name': path.name, 'height': height,
                             'width': width})
         if self.bag is not None:
-            stamp_ns = self.bag_start_ns + self.bag.frames * 1_000_000_000
+            stamp_ns = self.bag_start_ns + self.bag.frames * self.period_ns
             sec, nanosec = stamp_parts(stamp_ns)
             self.bag.write_frame(stamp_ns, bgr, label_image, overlay,
                                  self.segmenter.frame_json(segmentation, sec, nanosec,
-                                                           self.bag.frame_id, located),
-                                 image_file=data)
+                                                           self.bag.frame_id, located,
+                                                           track_ids),
+                                 image_file=data,
+                                 track_image=None if track_ids is None
+                                 else track_id_image(label_image, track_ids))
 
     def report(self) -> int:
         """Print the summary; CliError when interrupted or when no image could be read."""
@@ -246,6 +290,9 @@ class FolderRun:
               f'{self.out_dir}')
         if done and self.json_path is not None:
             print(f'wrote {self.json_path} and {images_json_path(self.json_path)}')
+        if done and self.tracks is not None:
+            print(f'{len(self.tracks.tracker.live_ids)} tracks alive at the end'
+                  + (f'; wrote {self.tracks.mots_path}' if self.tracks.mots_path else ''))
         if self.bag is not None and self.bag.frames:
             print(f'wrote {self.bag.path} ({self.bag.frames} frames)')
         if self.depth is not None and self.depth.without_depth:

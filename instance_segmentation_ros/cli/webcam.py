@@ -1,4 +1,10 @@
-"""The webcam command: a camera, stream or video file live in a window, or into a video."""
+"""The webcam command: a camera, stream or video file live in a window, or into a video.
+
+`--track` tracks the instances over the frames (`tracks`): the overlays show `#id`, and
+`--mots FILE` writes the tracks for TrackEval. A video file's frame i is taken at
+i / its frame rate seconds (its own timeline, however fast the model is); a live source's
+frames at the moments they were read.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from .common import (
     open_viewer,
 )
 from .progress import Progress, is_terminal
+from .tracks import add_tracking_options, run_tracks
 
 
 def add_arguments(parser):
@@ -28,6 +35,7 @@ def add_arguments(parser):
                              "file's own frame rate)")
     parser.add_argument('--show', action='store_true',
                         help='with --output, also show the window')
+    add_tracking_options(parser)
     add_model_options(parser)
 
 
@@ -41,6 +49,7 @@ def run_webcam(args) -> int:
     show = args.show or output is None
     if show:
         open_viewer(check_only=True)
+    tracks = run_tracks(args)
     choice = choose_model(args)
     quiet_opencv()
     # Every frame of a file is segmented, so it is read as fast as the model takes them.
@@ -52,14 +61,14 @@ def run_webcam(args) -> int:
                 if frames.kind == 'camera' else '')
         what = {'camera': 'camera', 'file': 'video file', 'stream': 'stream'}[frames.kind]
         raise CliError(f'cannot open {what} {args.device}: {error.reason.lower()}{hint}') from None
-    viewer = None
+    viewer = run = None
     try:
         if frames.live and output is not None:
             raise CliError(f'--output needs a video file as --device: {args.device} is live, '
                            'so its frames have no fixed rate to write them at')
         viewer = open_viewer() if show else None
         segmenter = load_segmenter(choice, verbose=args.verbose)
-        run = _VideoRun(args.device, frames, output)
+        run = _VideoRun(args.device, frames, output, tracks)
         run.play(segmenter, choice.settings, args.overlay_alpha, viewer)
     except SourceError as error:
         raise CliError(str(error)) from None
@@ -67,6 +76,8 @@ def run_webcam(args) -> int:
         frames.close()
         if viewer is not None:
             viewer.close()
+        if tracks is not None and run is not None and run.count:
+            tracks.write()
     print(run.summary(), flush=True)
     return EXIT_INTERRUPTED if run.interrupted and not frames.live else 0
 
@@ -96,8 +107,8 @@ class _VideoRun:
     the normal end) are VideoFrames'.
     """
 
-    def __init__(self, device: str, frames, output: Path | None):
-        self.device, self.frames, self.output = device, frames, output
+    def __init__(self, device: str, frames, output: Path | None, tracks=None):
+        self.device, self.frames, self.output, self.tracks = device, frames, output, tracks
         self.live = frames.live
         self.count = self.instances = 0
         self.inference_s = 0.0
@@ -115,7 +126,13 @@ class _VideoRun:
         try:
             while (frame := self.frames.next()) is not None:
                 segmentation = segmenter.segment(frame, settings)
-                overlay = segmenter.overlay(frame, segmentation, alpha)
+                track_ids = None
+                if self.tracks is not None:
+                    stamp_s = (time.monotonic() - self.started if self.live
+                               else self.count / self.frames.file_fps)
+                    track_ids = self.tracks.update(self.count + 1, stamp_s,
+                                                   segmentation.instances)
+                overlay = segmenter.overlay(frame, segmentation, alpha, track_ids=track_ids)
                 self.count += 1
                 self.instances += len(segmentation.instances)
                 self.inference_s += segmentation.inference_s
@@ -168,6 +185,8 @@ class _VideoRun:
                 f'{1000 * self.inference_s / max(frames, 1):.0f} ms per frame')
         if self.output is not None and frames:
             text += f'; wrote {self.output}'
+        if self.tracks is not None and self.tracks.mots_path is not None and frames:
+            text += f'; wrote {self.tracks.mots_path}'
         return text
 
 

@@ -33,6 +33,7 @@ from .image_files import decode_image, stored_encoding
 
 CODECS = ('jpeg', 'jpg', 'png')
 MASK_FORMAT = 'mono8; png compressed mono8'
+TRACK_MASK_FORMAT = '16UC1; png compressed 16UC1'  # track ids: a 16-bit grey PNG
 OVERLAY_FORMAT = 'bgr8; jpeg compressed bgr8'
 PNG_FORMAT = 'bgr8; png compressed bgr8'
 PNG_SPEED = [cv2.IMWRITE_PNG_COMPRESSION, 1]  # label images are flat: level 1 is small enough
@@ -82,7 +83,7 @@ def compressed_msg_to_bgr(msg) -> np.ndarray:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """Lossless PNG bytes of a mono8 label image (or any 8-bit image)."""
+    """Lossless PNG bytes of a mono8 label image, a uint16 track-id image or any 8-bit image."""
     ok, encoded = cv2.imencode('.png', image, PNG_SPEED)
     if not ok:
         raise ImageConversionError(f'OpenCV could not encode a {image.shape} PNG', 'compressed')

@@ -102,11 +102,13 @@ def draw_shadowed_text(image: np.ndarray, text: str, origin: tuple[int, int], sc
 
 
 def render_overlay(bgr: np.ndarray, instances: Instances, label_map: LabelMap,
-                   alpha: float = 0.5, out: np.ndarray | None = None) -> np.ndarray:
+                   alpha: float = 0.5, out: np.ndarray | None = None,
+                   track_ids: np.ndarray | None = None) -> np.ndarray:
     """Draw `instances` over a BGR image into `out` (allocated when not given).
 
     The masks are blended in one pass over the region that holds instances, so the cost
-    follows what is on screen, not the image size.
+    follows what is on screen, not the image size. With `track_ids` (a tracker's, one per
+    instance) a label reads `class #id score`; an instance not yet confirmed (0) has no `#`.
     """
     if out is None:
         out = np.empty(bgr.shape, np.uint8)
@@ -122,8 +124,11 @@ def render_overlay(bgr: np.ndarray, instances: Instances, label_map: LabelMap,
     thickness = max(1, round(min(height, width) / 320))
     font_scale = max(0.4, min(height, width) / 800)
     boxes = np.rint(instances.boxes).astype(np.int64)
-    texts = [f'{label_map.name(class_id)} {score:.0%}'
-             for class_id, score in zip(instances.classes, instances.scores, strict=True)]
+    names = [label_map.name(class_id) for class_id in instances.classes]
+    if track_ids is not None:
+        names = [f'{name} #{track_id}' if track_id else name
+                 for name, track_id in zip(names, np.asarray(track_ids).tolist(), strict=True)]
+    texts = [f'{name} {score:.0%}' for name, score in zip(names, instances.scores, strict=True)]
     text_sizes = [cv2.getTextSize(text, _FONT, font_scale, thickness) for text in texts]
     positions = label_positions(boxes, [_label_size(size) for size in text_sizes],
                                 (height, width)).tolist()

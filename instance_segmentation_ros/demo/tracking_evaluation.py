@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.detections import Instances, PostprocessSettings
-from ..core.postprocess import encode_rle
+from ..core.results import mots_lines
 from ..core.tracking import MaskTracker, TrackerSettings
 from .coco_truth import coco_rle
 from .scenes import LABELS
@@ -254,12 +254,10 @@ def _write_results(folder: Path, name: str, rows):
     folder.mkdir(parents=True, exist_ok=True)
     lines = {class_id: [] for class_id in range(1, len(LABELS) + 1)}
     for step, instances, ids in rows:
-        rles = encode_rle(instances.label_image, len(instances))
-        for number, (rle, track_id) in enumerate(zip(rles, ids, strict=True)):
-            class_id = int(instances.classes[number])
-            if track_id and instances.areas[number] > 0 and class_id in lines:
-                lines[class_id].append(f'{step} {int(track_id)} {TRACKEVAL_CLASS} '
-                                       f'{rle["size"][0]} {rle["size"][1]} {rle["counts"]}')
+        for class_id, class_lines in lines.items():
+            class_lines += mots_lines(step, instances, np.where(instances.classes == class_id,
+                                                                ids, 0),
+                                      lambda _: TRACKEVAL_CLASS)
     for class_id, label in enumerate(LABELS, start=1):
         (folder / f'{name}-{label}.txt').write_text(
             ''.join(line + '\n' for line in lines[class_id]))

@@ -67,20 +67,25 @@ class Segmenter:
         return Segmentation(instances, inference_s, time.perf_counter() - started)
 
     def overlay(self, bgr: np.ndarray, segmentation: Segmentation, alpha: float = 0.5,
-                out: np.ndarray | None = None) -> np.ndarray:
-        """The input with the instances drawn over it, and the caption."""
-        out = render_overlay(bgr, segmentation.instances, self.label_map, alpha, out=out)
+                out: np.ndarray | None = None,
+                track_ids: np.ndarray | None = None) -> np.ndarray:
+        """The input with the instances drawn over it (with `#track id`s), and the caption."""
+        out = render_overlay(bgr, segmentation.instances, self.label_map, alpha, out=out,
+                             track_ids=track_ids)
         return draw_caption(out, self.caption) if self.caption else out
 
-    def coco(self, segmentation: Segmentation, image_id: int | None = None) -> list[dict]:
-        """COCO results entries for the instances."""
-        return coco_detections(segmentation.instances, self.label_map, image_id)
+    def coco(self, segmentation: Segmentation, image_id: int | None = None,
+             track_ids: np.ndarray | None = None) -> list[dict]:
+        """COCO results entries for the instances, with `track_id` where `track_ids`."""
+        return coco_detections(segmentation.instances, self.label_map, image_id, track_ids)
 
     def frame_json(self, segmentation: Segmentation, stamp_sec: int, stamp_nanosec: int,
-                   frame_id: str, located: Instances3D | None = None) -> str:
+                   frame_id: str, located: Instances3D | None = None,
+                   track_ids: np.ndarray | None = None) -> str:
         """The `detections_json` text for the instances, with their 3D where `located`."""
         return frame_json(segmentation.instances, self.label_map, stamp_sec, stamp_nanosec,
-                          frame_id, self.model.name, segmentation.inference_s * 1000.0, located)
+                          frame_id, self.model.name, segmentation.inference_s * 1000.0, located,
+                          track_ids)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ class ActiveSegmentation:
         self._made_before = (set(node.publishers), set(node.subscriptions), set(node.timers))
         input_type, input_suffix, self._to_bgr = TRANSPORTS[start.input_transport]
         self.cameras = [ServedCamera(node, name, input_suffix, segmenter, settings,
-                                     start.depth_history) for name in start.cameras]
+                                     start.depth_history, start.tracking)
+                        for name in start.cameras]
         stamp = node.get_clock().now().to_msg()
         for camera in self.cameras:
             camera.publish_label_info(stamp)

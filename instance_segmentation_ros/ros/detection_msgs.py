@@ -6,6 +6,8 @@ vision_msgs has no PyPI wheel, so the import is optional; the node publishes `de
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..core.depth3d import Instances3D
 from ..core.detections import Instances
 from ..core.labels import LabelMap
@@ -27,12 +29,25 @@ except ImportError:  # no PyPI wheel: a ROS install, or the README's overlay, br
 AVAILABLE = Detection2DArray is not None
 
 
-def to_detection2d_array(instances: Instances, label_map: LabelMap, header):
-    """One Detection2D per instance: id = its value in the label image, bbox in pixels."""
+def detection_id(number: int, track_ids: np.ndarray | None) -> str:
+    """A detection's id: its track id where tracking ('' while unconfirmed), else its number.
+
+    Without tracking the number is the instance's value in the label image (`masks`); with
+    it, the object's id over frames, its value in `track_masks`.
+    """
+    if track_ids is None:
+        return str(number)
+    track_id = int(track_ids[number - 1])
+    return str(track_id) if track_id else ''
+
+
+def to_detection2d_array(instances: Instances, label_map: LabelMap, header,
+                         track_ids: np.ndarray | None = None):
+    """One Detection2D per instance: id as `detection_id` says, bbox in pixels."""
     message = Detection2DArray(header=header)
     for number in range(1, len(instances) + 1):
         x0, y0, x1, y1 = (float(v) for v in instances.boxes[number - 1])
-        detection = Detection2D(header=header, id=str(number))
+        detection = Detection2D(header=header, id=detection_id(number, track_ids))
         detection.bbox.center.position.x = (x0 + x1) / 2.0
         detection.bbox.center.position.y = (y0 + y1) / 2.0
         detection.bbox.size_x = x1 - x0
@@ -46,7 +61,7 @@ def to_detection2d_array(instances: Instances, label_map: LabelMap, header):
 
 
 def to_detection3d_array(instances: Instances, located: Instances3D, label_map: LabelMap,
-                         header):
+                         header, track_ids: np.ndarray | None = None):
     """One Detection3D per instance with a 3D position, with the id of its 2D detection.
 
     The hypothesis pose is the centroid; the bbox is the axis-aligned box in the header's
@@ -58,7 +73,7 @@ def to_detection3d_array(instances: Instances, located: Instances3D, label_map: 
             continue
         row = number - 1
         low, high = located.box_min[row].astype(float), located.box_max[row].astype(float)
-        detection = Detection3D(header=header, id=str(number))
+        detection = Detection3D(header=header, id=detection_id(number, track_ids))
         position = detection.bbox.center.position
         position.x, position.y, position.z = ((low + high) / 2.0).tolist()
         size = detection.bbox.size

@@ -116,4 +116,17 @@ PARAMETERS = {
     'depth.history': (30, descriptor(
         'Depth frames kept for pairing: more than arrive while a colour frame waits for its '
         'outputs', read_only=True, integer=(1, 1000))),
+    'tracking.enabled': (False, descriptor(
+        'Track instances over frames (one tracker per camera): track_id in detections_json, '
+        'the track id as Detection2D.id, #id in the overlay, the track_masks topic (16UC1, '
+        'pixel = track id). Off: no tracking work and no track fields', read_only=True)),
+    'tracking.max_age': (1.0, descriptor(
+        'Seconds (by the frame stamps) a confirmed track lives without a detection before its '
+        'id is retired', floating=(0.0, 60.0))),
+    'tracking.min_hits': (2, descriptor(
+        'Detections before a new track is confirmed and gets an id (unconfirmed: track_id '
+        'null, Detection2D.id empty, 0 in track_masks)', integer=(1, 100))),
+    'tracking.min_iou': (0.1, descriptor(
+        "Least mask IoU of a track's predicted mask and a detection for them to match",
+        floating=(0.01, 1.0))),
 }

@@ -17,6 +17,7 @@ from rclpy.parameter import Parameter
 
 from ..core.detections import PostprocessSettings
 from ..core.labels import LabelMap
+from ..core.tracking import TrackerSettings
 from ..engine.pipeline import StagePolicy
 from ..errors import InstanceSegmentationError
 from .node_support import FatalError
@@ -89,6 +90,7 @@ class RunSettings:
     jpeg_quality: int
     policy: StagePolicy
     depth: DepthSettings
+    tracking: TrackerSettings  # used only with tracking.enabled
 
 
 def run_settings(read: Callable[[str], Parameter], label_map: LabelMap) -> RunSettings:
@@ -109,7 +111,18 @@ def run_settings(read: Callable[[str], Parameter], label_map: LabelMap) -> RunSe
             percentile=float(value('depth.percentile')), max_gap=float(value('depth.max_gap')),
             min_points=int(value('depth.min_points')),
             sync_tolerance=float(value('depth.sync_tolerance')),
-            allow_frame_mismatch=bool(value('depth.allow_frame_mismatch'))))
+            allow_frame_mismatch=bool(value('depth.allow_frame_mismatch'))),
+        tracking=tracker_settings(value))
+
+
+def tracker_settings(value: Callable[[str], object]) -> TrackerSettings:
+    """The tracking.* parameters as the tracker's settings; SettingError for a value it refuses."""
+    try:
+        return TrackerSettings(max_age=float(value('tracking.max_age')),
+                               min_hits=int(value('tracking.min_hits')),
+                               min_iou=float(value('tracking.min_iou')))
+    except ValueError as error:
+        raise SettingError(f'tracking.{error}') from None
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,7 @@ class StartSettings:
     queue_size: int
     cameras: list[str]  # each a distinct topic namespace; [''] is the one camera on `image`
     depth_history: int | None  # None: depth off
+    tracking: bool  # tracking.enabled
 
     @property
     def cameras_named(self) -> bool:
@@ -139,7 +153,8 @@ def start_settings(read: Callable[[str], Parameter],
         read('input_reliability').value, read('input_transport').value,
         read('processing_mode').value, read('queue_size').value,
         camera_names(read('cameras').value, resolve_topic),
-        read('depth.history').value if read('depth.enabled').value else None)
+        read('depth.history').value if read('depth.enabled').value else None,
+        read('tracking.enabled').value)
 
 
 def camera_names(names: list[str], resolve_topic: Callable[[str], str]) -> list[str]:

@@ -5,7 +5,8 @@ parameter, several, each under its own name (`left/image`, `left/masks`, ...), a
 model. Everything that belongs to one camera is here: the names of its input topics, its
 publishers and how each frame's results become their messages (only for outputs someone
 subscribes to), the depth frames waiting to be paired with its colour frames, and the counts
-of its rejected frames for /diagnostics.
+of its rejected frames for /diagnostics. With tracking on, its `MaskTracker` too: each camera
+keeps its own tracks and ids, fed its processed frames with their header stamps.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from std_msgs.msg import String
 
-from ..core.compressed import MASK_FORMAT, OVERLAY_FORMAT, encode_jpeg, encode_png
+from ..core.compressed import (
+    MASK_FORMAT,
+    OVERLAY_FORMAT,
+    TRACK_MASK_FORMAT,
+    encode_jpeg,
+    encode_png,
+)
 from ..core.depth3d import DepthError, Instances3D, locate_instances
 from ..core.depth_input import DepthInput
 from ..core.detections import RawDetections
@@ -29,6 +36,7 @@ from ..core.image_conversion import (
     fill_image_msg_from_buffer,
     new_image_buffer,
 )
+from ..core.tracking import MaskTracker, track_id_image
 from ..engine.diagnostics import FaultCounts
 from ..model.segmenter import Segmenter
 from . import depth_msgs, detection_msgs
@@ -57,11 +65,12 @@ class ServedCamera:
 
     `input_suffix` is the image transport's (`/compressed`); with `depth_history` (depth on)
     `depth`, a `DepthInput`, pairs depth with colour. The `segmenter` finishes each frame with
-    the `settings` in force, which `apply` replaces between frames.
+    the `settings` in force, which `apply` replaces between frames. With `tracking`, `tracker`
+    gives each instance its track id and `track_masks` publishes them as an image.
     """
 
     def __init__(self, node: Node, name: str, input_suffix: str, segmenter: Segmenter,
-                 settings: RunSettings, depth_history: int | None):
+                 settings: RunSettings, depth_history: int | None, tracking: bool = False):
         self.name = name
         self._node = node
         self._segmenter = segmenter
@@ -93,6 +102,11 @@ class ServedCamera:
                                                      'detections_3d')
             if depth_msgs.MARKERS_AVAILABLE:
                 self.markers = self._publisher(depth_msgs.MarkerArray, 'markers')
+        self.tracker = self.track_masks = self.track_masks_png = None
+        if tracking:
+            self.tracker = MaskTracker(settings.tracking)
+            self.track_masks = self._publisher(Image, 'track_masks')
+            self.track_masks_png = self._publisher(CompressedImage, 'track_masks/compressed')
 
     def topic(self, relative: str) -> str:
         """The resolved name of one of this camera's topics (`masks`, `depth/image`, ...)."""
@@ -112,6 +126,8 @@ class ServedCamera:
         if self.depth is not None:
             self.depth.tolerance_s = settings.depth.sync_tolerance
             self.depth.allow_frame_mismatch = settings.depth.allow_frame_mismatch
+        if self.tracker is not None:
+            self.tracker.settings = settings.tracking
         if settings.postprocess.score_threshold != threshold:
             self.publish_label_info(stamp)
 
@@ -124,6 +140,11 @@ class ServedCamera:
                                         (height, width), settings.postprocess,
                                         label_image=mask_view)
         located = None if self.depth is None else self._locate(header, result, settings.depth)
+        track_ids = None
+        if self.tracker is not None:
+            track_ids = self.tracker.update(header.stamp.sec + header.stamp.nanosec * 1e-9,
+                                            result.instances)
+            self._publish_track_masks(header, result.instances.label_image, track_ids)
         if self.masks.get_subscription_count():
             mask_msg = Image(header=header)
             fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
@@ -133,19 +154,21 @@ class ServedCamera:
                 header=header, format=MASK_FORMAT, data=encode_png(mask_view)))
         if self.detections_json.get_subscription_count():
             self.detections_json.publish(String(data=self._segmenter.frame_json(
-                result, header.stamp.sec, header.stamp.nanosec, header.frame_id, located)))
+                result, header.stamp.sec, header.stamp.nanosec, header.frame_id, located,
+                track_ids)))
         label_map = self._segmenter.label_map
         if self.detections is not None and self.detections.get_subscription_count():
             self.detections.publish(detection_msgs.to_detection2d_array(
-                result.instances, label_map, header))
+                result.instances, label_map, header, track_ids))
         if located is not None:
-            self._publish_3d(header, result.instances, located, label_map)
+            self._publish_3d(header, result.instances, located, label_map, track_ids)
         raw_overlay = self.overlay.get_subscription_count()
         jpeg_overlay = self.overlay_jpeg.get_subscription_count()
         if not (raw_overlay or jpeg_overlay):
             return  # nobody looks: not even rendered
         overlay_data, overlay_view = self._buffer('overlay', height, width, 3)
-        self._segmenter.overlay(detected.bgr, result, settings.overlay_alpha, out=overlay_view)
+        self._segmenter.overlay(detected.bgr, result, settings.overlay_alpha, out=overlay_view,
+                                track_ids=track_ids)
         if raw_overlay:
             overlay_msg = Image(header=header)
             fill_image_msg_from_buffer(overlay_msg, overlay_data, height, width, 'bgr8')
@@ -154,6 +177,25 @@ class ServedCamera:
             self.overlay_jpeg.publish(CompressedImage(
                 header=header, format=OVERLAY_FORMAT,
                 data=encode_jpeg(overlay_view, settings.jpeg_quality)))
+
+    def _publish_track_masks(self, header, label_image: np.ndarray, track_ids: np.ndarray):
+        """The 16UC1 track-id image and its lossless PNG, for whichever has subscribers."""
+        raw = self.track_masks.get_subscription_count()
+        png = self.track_masks_png.get_subscription_count()
+        if not (raw or png):
+            return
+        height, width = label_image.shape
+        data, view = self._buffer('track_masks', height, width, 2)
+        ids = view.view(np.uint16)[..., 0]  # little-endian, as the message's is_bigendian 0
+        track_id_image(label_image, track_ids, out=ids)
+        if raw:
+            message = Image(header=header)
+            fill_image_msg_from_buffer(message, data, height, width, 'mono16')
+            message.encoding = '16UC1'
+            self.track_masks.publish(message)
+        if png:
+            self.track_masks_png.publish(CompressedImage(
+                header=header, format=TRACK_MASK_FORMAT, data=encode_png(ids)))
 
     def publish_label_info(self, stamp):
         """The class ids and names of the label map, with the score threshold in force."""
@@ -192,13 +234,13 @@ class ServedCamera:
                                 min_points=settings.min_points,
                                 with_cloud=bool(self.points.get_subscription_count()))
 
-    def _publish_3d(self, header, instances, located: Instances3D, label_map):
+    def _publish_3d(self, header, instances, located: Instances3D, label_map, track_ids):
         if self.detections_3d is not None and self.detections_3d.get_subscription_count():
             self.detections_3d.publish(detection_msgs.to_detection3d_array(
-                instances, located, label_map, header))
+                instances, located, label_map, header, track_ids))
         if self.markers is not None and self.markers.get_subscription_count():
             self.markers.publish(depth_msgs.to_marker_array(instances, located, label_map,
-                                                            header))
+                                                            header, track_ids))
         if located.cloud is not None:
             self.points.publish(depth_msgs.to_point_cloud(located.cloud, header))
 

@@ -20,7 +20,7 @@ from instance_segmentation_ros.demo.tracking_evaluation import (
     segment_sequences,
 )
 from instance_segmentation_ros.model.segmenter import Segmenter
-from instance_segmentation_ros.model.source import builtin_model
+from instance_segmentation_ros.model.source import builtin_model, locate_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
 with contextlib.redirect_stdout(io.StringIO()):  # TrackEval prints what it cannot import
@@ -78,7 +78,7 @@ def test_trackeval_gives_true_identities_full_marks_and_a_swap_less(sequences, t
 
 def test_the_mask_tracker_on_the_builtin_models_detections_beats_the_naive_baseline(tmp_path):
     saved_model, labels = builtin_model()
-    segmenter = Segmenter(SegmentationModel(saved_model), load_label_map(labels))
+    segmenter = Segmenter(SegmentationModel(locate_model(saved_model)), load_label_map(labels))
     report = run_tracking_evaluation(segmenter, tmp_path, count=1, sequence_settings=SHORT)
     assert report.detections == 'model' and report.frames == SHORT.frames
     table = report.table()

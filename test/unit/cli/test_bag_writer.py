@@ -17,6 +17,7 @@ from instance_segmentation_ros.cli.bag_writer import (
     MASKS_TOPIC,
     OVERLAY_TOPIC,
     TOPICS,
+    TRACK_MASKS_TOPIC,
     BagWriterError,
     SegmentationBag,
     stamp_parts,
@@ -176,3 +177,19 @@ def test_an_unknown_image_transport_is_refused():
     with pytest.raises(BagWriterError,
                        match="image_transport 'theora' is not one of raw, compressed"):
         SegmentationBag('bag', image_transport='theora')
+
+
+def test_a_tracking_bag_holds_the_16_bit_track_ids_of_each_frame(tmp_path):
+    path = tmp_path / 'bag'
+    track_image = np.array([[0, 1, 300], [65535, 0, 2]], np.uint16)
+    with SegmentationBag(path, tracks=True) as bag:
+        bag.write_frame(START_NS, *frame(0, 2, 3), track_image=track_image)
+        with pytest.raises(BagWriterError, match='track image'):
+            bag.write_frame(START_NS + 1, *frame(1, 2, 3))
+    messages, connections = read_bag(path)
+    assert connections[TRACK_MASKS_TOPIC].msgtype == 'sensor_msgs/msg/Image'
+    message = messages[TRACK_MASKS_TOPIC][0][1]
+    assert (message.encoding, message.step, message.is_bigendian) == ('16UC1', 6, 0)
+    assert np.array_equal(np.asarray(message.data, np.uint8).view('<u2').reshape(2, 3),
+                          track_image)
+    assert TRACK_MASKS_TOPIC not in TOPICS

@@ -533,3 +533,14 @@ def test_text_outline_is_clipped_at_the_image_edges(origin):
     image = np.full((80, 640, 3), 128, np.uint8)
     draw_shadowed_text(image, FPS_TEXT, origin, 0.7)
     assert image.shape == (80, 640, 3)
+
+
+def test_track_ids_add_their_hash_id_to_the_labels_of_confirmed_instances(coco):
+    instances = make_instances(TWO)
+    image = random_image()
+    plain = render_overlay(image, instances, coco)
+    unconfirmed = render_overlay(image, instances, coco, track_ids=np.array([0, 0]))
+    np.testing.assert_array_equal(unconfirmed, plain)  # no id yet: no '#'
+    tracked = render_overlay(image, instances, coco, track_ids=np.array([12, 0]))
+    changed = np.any(tracked != plain, axis=2)
+    assert changed.any() and not changed[~may_change(instances)].any()

@@ -14,7 +14,7 @@ from pycocotools.cocoeval import COCOeval
 from instance_segmentation_ros.core.detections import Instances, PostprocessSettings, RawDetections
 from instance_segmentation_ros.core.labels import LabelMap, coco_label_map
 from instance_segmentation_ros.core.postprocess import postprocess
-from instance_segmentation_ros.core.results import coco_detections, frame_json
+from instance_segmentation_ros.core.results import coco_detections, frame_json, mots_lines
 
 # pycocotools under numpy 2: noise, not ours.
 pytestmark = pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
@@ -253,3 +253,31 @@ def test_frame_json_detections_load_in_pycocotools_once_given_an_image_id(coco):
     gt = ground_truth(instances, coco)
     results = quiet(gt.loadRes, entries)
     assert len(results.anns) == 3
+
+
+# --- track ids -------------------------------------------------------------------------------
+
+def test_track_ids_are_a_field_only_when_given_and_null_while_unconfirmed(coco):
+    instances = hand_instances()
+    assert all('track_id' not in e for e in coco_detections(instances, coco))
+    entries = coco_detections(instances, coco, track_ids=np.array([7, 0, 65535], np.uint16))
+    assert [e['track_id'] for e in entries] == [7, None, 65535]
+    assert all(type(e['track_id']) in (int, type(None)) for e in entries)
+    data = json.loads(frame_json(instances, coco, 1, 2, 'cam', 'm', 1.0,
+                                 track_ids=np.array([3, 4, 0])))
+    assert [e['track_id'] for e in data['detections']] == [3, 4, None]
+    assert 'track_id' not in frame_json(instances, coco, 1, 2, 'cam', 'm', 1.0)
+
+
+def test_mots_lines_hold_the_confirmed_instances_pixels():
+    instances = hand_instances()
+    lines = mots_lines(5, instances, np.array([9, 0, 2]))
+    assert len(lines) == 2
+    for line, number, track_id in zip(lines, (1, 3), (9, 2), strict=True):
+        frame, track, class_id, height, width, counts = line.split(' ')
+        assert (int(frame), int(track), int(class_id)) == (5, track_id,
+                                                          int(instances.classes[number - 1]))
+        assert (int(height), int(width)) == (H, W)
+        mask = mask_utils.decode({'size': [H, W], 'counts': counts.encode('ascii')})
+        np.testing.assert_array_equal(mask.astype(bool), instances.label_image == number)
+    assert mots_lines(1, instances, np.array([1, 2, 3]), lambda _: 2)[0].split(' ')[2] == '2'
