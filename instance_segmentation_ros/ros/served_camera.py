@@ -21,13 +21,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from std_msgs.msg import String
 
-from ..core.compressed import (
-    MASK_FORMAT,
-    OVERLAY_FORMAT,
-    TRACK_MASK_FORMAT,
-    encode_jpeg,
-    encode_png,
-)
+from ..core.compressed import MASK_FORMAT, OVERLAY_FORMAT, encode_jpeg, encode_png
 from ..core.depth3d import DepthError, Instances3D, locate_instances
 from ..core.depth_input import DepthInput
 from ..core.detections import RawDetections
@@ -36,10 +30,10 @@ from ..core.image_conversion import (
     fill_image_msg_from_buffer,
     new_image_buffer,
 )
-from ..core.tracking import MaskTracker, track_id_image
 from ..engine.diagnostics import FaultCounts
 from ..model.segmenter import Segmenter
 from . import depth_msgs, detection_msgs
+from .camera_tracks import CameraTracks
 
 if TYPE_CHECKING:
     from .segmentation_settings import DepthSettings, RunSettings
@@ -65,8 +59,8 @@ class ServedCamera:
 
     `input_suffix` is the image transport's (`/compressed`); with `depth_history` (depth on)
     `depth`, a `DepthInput`, pairs depth with colour. The `segmenter` finishes each frame with
-    the `settings` in force, which `apply` replaces between frames. With `tracking`, `tracker`
-    gives each instance its track id and `track_masks` publishes them as an image.
+    the `settings` in force, which `apply` replaces between frames. With `tracking`, `tracks`
+    gives each instance its track id and publishes them as an image.
     """
 
     def __init__(self, node: Node, name: str, input_suffix: str, segmenter: Segmenter,
@@ -102,11 +96,7 @@ class ServedCamera:
                                                      'detections_3d')
             if depth_msgs.MARKERS_AVAILABLE:
                 self.markers = self._publisher(depth_msgs.MarkerArray, 'markers')
-        self.tracker = self.track_masks = self.track_masks_png = None
-        if tracking:
-            self.tracker = MaskTracker(settings.tracking)
-            self.track_masks = self._publisher(Image, 'track_masks')
-            self.track_masks_png = self._publisher(CompressedImage, 'track_masks/compressed')
+        self.tracks = CameraTracks(self._publisher, settings.tracking) if tracking else None
 
     def topic(self, relative: str) -> str:
         """The resolved name of one of this camera's topics (`masks`, `depth/image`, ...)."""
@@ -126,8 +116,8 @@ class ServedCamera:
         if self.depth is not None:
             self.depth.tolerance_s = settings.depth.sync_tolerance
             self.depth.allow_frame_mismatch = settings.depth.allow_frame_mismatch
-        if self.tracker is not None:
-            self.tracker.settings = settings.tracking
+        if self.tracks is not None:
+            self.tracks.apply(settings.tracking)
         if settings.postprocess.score_threshold != threshold:
             self.publish_label_info(stamp)
 
@@ -140,11 +130,7 @@ class ServedCamera:
                                         (height, width), settings.postprocess,
                                         label_image=mask_view)
         located = None if self.depth is None else self._locate(header, result, settings.depth)
-        track_ids = None
-        if self.tracker is not None:
-            track_ids = self.tracker.update(header.stamp.sec + header.stamp.nanosec * 1e-9,
-                                            result.instances)
-            self._publish_track_masks(header, result.instances.label_image, track_ids)
+        track_ids = None if self.tracks is None else self.tracks.update(header, result.instances)
         if self.masks.get_subscription_count():
             mask_msg = Image(header=header)
             fill_image_msg_from_buffer(mask_msg, mask_data, height, width, 'mono8')
@@ -177,25 +163,6 @@ class ServedCamera:
             self.overlay_jpeg.publish(CompressedImage(
                 header=header, format=OVERLAY_FORMAT,
                 data=encode_jpeg(overlay_view, settings.jpeg_quality)))
-
-    def _publish_track_masks(self, header, label_image: np.ndarray, track_ids: np.ndarray):
-        """The 16UC1 track-id image and its lossless PNG, for whichever has subscribers."""
-        raw = self.track_masks.get_subscription_count()
-        png = self.track_masks_png.get_subscription_count()
-        if not (raw or png):
-            return
-        height, width = label_image.shape
-        data, view = self._buffer('track_masks', height, width, 2)
-        ids = view.view(np.uint16)[..., 0]  # little-endian, as the message's is_bigendian 0
-        track_id_image(label_image, track_ids, out=ids)
-        if raw:
-            message = Image(header=header)
-            fill_image_msg_from_buffer(message, data, height, width, 'mono16')
-            message.encoding = '16UC1'
-            self.track_masks.publish(message)
-        if png:
-            self.track_masks_png.publish(CompressedImage(
-                header=header, format=TRACK_MASK_FORMAT, data=encode_png(ids)))
 
     def publish_label_info(self, stamp):
         """The class ids and names of the label map, with the score threshold in force."""
