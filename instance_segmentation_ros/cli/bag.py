@@ -83,6 +83,10 @@ def run_bag(args) -> int:
     from .bag_reader import BagReadError, open_bag
     from .bag_writer import BagWriterError
 
+    if args.ray is not None:
+        from .ray_runner import import_ray
+
+        import_ray()  # said before anything is read or loaded
     jobs = bag_jobs(args)
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..core.labels import LabelMap
 from .bag import FrameJob, FrameResult, segment_frame
-from .common import EXIT_USAGE, CliError
+from .common import CliError
 
 RAY_MISSING = ("--ray needs Ray, which is not installed: pip install "
                "'instance_segmentation_ros[ray]' (or pip install ray)")
@@ -29,7 +29,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise CliError(RAY_MISSING, EXIT_USAGE) from None
+        raise CliError(RAY_MISSING) from None
     return ray
 
 
@@ -81,9 +81,9 @@ class RayFrames:
         try:
             ray.init(address=address, log_to_driver=args.verbose,
                      configure_logging=args.verbose)
-        except (ConnectionError, RuntimeError, ValueError) as error:
+        except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as error:
             raise CliError(f'--ray: cannot reach a Ray cluster at {address or "auto"}: '
-                           f'{str(error).strip().splitlines()[0]}') from None
+                           f'{_reason(error)}') from None
         try:
             self.actors = self._start(args, options)
         except BaseException:
