@@ -1,9 +1,9 @@
 """The bag command's frames segmented on a Ray cluster: a pool of actors, one loaded model each.
 
 The bag is read and written by this process (the driver), as in a local run; only the
-decoded frames travel, to the actors and back, and `bag.segment_frame` runs there, so that the
-results are those of a local run. A frame goes to the actor with the fewest frames in hand;
-results are taken in input order. An actor whose worker process dies is restarted by Ray
+decoded frames travel, to the actors and back, and `bag_frames.segment_frame` runs there, so
+that the results are those of a local run. A frame goes to the actor with the fewest frames
+in hand; results are taken in input order. An actor whose worker process dies is restarted by Ray
 (``max_restarts``) and its unfinished frames are run again (``max_task_retries``): each
 frame's result is taken once, by its place in the input, so none is lost and none written
 twice.
@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 
 from ..core.labels import LabelMap
-from .bag import FrameJob, FrameResult, segment_frame
+from .bag_frames import FrameJob, FrameResult, segment_frame
 from .common import CliError
 
 RAY_MISSING = ("--ray needs Ray, which is not installed: pip install "
