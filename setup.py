@@ -38,7 +38,7 @@ setup(
     install_requires=['setuptools', 'numpy', 'pyyaml'],
     # Training the demo model (training/README.md): Model Garden pins its own TensorFlow, so
     # install this extra in a separate environment: pip install -e '.[train]'.
-    extras_require={'train': requirements(TRAINING_REQUIREMENTS)},
+    extras_require={'train': requirements(TRAINING_REQUIREMENTS), 'ray': ['ray>=2.9']},
     zip_safe=False,
     maintainer='instance_segmentation_ros maintainers',
     maintainer_email='maintainers@instance-segmentation-ros.dev',

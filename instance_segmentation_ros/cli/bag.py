@@ -19,12 +19,13 @@ import json
 import shutil
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .arguments import Command, add_model_options
+from .arguments import Command, add_model_options, positive_count
+from .bag_frames import FrameJob, LocalFrames
 from .coco_files import images_json_path, write_coco_files
 from .common import (
     EXIT_INTERRUPTED,
@@ -45,9 +46,10 @@ STORAGE_CHOICES = ('sqlite3', 'mcap')
 
 def add_arguments(parser):
     """IN, OUT, what goes into OUT, and the model options."""
-    parser.add_argument('in_bag', metavar='IN', help='rosbag2 folder (sqlite3 or mcap) or ROS 1 '
-                        '.bag file')
-    parser.add_argument('out_bag', metavar='OUT', help='new rosbag2 folder to write')
+    parser.add_argument('in_bags', nargs='+', metavar='IN', help='rosbag2 folder (sqlite3 or '
+                        'mcap) or ROS 1 .bag file; with several, each goes into OUT/<its name>')
+    parser.add_argument('out_bag', metavar='OUT', help='new rosbag2 folder to write (with '
+                        'several IN: a new folder of them)')
     parser.add_argument('--topics', action='append', default=[], metavar='TOPIC[,TOPIC...]',
                         help='the camera topics to segment (default: every sensor_msgs/Image '
                              'and CompressedImage topic that is not a segmentation output)')
@@ -62,34 +64,95 @@ def add_arguments(parser):
                              'it, FILE-stem.images.json with one image per frame')
     parser.add_argument('--resume', action='store_true',
                         help='continue the OUT of an interrupted run (same IN and options)')
+    group = parser.add_argument_group('Ray cluster options (pip install instance_segmentation_ros'
+                                      '[ray])')
+    group.add_argument('--ray', nargs='?', const='', metavar='ADDRESS',
+                       help="segment the frames on a Ray cluster: ADDRESS is the head's "
+                            'host:port (default: RAY_ADDRESS, a cluster started on this machine, '
+                            'else a new local one); give it after OUT, or as --ray=ADDRESS')
+    group.add_argument('--ray-actors', type=positive_count, metavar='N',
+                       help='actors, each holding one model (default: one per GPU of the '
+                            'cluster, else one per --ray-actor-cpus CPUs)')
+    group.add_argument('--ray-actor-cpus', type=positive_count, default=1, metavar='N',
+                       help='CPUs per actor, and its TensorFlow threads where the cluster has '
+                            'no GPU (default: 1)')
     add_model_options(parser)
 
 
 def run_bag(args) -> int:
-    """Segment every camera frame of a bag into a new bag."""
+    """Segment every camera frame of one bag into a new bag, or of several into a folder."""
     from .bag_reader import BagReadError, open_bag
     from .bag_writer import BagWriterError
 
-    in_path = Path(args.in_bag).expanduser()
-    out_path = Path(args.out_bag).expanduser()
-    if out_path.absolute() == in_path.absolute():
-        raise CliError('OUT is IN: a bag is never overwritten; choose a new folder', EXIT_USAGE)
-    if args.resume and not out_path.is_dir():
-        raise CliError(f'--resume: {out_path} is not there to continue', EXIT_USAGE)
-    if not args.resume and (out_path.exists() or out_path.is_symlink()):
-        raise CliError(f'{out_path} exists already: choose a new folder, or --resume it')
+    if args.ray is not None:
+        from .ray_runner import import_ray
+
+        import_ray()  # said before anything is read or loaded
+    jobs = bag_jobs(args)
     json_path = Path(args.json).expanduser() if args.json else None
     if json_path is not None:
         check_writable_file(json_path)
     choice = choose_model(args)
+    engine = None
     try:
-        with open_bag(in_path) as opened:
-            run = BagRun.plan(args, opened, in_path, out_path, json_path)
-            run.segmenter = load_segmenter(choice, verbose=args.verbose)
-            run.settings = choice.settings
-            return run.execute()
+        for in_path, out_path in jobs:
+            with open_bag(in_path) as opened:
+                run = BagRun.plan(args, opened, in_path, out_path, json_path)
+                if engine is None:
+                    engine = frame_engine(args, choice)
+                run.frames = engine
+                run.execute()
+        return 0
     except (BagReadError, BagWriterError) as error:
         raise CliError(str(error)) from None
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+def bag_jobs(args) -> list[tuple[Path, Path]]:
+    """(IN, OUT) for each input: OUT itself for one, OUT/<name of IN> for several."""
+    ins = [Path(p).expanduser() for p in args.in_bags]
+    out = Path(args.out_bag).expanduser()
+    if args.ray and Path(args.ray).expanduser().exists():
+        raise CliError(f'--ray took {args.ray} for its address: give --ray after OUT, or write '
+                       f'--ray=ADDRESS', EXIT_USAGE)
+    if len(ins) == 1:
+        jobs = [(ins[0], out)]
+    else:
+        for option in ('resume', 'json'):
+            if getattr(args, option):
+                raise CliError(f'--{option} takes one IN: run the bags one at a time for it',
+                               EXIT_USAGE)
+        names = [p.stem if p.suffix == '.bag' else p.name for p in ins]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise CliError(f'two IN bags are named {twice[0]}: each goes into OUT/<its name>, '
+                           f'so rename one', EXIT_USAGE)
+        if out.exists() or out.is_symlink():
+            raise CliError(f'{out} exists already: choose a new folder')
+        jobs = [(p, out / n) for p, n in zip(ins, names, strict=True)]
+    for in_path, out_path in jobs:
+        if out_path.absolute() == in_path.absolute():
+            raise CliError('OUT is IN: a bag is never overwritten; choose a new folder',
+                           EXIT_USAGE)
+        if args.resume and not out_path.is_dir():
+            raise CliError(f'--resume: {out_path} is not there to continue', EXIT_USAGE)
+        if not args.resume and (out_path.exists() or out_path.is_symlink()):
+            raise CliError(f'{out_path} exists already: choose a new folder, or --resume it')
+    if len(jobs) > 1:
+        out.mkdir(parents=True)
+    return jobs
+
+
+def frame_engine(args, choice):
+    """Where the frames are segmented: in this process, or on a Ray cluster with --ray."""
+    if args.ray is not None:
+        from .ray_runner import RayFrames
+
+        return RayFrames(args, choice)
+    return LocalFrames(load_segmenter(choice, verbose=args.verbose), choice.settings,
+                       args.overlay_alpha, args.overlay)
 
 
 COMMAND = Command(
@@ -99,8 +162,25 @@ COMMAND = Command(
     "segmentation_node's outputs under <parent of T>/segmentation/ (masks, masks/compressed, "
     'detections_json; overlay with --overlay), stamped and logged as the input frame. '
     'Broken messages are listed at the end; Ctrl+C leaves a readable OUT that --resume '
-    'continues.',
+    'continues. Several IN go into OUT/<name of IN> each; --ray segments the frames on a Ray '
+    'cluster, with the same results.',
     add_arguments=add_arguments, run=run_bag)
+
+
+@dataclass
+class PendingMessage:
+    """An input message read and not yet written; a camera frame's handle while it is segmented."""
+
+    index: int  # in reading order
+    connection: object
+    log_time: int
+    data: bytes
+    camera: Camera | None  # None: a message to copy (or leave out), not to segment
+    image_id: int = 0
+    handle: object = None  # the engine's, for a frame being segmented
+    broken: str = ''  # why a camera message could not be decoded
+    header: tuple[int, int, str] = (0, 0, '')  # stamp sec, nanosec, frame_id
+    size: tuple[int, int] = (0, 0)  # height, width
 
 
 @dataclass
@@ -119,8 +199,7 @@ class BagRun:
     json_path: Path | None
     resume: bool
     copy_inputs: bool  # not --results-only
-    segmenter: object = None
-    settings: object = None
+    frames: object = None  # LocalFrames or ray_runner.RayFrames: where frames are segmented
     total_frames: int = 0
     frames_done: int = 0  # camera messages handled (segmented or broken), all runs
     messages_done: int = 0  # input messages handled, in reading order, all runs
@@ -213,7 +292,8 @@ class BagRun:
                 if self.resume:
                     self._replace_with(target)
                 if self.json_path is not None and self.images:
-                    write_coco_files(self.json_path, self.results, self.images, self.segmenter)
+                    write_coco_files(self.json_path, self.results, self.images,
+                                     self.frames.segmenter)
         return self.report(bag)
 
     def _continue(self, bag: OutputBag):
@@ -264,78 +344,108 @@ class BagRun:
         shutil.rmtree(old, ignore_errors=True)
 
     def _segment(self, bag: OutputBag, stop: StopRequest, progress: Progress):
-        """Every input message from where the last run stopped, in log-time order."""
+        """Every input message from where the last run stopped, in log-time order.
+
+        Camera frames are submitted up to the engine's window ahead; messages are written,
+        and counted as done, strictly in input order, so that an interruption leaves OUT and
+        its progress as a one-at-a-time run would.
+        """
         reader = self.opened.reader
+        pending: deque[PendingMessage] = deque()
+        next_image_id = self.frames_done + 1
         try:
             for index, (connection, log_time, data) in enumerate(reader.messages()):
                 if index < self.messages_done:
                     continue
                 if stop.requested:
                     self.interrupted = True
-                    return
-                camera = self.cameras.get(connection.topic)
-                if camera is None:
-                    with stop.hold():
-                        if connection.topic in self.left_out:
-                            self.dropped[connection.topic] += 1
-                        elif self.copy_inputs:
-                            bag.copy(connection, log_time, data)
-                        self.messages_done = index + 1
-                    continue
-                self._frame(bag, stop, progress, camera, connection, log_time, data, index)
-            self.complete = True
+                    break
+                item = PendingMessage(index, connection, log_time, data,
+                                      self.cameras.get(connection.topic))
+                if item.camera is not None:
+                    self._submit(item, next_image_id)
+                    next_image_id += 1
+                pending.append(item)
+                self._flush(bag, stop, progress, pending, self.frames.window)
+            self._flush(bag, stop, progress, pending, 0)
+            self.complete = not self.interrupted
         except KeyboardInterrupt:
             self.interrupted = True
 
-    def _frame(self, bag, stop, progress, camera, connection, log_time, data, index):
-        """Segment one camera message and write it and its results, or count it as broken."""
+    def _submit(self, item: PendingMessage, image_id: int):
+        """Decode a camera message and hand it to the engine, or note why it is broken."""
         from rosbags.highlevel import AnyReaderError
 
         from ..core.compressed import compressed_msg_to_bgr
         from ..core.image_conversion import ImageConversionError, image_msg_to_bgr
         from .bag_output import COMPRESSED_TYPE
 
-        image_id = self.frames_done + 1
-        name = f'{camera.topic} (frame {image_id})'
+        item.image_id = image_id
         try:
-            message = self.opened.reader.deserialize(data, connection.msgtype)
-            decode = compressed_msg_to_bgr if camera.msgtype == COMPRESSED_TYPE else (
+            message = self.opened.reader.deserialize(item.data, item.connection.msgtype)
+            decode = compressed_msg_to_bgr if item.camera.msgtype == COMPRESSED_TYPE else (
                 image_msg_to_bgr)
             bgr = decode(message)
         except (AnyReaderError, ImageConversionError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            item.broken = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return
+        stamp = message.header.stamp
+        item.header = (int(stamp.sec), int(stamp.nanosec), str(message.header.frame_id))
+        item.size = bgr.shape[:2]
+        item.handle = self.frames.submit(FrameJob(bgr, *item.header, image_id))
+
+    def _flush(self, bag, stop, progress, pending: deque, keep: int):
+        """Write the done messages at the head of `pending`, waiting while over `keep` frames."""
+        while pending:
+            head = pending[0]
+            in_flight = sum(1 for item in pending if item.handle is not None)
+            if head.handle is not None and in_flight <= keep and not self.frames.ready(
+                    head.handle):
+                return
+            pending.popleft()
+            self._write(bag, stop, progress, head)
+
+    def _write(self, bag, stop, progress, item: PendingMessage):
+        """Write one input message and, for a frame, its results (or count it as broken)."""
+        connection, log_time, data, camera = (item.connection, item.log_time, item.data,
+                                              item.camera)
+        if camera is None:
+            with stop.hold():
+                if connection.topic in self.left_out:
+                    self.dropped[connection.topic] += 1
+                elif self.copy_inputs:
+                    bag.copy(connection, log_time, data)
+                self.messages_done = item.index + 1
+            return
+        name = f'{camera.topic} (frame {item.image_id})'
+        if item.handle is None:
             with stop.hold():
                 if self.copy_inputs:
                     bag.copy(connection, log_time, data)
-                self.broken.append((f'{camera.topic} at log time {log_time}', reason))
-                self.frames_done, self.messages_done = image_id, index + 1
-            progress.skip(name, f'skipped ({reason})')
+                self.broken.append((f'{camera.topic} at log time {log_time}', item.broken))
+                self.frames_done, self.messages_done = item.image_id, item.index + 1
+            progress.skip(name, f'skipped ({item.broken})')
             return
-        segmentation = self.segmenter.segment(bgr, self.settings)
-        stamp = message.header.stamp
-        header = bag.header(stamp.sec, stamp.nanosec, message.header.frame_id)
-        text = self.segmenter.frame_json(segmentation, stamp.sec, stamp.nanosec,
-                                         message.header.frame_id)
-        overlay = (self.segmenter.overlay(bgr, segmentation, self.overlay_alpha)
-                   if self.overlay else None)
+        result = self.frames.result(item.handle)
+        sec, nanosec, frame_id = item.header
+        header = bag.header(sec, nanosec, frame_id)
         with stop.hold():  # the frame and all its results, or none of them
             if self.copy_inputs:
                 bag.copy(connection, log_time, data)
-            bag.write_frame(camera, log_time, header, segmentation.instances.label_image,
-                            text, overlay)
+            bag.write_frame(camera, log_time, header, result.label_image,
+                            result.detections_json, result.overlay)
             if self.json_path is not None:
-                self.results.extend(self.segmenter.coco(segmentation, image_id))
-                height, width = bgr.shape[:2]
+                self.results.extend(result.coco)
+                height, width = item.size
                 self.images.append({
-                    'id': image_id, 'file_name': f'{camera.topic}@{log_time}',
+                    'id': item.image_id, 'file_name': f'{camera.topic}@{log_time}',
                     'height': height, 'width': width, 'topic': camera.topic,
-                    'log_time_ns': log_time,
-                    'stamp': {'sec': int(stamp.sec), 'nanosec': int(stamp.nanosec)}})
-            self.frames_done, self.messages_done = image_id, index + 1
+                    'log_time_ns': log_time, 'stamp': {'sec': sec, 'nanosec': nanosec}})
+            self.frames_done, self.messages_done = item.image_id, item.index + 1
             self.segmented += 1
-        count = len(segmentation.instances)
+        count = result.instances
         progress.step(name, f'{count} instance{"" if count == 1 else "s"}, '
-                            f'{segmentation.inference_s * 1000:.0f} ms')
+                            f'{result.inference_s * 1000:.0f} ms')
 
     def report(self, bag: OutputBag) -> int:
         """Print the summary; CliError when interrupted or when no frame could be segmented."""
