@@ -179,8 +179,10 @@ def test_a_video_file_plays_in_lock_step_with_its_camera_s_results(devices,
                      if files_end_the_launch else ''}  # a camera: from camera_params_file
     _, actions = launch_actions(devices=devices)
     handlers = [action for action in actions if isinstance(action, RegisterEventHandler)]
-    # The node's end ends the launch; so does the end of every file, when all devices are.
-    assert len(handlers) == (3 if files_end_the_launch else 1)
+    # The node's end ends the launch, and each webcam's is watched: a failure ends it too, and
+    # so does the clean end of every file when all devices are files (ends_launch); a camera's
+    # clean end leaves the rest running (fails_launch).
+    assert len(handlers) == 1 + len(DEFAULT_CAMERAS)
 
 
 def test_without_folders_or_devices_only_the_node_starts():
