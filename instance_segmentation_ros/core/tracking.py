@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .detections import Instances
 
@@ -284,6 +283,10 @@ def _shifted_mask_iou(track: _Track, origin: np.ndarray, detection: _Detection) 
 
 def _assign(cost: np.ndarray) -> list[tuple[int, int]]:
     """Minimum-cost one-to-one pairs (row, column), leaving out pairs at UNMATCHED_COST."""
+    # Here, not at the top: SciPy costs a node ~50 MB and its start-up time, and a node with
+    # tracking off imports this module for TrackerSettings.
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(cost)
     keep = cost[rows, cols] < UNMATCHED_COST
     return list(zip(rows[keep].tolist(), cols[keep].tolist(), strict=True))
