@@ -1,4 +1,4 @@
-"""Benchmark 12: the camera on the robot, the model on a workstation, over a rate-limited link.
+"""Benchmark 14: the camera on the robot, the model on a workstation, over a rate-limited link.
 
 Two network namespaces on this machine stand for the two hosts (`test/support/two_hosts.py`:
 a veth pair, robot 10.200.0.1, workstation 10.200.0.2, each with its own /dev/shm, both ends
@@ -82,7 +82,7 @@ def run_case(args, frames: Path, model: str, transport: str, link_mbit: float) -
     work = Path(tempfile.mkdtemp(prefix='two_hosts_', dir=bench_common.WORK))
     case = {'model': model, 'input': transport, 'link_mbit': link_mbit,
             'camera_hz': args.camera_rate, 'jpeg_quality': args.jpeg_quality}
-    with bed.TwoHosts(work, rate_mbit=link_mbit) as hosts:
+    with bed.TwoHosts(work, rate_mbit=link_mbit or None) as hosts:
         robot, workstation = hosts.robot, hosts.workstation
         parameters = ['-p', f'input_transport:={transport}', '-p', f'warmup_width:={WIDTH}',
                       '-p', f'warmup_height:={HEIGHT}']
@@ -164,7 +164,7 @@ def row(case: dict) -> list:
 
     first = case['first_result_s']
     return [
-        case['model'], case['input'], f"{case['link_mbit']:g}",
+        case['model'], case['input'], f"{case['link_mbit']:g}" if case['link_mbit'] else 'veth',
         'none' if first is None else f'{first:.1f}',
         f"{case['results_per_s']:.2f}", ms(case['latency_ms']),
         'yes' if case['stamps_increasing'] else 'NO',
@@ -181,7 +181,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='one 10 s run per case')
     parser.add_argument('--links', type=float, nargs='+', default=[100.0, 20.0],
-                        help='link rates in Mbit/s')
+                        help='link rates in Mbit/s (0: no limit, the veth pair as it is)')
     parser.add_argument('--inputs', nargs='+', choices=('raw', 'compressed'),
                         default=['compressed', 'raw'])
     parser.add_argument('--models', nargs='+', choices=('builtin', 'fixed'),
