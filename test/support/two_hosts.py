@@ -217,6 +217,8 @@ class TwoHosts:
         """Stop every process started here (SIGINT), then remove namespaces, link and /dev/shm."""
         for host in self.hosts:
             host.stop_processes()
+        if self._made:  # a pair made but not yet moved into the namespaces is here
+            _ip('link', 'del', self.robot.interface, check=False)
         for host in self._made:
             _ip('netns', 'del', host.namespace, check=False)  # takes the veth pair with it
             shutil.rmtree(host.shared_memory, ignore_errors=True)
