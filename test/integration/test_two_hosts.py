@@ -230,7 +230,7 @@ def test_compressed_input_over_20_mbit_gives_results_at_the_model_rate(
     assert {line['stamp'] for line in window} - {line['stamp'] for line in masks} <= {
         window[0]['stamp'], window[-1]['stamp']}, f'a result without its label image: {report}'
     assert statistics.median(latencies) < MODEL_SECONDS + 0.3, report
-    assert robot_mbit < 20.0, report
+    assert 5.0 < robot_mbit < 20.0, f'the camera did not cross the link: {report}'
     assert back_bytes / len(window) < 50_000, f'more than the results came back: {report}'
     assert node.returncode is None
 
