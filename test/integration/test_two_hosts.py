@@ -199,38 +199,58 @@ def test_auto_input_reliability_with_a_discovery_server(make_hosts, model_path, 
 
 def test_compressed_input_over_20_mbit_gives_results_at_the_model_rate(
         make_hosts, model_path, frames):
-    """Compressed 1280x720 at 30 Hz (10 Mbit/s) over a 20 Mbit/s link: results at 1/T.
+    """Compressed 1280x720 at 30 Hz (10 Mbit/s) over a 20 Mbit/s link: the link is no limit.
 
-    The results carry the input's header (frame_id, stamp) and come newest first: latency
-    about T, not a queue's. What comes back over the link is detections_json and the PNG label
-    image, a few KB a result; the raw overlay (2.7 MB) is not sent, nobody subscribes it.
+    The frames the camera sends arrive, every result the node makes comes back, at the model's
+    rate (4.7 a second with the CPU free, benchmarks/README.md; this machine's other work may
+    slow the camera and the node, which the floor allows for). The results carry the input's
+    header (frame_id, stamp) and come newest first: latency about T, not a queue's. What comes
+    back is detections_json and the PNG label image, a few KB a result; the raw overlay
+    (2.7 MB) is not sent, nobody subscribes it.
     """
+    frame_bytes = statistics.mean(path.stat().st_size for path in frames.iterdir())
     hosts = make_hosts(rate_mbit=20)
     node = start_node(hosts.workstation, model_path, 'compressed')
     results = start_results_listener(hosts.robot)
     start_player(hosts.robot, frames, 'compressed')
     assert first_results(results), results.output() + node.output()
     time.sleep(2.0)
+    diagnostics = hosts.workstation.start(listener_command(['/diagnostics:diagnostics'], 40.0),
+                                          'diagnostics')
+    assert wait_for(lambda: received(diagnostics), 30.0), diagnostics.output()
     start, before = time.time(), hosts.byte_counts()
     time.sleep(10.0)
     end, after = time.time(), hosts.byte_counts()
     seconds = end - start
     window = lines_of(results, RESULTS, start, end)
     masks = lines_of(results, MASKS, start, end)
+    statuses = [(line['arrival'], next(iter(line['statuses'].values())))
+                for line in received(diagnostics)
+                if line.get('statuses') and start <= line['arrival'] < end]
+    (first_at, first), (last_at, last) = statuses[0], statuses[-1]
+    span = last_at - first_at
+
+    def counted(key):
+        return int(last[key]) - int(first[key])
+
     latencies = [line['arrival'] - line['stamp'] for line in window]
-    robot_mbit = (after['robot'] - before['robot']) * 8 / seconds / 1e6
+    sent_per_s = (after['robot'] - before['robot']) / frame_bytes / seconds
     back_bytes = after['workstation'] - before['workstation']
     report = json.dumps({'results_per_s': len(window) / seconds, 'latencies': latencies,
-                         'robot_mbit_s': robot_mbit, 'back_bytes': back_bytes})
+                         'frames_sent_per_s': sent_per_s, 'back_bytes': back_bytes,
+                         'node_received': counted('frames_received'),
+                         'node_processed': counted('frames_processed'), 'span': span})
 
-    assert len(window) / seconds >= 0.6 / MODEL_SECONDS, report
+    assert counted('frames_received') / span >= 0.8 * sent_per_s, f'frames lost: {report}'
+    assert len(window) >= counted('frames_processed') - 2, f'results lost: {report}'
+    assert len(window) / seconds >= 0.3 / MODEL_SECONDS, report
     assert all(line['frame_id'] == FRAME_ID for line in window + masks), report
     assert [line['stamp'] for line in window] == sorted({line['stamp'] for line in window}), \
         f'results not in stamp order or repeated: {report}'
     assert {line['stamp'] for line in window} - {line['stamp'] for line in masks} <= {
         window[0]['stamp'], window[-1]['stamp']}, f'a result without its label image: {report}'
     assert statistics.median(latencies) < MODEL_SECONDS + 0.3, report
-    assert 5.0 < robot_mbit < 20.0, f'the camera did not cross the link: {report}'
+    assert (after['robot'] - before['robot']) * 8 / seconds / 1e6 < 20.0, report
     assert back_bytes / len(window) < 50_000, f'more than the results came back: {report}'
     assert node.returncode is None
 
