@@ -8,20 +8,17 @@ JSON's timing field aside.
 
 import json
 
-import numpy as np
 import pytest
 import tiny_models
+from camera_bags import CAMERA, RESULTS, camera_bag
 from cli_run import read_bag, run_cli
 from node_harness import Harness
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import Collector, wait_for
 from rosbags.highlevel import AnyReader
-from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import CompressedImage, Image
 
-CAMERA = '/cam/image_raw'
-RESULTS = '/cam/segmentation'
 FRAMES = 6
 TIMING_FIELDS = ('inference_ms',)
 
@@ -29,26 +26,6 @@ TIMING_FIELDS = ('inference_ms',)
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
     return tiny_models.export_tf2_od_saved_model(tmp_path_factory.mktemp('parity') / 'tf2')
-
-
-def camera_bag(path):
-    """A bag of FRAMES tiny-model scenes on CAMERA, each with its own stamp."""
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = store.types
-    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
-        camera = writer.add_connection(CAMERA, 'sensor_msgs/msg/Image', typestore=store)
-        for index in range(FRAMES):
-            rgb, _ = tiny_models.draw_scene(seed=index)
-            bgr = np.ascontiguousarray(rgb[..., ::-1])
-            header = types['std_msgs/msg/Header'](
-                stamp=types['builtin_interfaces/msg/Time'](sec=500 + index, nanosec=77),
-                frame_id='cam_optical')
-            message = types['sensor_msgs/msg/Image'](
-                header=header, height=bgr.shape[0], width=bgr.shape[1], encoding='bgr8',
-                is_bigendian=0, step=bgr.shape[1] * 3, data=bgr.reshape(-1))
-            writer.write(camera, (1000 + index) * 10**8,
-                         store.serialize_cdr(message, 'sensor_msgs/msg/Image'))
-    return path
 
 
 def without_timing(text: str) -> dict:
@@ -92,7 +69,7 @@ def node_results(model, bag):
 
 
 def test_the_bag_command_gives_what_the_node_gives_for_every_frame(model, tmp_path, capsys):
-    bag = camera_bag(tmp_path / 'in')
+    bag = camera_bag(tmp_path / 'in', FRAMES, first_stamp_s=500)
     status, _, err = run_cli(capsys, 'bag', bag, tmp_path / 'out', '--model', model,
                              '--results-only', '--overlay')
     assert status == 0, err

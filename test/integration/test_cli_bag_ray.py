@@ -15,42 +15,17 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import pytest
 import tiny_models
+from camera_bags import RESULTS, camera_bag
 from cli_run import SCRIPT, read_bag
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 
-CAMERA = '/cam/image_raw'
-RESULTS = '/cam/segmentation'
 RAY = shutil.which('ray', path=str(SCRIPT.parent))
 ACTOR_TITLE = 'ray::FrameSegmenter'  # what Ray names an actor's worker process
 # Everything on the loopback interface: Ray takes 127.0.0.1 for this machine's outward address
 # unless told that the cluster is one machine's; the head's token (ray start makes one) is used.
 LOOPBACK = {**os.environ, 'RAY_ADDRESS': '', 'RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER': '0',
             'RAY_AUTH_MODE': 'token'}
-
-
-def camera_bag(path, frames, storage='mcap'):
-    """A bag of tiny-model scenes on CAMERA, each with its own stamp."""
-    store = get_typestore(Stores.ROS2_JAZZY)
-    types = store.types
-    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-    with Writer(path, version=8, storage_plugin=plugin) as writer:
-        camera = writer.add_connection(CAMERA, 'sensor_msgs/msg/Image', typestore=store)
-        for index in range(frames):
-            rgb, _ = tiny_models.draw_scene(seed=index)
-            bgr = np.ascontiguousarray(rgb[..., ::-1])
-            header = types['std_msgs/msg/Header'](
-                stamp=types['builtin_interfaces/msg/Time'](sec=100 + index, nanosec=5),
-                frame_id='cam_optical')
-            message = types['sensor_msgs/msg/Image'](
-                header=header, height=bgr.shape[0], width=bgr.shape[1], encoding='bgr8',
-                is_bigendian=0, step=bgr.shape[1] * 3, data=bgr.reshape(-1))
-            writer.write(camera, (1000 + index) * 10**8,
-                         store.serialize_cdr(message, 'sensor_msgs/msg/Image'))
-    return path
 
 
 def bag_command(*args, timeout=300):
