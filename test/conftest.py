@@ -48,6 +48,21 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 INTEGRATION = Path(__file__).resolve().parent / 'integration'
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makemodule(module_path, parent):
+    """Keeps a module-level skip to its own module.
+
+    launch_testing's pytest plugin imports every test module while pytest collects the folder,
+    to find launch tests; a module that skips at import (TrackEval, vision_msgs not installed)
+    would then skip the whole folder, test files named on the command line too. Such a module
+    is handed back to pytest's own collector, which imports it again and skips it alone.
+    """
+    try:
+        return (yield)
+    except pytest.skip.Exception:
+        return pytest.Module.from_parent(parent, path=module_path)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if INTEGRATION in Path(item.path).parents:
