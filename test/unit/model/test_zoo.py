@@ -12,6 +12,7 @@ import sys
 import tarfile
 import threading
 import types
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -406,6 +407,9 @@ def https_server(tmp_path, monkeypatch):
                     '-addext', 'subjectAltName=IP:127.0.0.1'],
                    check=True, capture_output=True, timeout=60)
     monkeypatch.setenv('SSL_CERT_FILE', str(cert))  # read by each new default SSL context
+    # Since Python 3.12 urllib's shared opener makes its SSL context once, at the first
+    # urlopen: drop it so that the next one trusts this certificate, and again at the end.
+    urllib.request.install_opener(None)
     redirect = types.SimpleNamespace(target='')
 
     class Handler(BaseHTTPRequestHandler):
@@ -428,6 +432,7 @@ def https_server(tmp_path, monkeypatch):
     yield redirect
     httpd.shutdown()
     httpd.server_close()
+    urllib.request.install_opener(None)
 
 
 def test_an_https_download_redirected_to_plain_http_is_refused(
