@@ -10,6 +10,7 @@ thread-safe: call one from one thread, or under one lock.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,9 +107,10 @@ class LockStepPacer:
     The caller polls, publishes when told to go and then calls `sent()`; in lock-step mode it
     calls `acknowledged()` for each message of the result topic. An image in flight blocks the
     next until it is acknowledged or `wait_timeout` seconds (0: forever) passed since it was
-    sent; `rate` stays an upper bound. The images go on a grid of 1/rate: one sent a little
-    late (a timer's latency) keeps the grid, one released by a late result or a timeout starts
-    it anew, so two images are never closer than 1/rate apart after a wait. `rate` and
+    sent; `rate` stays an upper bound. The images go on a grid of 1/rate, as a ROS timer's
+    calls do: one sent late (a timer's latency, a slow file) keeps the grid and the slots it
+    missed are skipped, not made up in a burst; one released by a late result or a timeout
+    starts it anew, so two images are never closer than 1/rate apart after a wait. `rate` and
     `wait_timeout` may be changed at any time; they apply at once.
     """
 
@@ -152,14 +154,14 @@ class LockStepPacer:
 
     def sent(self) -> None:
         """An image went out now: in lock-step mode it is in flight until its result comes."""
-        now = self._now()
-        due = self._due()
+        now, due, period = self._now(), self._due(), 1.0 / self.rate
         if due is None:
-            opened = now
-        else:  # when the rate and the result allowed this image
-            opened = due if self._released_at is None else max(due, self._released_at)
-        # Late by less than a period: a timer's latency, the grid holds; later: it starts anew.
-        self._slot = opened if 0.0 <= now - opened < 1.0 / self.rate else now
+            self._slot = now
+        elif self._released_at is None:  # the grid's latest slot: a late image skips the rest
+            self._slot = due + max(0.0, math.floor((now - due) / period)) * period
+        else:  # released by a result or a timeout: on the grid if that came in time, else anew
+            opened = max(due, self._released_at)
+            self._slot = opened if 0.0 <= now - opened < period else now
         self._sent_at, self._released_at = now, None
         self._in_flight = self.lock_step
         self.delivery_confirmed = False

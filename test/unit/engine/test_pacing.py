@@ -190,13 +190,30 @@ def test_a_timer_that_fires_a_little_late_keeps_the_grid():
     assert sent[-1] - sent[0] == pytest.approx(9 * 0.1, abs=0.02)  # 10 Hz, no drift
 
 
-def test_an_image_sent_a_period_late_starts_the_grid_anew():
+def test_an_image_sent_periods_late_keeps_the_grid_and_skips_the_missed_slots():
     clock = Clock()
     pacer = LockStepPacer(rate=10.0, now=clock)
     pacer.sent()
-    clock.advance(0.35)  # a slow file read, say
+    clock.advance(0.35)  # a slow file read, say: the slots at 0.1 and 0.2 s are gone
+    assert pacer.poll().go
     pacer.sent()
-    assert pacer.poll() == Pace(go=False, wait_s=pytest.approx(0.1))
+    assert pacer.poll() == Pace(go=False, wait_s=pytest.approx(0.05))  # the slot at 0.4 s
+
+
+def test_a_busy_sender_keeps_the_rate_it_can_reach():
+    """Every timer 1.2 periods late (a loaded machine): one image every other slot, 15 Hz.
+
+    Starting the grid anew at each late image gave one every 2.2 periods, 13.6 Hz.
+    """
+    clock = Clock()
+    pacer = LockStepPacer(rate=30.0, now=clock)
+    pacer.sent()
+    start = clock.time
+    for _ in range(30):
+        clock.advance(pacer.poll().wait_s + 1.2 / 30)
+        assert pacer.poll().go
+        pacer.sent()
+    assert 30 / (clock.time - start) == pytest.approx(15.0, rel=0.02)
 
 
 def test_lock_step_holds_the_next_image_until_the_result_comes():
