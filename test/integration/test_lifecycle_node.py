@@ -13,12 +13,10 @@ import time
 
 import pytest
 import tiny_models
-from lifecycle_msgs.srv import ChangeState, GetState
-from node_harness import Harness, scene_message
+from lifecycle_harness import LifecycleHarness
+from node_harness import scene_message
 from rclpy.parameter import Parameter
-from ros_helpers import console_command, ros2, start_process, stop_process, wait_for, wait_future
-
-from instance_segmentation_ros.ros.segmentation_lifecycle_node import SegmentationLifecycleNode
+from ros_helpers import console_command, ros2, start_process, stop_process, wait_for
 
 OUTPUTS = ('masks', 'masks/compressed', 'detections_json', 'detections', 'label_info',
            'overlay', 'overlay/compressed')
@@ -33,30 +31,8 @@ def models(tmp_path_factory):
             'second': tiny_models.export_tf1_frozen_graph(str(root / 'second_model.pb'))}
 
 
-class Managed(Harness):
-    """The Harness around the lifecycle node, with clients of its lifecycle services."""
-
-    def __init__(self, model_path: str, namespace: str, extra_args=()):
-        super().__init__(model_path, extra_args, node_class=SegmentationLifecycleNode,
-                         namespace=namespace, connect=False)
-        self.namespace = namespace
-        name = f'{namespace}/segmentation_node'
-        self._change = self.client.create_client(ChangeState, f'{name}/change_state')
-        self._get = self.client.create_client(GetState, f'{name}/get_state')
-        assert wait_for(lambda: self._change.service_is_ready() and self._get.service_is_ready())
-
-    def change(self, *labels: str) -> bool:
-        """Ask for the transitions in turn; False at the first that fails."""
-        for label in labels:
-            request = ChangeState.Request()
-            request.transition.label = label
-            if not wait_future(self._change.call_async(request), timeout=60).success:
-                return False
-        return True
-
-    @property
-    def state(self) -> str:
-        return wait_future(self._get.call_async(GetState.Request())).current_state.label
+class Managed(LifecycleHarness):
+    """The lifecycle node with what these tests ask of it: its topics, silence, a result."""
 
     def topics_in_use(self) -> list[str]:
         """The node's outputs that DDS sees a publisher of, and its input if subscribed."""
