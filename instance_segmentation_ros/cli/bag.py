@@ -47,6 +47,12 @@ def add_arguments(parser):
     parser.add_argument('--json', metavar='FILE',
                         help='write COCO results (pycocotools COCO.loadRes input) and, beside '
                              'it, FILE-stem.images.json with one image per frame')
+    parser.add_argument('--depth-topic', metavar='TOPIC',
+                        help='the depth image (16UC1 mm or 32FC1 m) aligned to the one camera '
+                             'topic, with TOPIC/../camera_info beside it: its 3D outputs as the '
+                             "node's depth.enabled gives them (default: found by the REP-118 "
+                             'names beside each camera: <P>/aligned_depth_to_color/image_raw for '
+                             '<P>/color/image_raw, <N>/depth/image for <N>/image)')
     parser.add_argument('--resume', action='store_true',
                         help='continue the OUT of an interrupted run (same IN and options)')
     group = parser.add_argument_group('Ray cluster options (pip install instance_segmentation_ros'
@@ -145,7 +151,8 @@ COMMAND = Command(
     description='Segment every frame of the image topics of IN (rosbag2 sqlite3 or mcap, or '
     'ROS 1) into OUT, a new rosbag2 with the messages of IN and, for each camera topic T, '
     "segmentation_node's outputs under <parent of T>/segmentation/ (masks, masks/compressed, "
-    'detections_json; overlay with --overlay), stamped and logged as the input frame. '
+    'detections_json; overlay with --overlay; markers, points and the 3D of detections_json '
+    'where the camera has aligned depth), stamped and logged as the input frame. '
     'Broken messages are listed at the end; Ctrl+C leaves a readable OUT that --resume '
     'continues. Several IN go into OUT/<name of IN> each; --ray segments the frames on a Ray '
     'cluster, with the same results.',

@@ -11,12 +11,18 @@ from pathlib import Path
 from .common import EXIT_USAGE, CliError
 
 
-def choose_cameras(args, reader, in_path: Path) -> dict:
-    """The Camera of each topic to segment, by topic: --topics, else every camera topic."""
+def choose_cameras(args, reader, in_path: Path) -> tuple[dict, dict[str, str]]:
+    """The Camera of each topic to segment, by topic, and each one's depth image topic.
+
+    The cameras are --topics, else every camera topic that is not a depth image of another.
+    """
+    from .bag_depth import check_depth_topic, find_depth
     from .bag_output import CAMERA_TYPES, COMPRESSED_TYPE, Camera, is_result_topic
 
     types = {c.topic: c.msgtype for c in reader.connections}
     named = [t.strip() for entry in args.topics for t in entry.split(',') if t.strip()]
+    if args.depth_topic:
+        check_depth_topic(args.depth_topic, types)
     for topic in named:
         if topic not in types:
             raise CliError(f'--topics: {topic} is not a topic of {in_path}', EXIT_USAGE)
@@ -29,10 +35,16 @@ def choose_cameras(args, reader, in_path: Path) -> dict:
         # image_transport records a raw topic and its /compressed twin: segment the raw one
         named = [t for t in named if not (types[t] == COMPRESSED_TYPE and t.endswith(
             '/compressed') and t[:-len('/compressed')] in named)]
+        # a depth image (and its compressedDepth twin) is no camera
+        depth_topics = {args.depth_topic} if args.depth_topic else set(
+            find_depth(None, named, types).values())
+        named = [t for t in named if t not in depth_topics and not any(
+            t.startswith(f'{d}/') for d in depth_topics)]
     if not named:
         raise CliError(f'{in_path} has no sensor_msgs/Image or CompressedImage topic to '
                        f'segment')
-    cameras = {t: Camera.of(t, types[t], args.overlay) for t in named}
+    depth = find_depth(args.depth_topic, named, types)
+    cameras = {t: Camera.of(t, types[t], args.overlay, t in depth) for t in named}
     owners = {}
     for camera in cameras.values():
         for output in camera.outputs.values():
@@ -40,7 +52,7 @@ def choose_cameras(args, reader, in_path: Path) -> dict:
                 raise CliError(f'{owners[output]} and {camera.topic} would both write '
                                f'{output}: segment one of them (--topics)', EXIT_USAGE)
             owners[output] = camera.topic
-    return cameras
+    return cameras, depth
 
 
 def left_out_topics(reader, cameras: dict) -> dict[str, str]:

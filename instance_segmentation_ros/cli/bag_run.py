@@ -4,7 +4,8 @@ Every message of the input is read in log-time order; camera frames are decoded 
 the frame engine (`bag_frames.LocalFrames`, or `ray_runner.RayFrames` with --ray) up to its
 window ahead, and messages are written strictly in input order, each frame with its results
 under one hold of the stop request, so that an interruption leaves OUT, and the progress in its
-metadata, as a one-at-a-time run would.
+metadata, as a one-at-a-time run would. A camera's depth and camera_info are kept as they
+are read (`bag_depth`), and its frames wait for the depth logged a little after them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .bag_depth import LOOKAHEAD_NS, with_3d, write_3d
 from .bag_frames import FrameJob
 from .bag_plan import choose_cameras, left_out_topics
 from .bag_resume import continue_run, continued_path, replace_with
@@ -60,6 +62,8 @@ class BagRun:
     resume: bool
     copy_inputs: bool  # not --results-only
     frames: object = None  # LocalFrames or ray_runner.RayFrames: where frames are segmented
+    depth: object = None  # bag_depth.BagDepth where a camera has depth
+    read_log_time: int = 0  # of the last input message read
     total_frames: int = 0
     frames_done: int = 0  # camera messages handled (segmented or broken), all runs
     messages_done: int = 0  # input messages handled, in reading order, all runs
@@ -76,7 +80,7 @@ class BagRun:
     def plan(cls, args, opened, in_path: Path, out_path: Path, json_path: Path | None):
         """The cameras, copies and outputs of a run, checked before the model loads."""
         reader = opened.reader
-        cameras = choose_cameras(args, reader, in_path)
+        cameras, depth_topics = choose_cameras(args, reader, in_path)
         left_out = left_out_topics(reader, cameras)
         copied = [] if args.results_only else [
             c for c in reader.connections if c.topic not in left_out]
@@ -85,6 +89,10 @@ class BagRun:
                   args.overlay_alpha, args.overlay, json_path, args.resume,
                   not args.results_only)
         run.total_frames = sum(c.msgcount for c in reader.connections if c.topic in cameras)
+        if depth_topics:
+            from .bag_depth import BagDepth
+
+            run.depth = BagDepth(depth_topics)
         return run
 
     def execute(self) -> int:
@@ -133,6 +141,9 @@ class BagRun:
         next_image_id = self.frames_done + 1
         try:
             for index, (connection, log_time, data) in enumerate(reader.messages()):
+                self.read_log_time = log_time
+                if self.depth is not None and self.depth.reads(connection.topic):
+                    self.depth.add(reader, connection, data)  # before a resume's start too
                 if index < self.messages_done:
                     continue
                 if stop.requested:
@@ -145,7 +156,7 @@ class BagRun:
                     next_image_id += 1
                 pending.append(item)
                 self._flush(bag, stop, progress, pending, self.frames.window)
-            self._flush(bag, stop, progress, pending, 0)
+            self._flush(bag, stop, progress, pending, 0, final=True)
             self.complete = not self.interrupted
         except KeyboardInterrupt:
             self.interrupted = True
@@ -172,10 +183,20 @@ class BagRun:
         item.size = bgr.shape[:2]
         item.handle = self.frames.submit(FrameJob(bgr, *item.header, image_id))
 
-    def _flush(self, bag, stop, progress, pending: deque, keep: int):
-        """Write the done messages at the head of `pending`, waiting while over `keep` frames."""
+    def _has_depth(self, camera: Camera) -> bool:
+        return self.depth is not None and camera.topic in self.depth.cameras
+
+    def _flush(self, bag, stop, progress, pending: deque, keep: int, final: bool = False):
+        """Write the done messages at the head of `pending`, waiting while over `keep` frames.
+
+        A frame with depth waits (unless `final`) until the input has been read LOOKAHEAD_NS
+        past it, for depth frames logged after it.
+        """
         while pending:
             head = pending[0]
+            if (not final and head.camera is not None and self._has_depth(head.camera)
+                    and self.read_log_time <= head.log_time + LOOKAHEAD_NS):
+                return
             in_flight = sum(1 for item in pending if item.handle is not None)
             if head.handle is not None and in_flight <= keep and not self.frames.ready(
                     head.handle):
@@ -207,13 +228,21 @@ class BagRun:
         result = self.frames.result(item.handle)
         sec, nanosec, frame_id = item.header
         header = bag.header(sec, nanosec, frame_id)
+        detections_json, coco, located = result.detections_json, result.coco, None
+        if self._has_depth(camera):
+            located = self.depth.locate(camera.topic, header, result.instances)
+        if located is not None:
+            detections_json, coco = with_3d(result, item.header, located, self.frames.segmenter)
         with stop.hold():  # the frame and all its results, or none of them
             if self.copy_inputs:
                 bag.copy(connection, log_time, data)
-            bag.write_frame(camera, log_time, header, result.label_image,
-                            result.detections_json, result.overlay)
+            bag.write_frame(camera, log_time, header, result.label_image, detections_json,
+                            result.overlay)
+            if located is not None:
+                write_3d(bag, camera, log_time, header, result.instances, located,
+                         self.frames.segmenter.label_map)
             if self.json_path is not None:
-                self.results.extend(result.coco)
+                self.results.extend(coco)
                 height, width = item.size
                 self.images.append({
                     'id': item.image_id, 'file_name': f'{camera.topic}@{log_time}',
@@ -221,6 +250,6 @@ class BagRun:
                     'log_time_ns': log_time, 'stamp': {'sec': sec, 'nanosec': nanosec}})
             self.frames_done, self.messages_done = item.image_id, item.index + 1
             self.segmented += 1
-        count = result.instances
+        count = len(result.instances)
         progress.step(name, f'{count} instance{"" if count == 1 else "s"}, '
                             f'{result.inference_s * 1000:.0f} ms')

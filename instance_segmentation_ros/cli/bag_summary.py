@@ -24,6 +24,9 @@ def report(run) -> int:
     for topic, count in sorted(run.dropped.items()):
         print(f'left out {count} message{"" if count == 1 else "s"} of {topic}: '
               f'{run.left_out[topic]}', file=sys.stderr)
+    if run.depth is not None:
+        for line in run.depth.refusals():
+            print(f'depth refused (no 3D) on {line}', file=sys.stderr)
     if run.broken:
         count = len(run.broken)
         print(f'could not segment {count} message{"" if count == 1 else "s"}:', file=sys.stderr)

@@ -1,0 +1,127 @@
+"""The bag command on RGB-D bags: colour, aligned depth and camera_info in, the node's 3D out.
+
+The bags hold synthetic RGB-D scenes (`demo.depth_scenes`) whose 3D is known, under a
+RealSense driver's names, and are segmented with the built-in model as the node would
+segment them with depth.enabled.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from cli_run import read_bag, run_cli
+from rgbd_truth import check_3d_against_truth
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from instance_segmentation_ros.demo import depth_scenes, scenes
+from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
+
+COLOUR = '/cam/color/image_raw'
+DEPTH = '/cam/aligned_depth_to_color/image_raw'
+INFO = '/cam/aligned_depth_to_color/camera_info'
+RESULTS = '/cam/color/segmentation'
+START_S = 1_700_000_000
+PERIOD_NS = 100_000_000
+
+
+def rgbd_bag(path, frames: int, depth_offsets_ns: list[int]):
+    """Scenes 0..frames-1 of HELD_OUT_SEED with their depth, stamped `depth_offsets_ns` off.
+
+    Each depth frame is logged 30 ms after its colour frame (after it, as a driver may), and
+    the camera_info once, before everything.
+    """
+    store = get_typestore(Stores.ROS2_JAZZY)
+    types = store.types
+    camera = depth_scenes.CAMERA
+
+    def header(stamp_ns):
+        return types['std_msgs/msg/Header'](stamp=types['builtin_interfaces/msg/Time'](
+            sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id='cam_color_optical')
+
+    def image(stamp_ns, array, encoding):
+        height, width = array.shape[:2]
+        data = np.ascontiguousarray(array).view(np.uint8).reshape(-1)
+        return types['sensor_msgs/msg/Image'](
+            header=header(stamp_ns), height=height, width=width, encoding=encoding,
+            is_bigendian=0, step=len(data) // height, data=data)
+
+    with Writer(path, version=8, storage_plugin=StoragePlugin.MCAP) as writer:
+        add = {topic: writer.add_connection(topic, msgtype, typestore=store) for topic, msgtype
+               in ((COLOUR, 'sensor_msgs/msg/Image'), (DEPTH, 'sensor_msgs/msg/Image'),
+                   (INFO, 'sensor_msgs/msg/CameraInfo'))}
+        first = START_S * 10**9
+        info = types['sensor_msgs/msg/CameraInfo'](
+            header=header(first), height=240, width=320, distortion_model='plumb_bob',
+            d=np.zeros(5), k=np.array([camera.fx, 0, camera.cx, 0, camera.fy, camera.cy, 0, 0,
+                                       1.0]),
+            r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
+            roi=types['sensor_msgs/msg/RegionOfInterest'](x_offset=0, y_offset=0, height=0,
+                                                          width=0, do_rectify=False))
+        writer.write(add[INFO], first, store.serialize_cdr(info, 'sensor_msgs/msg/CameraInfo'))
+        for index in range(frames):
+            scene = scenes.generate_scene(HELD_OUT_SEED, index)
+            depth = depth_scenes.render_depth(scene, HELD_OUT_SEED, index).depth_mm
+            stamp = first + index * PERIOD_NS
+            writer.write(add[COLOUR], stamp + 1000, store.serialize_cdr(
+                image(stamp, scene.bgr, 'bgr8'), 'sensor_msgs/msg/Image'))
+            writer.write(add[DEPTH], stamp + 30_000_000, store.serialize_cdr(
+                image(stamp + depth_offsets_ns[index], depth, '16UC1'),
+                'sensor_msgs/msg/Image'))
+    return path
+
+
+@pytest.mark.filterwarnings('ignore:__array__ implementation:DeprecationWarning')
+def test_an_rgbd_bag_gets_the_nodes_3d_outputs_true_to_the_scene(tmp_path, capsys):
+    # frame 1's depth is 5 ms off (paired: within 20 ms), frame 3's 50 ms (refused: unpaired)
+    offsets = [0, 5_000_000, 0, 50_000_000]
+    bag = rgbd_bag(tmp_path / 'rgbd', 4, offsets)
+    status, out, err = run_cli(capsys, 'bag', bag, tmp_path / 'out', '--results-only')
+    assert status == 0, err
+    assert f'segmented 4 frames of 1 camera topic ({COLOUR})' in out  # depth is no camera
+    assert f'depth refused (no 3D) on {COLOUR}: unpaired 1' in err
+    types, messages = read_bag(tmp_path / 'out')
+    assert types[f'{RESULTS}/markers'] == 'visualization_msgs/msg/MarkerArray'
+    assert types[f'{RESULTS}/points'] == 'sensor_msgs/msg/PointCloud2'
+    frames = [json.loads(m.data) for _, m in messages[f'{RESULTS}/detections_json']]
+    assert all('centroid' in d for d in frames[2]['detections'])
+    assert all('centroid' not in d for d in frames[3]['detections'])  # unpaired: 2D only
+    assert check_3d_against_truth([f['detections'] for f in frames[:3]], HELD_OUT_SEED) >= 5
+    markers = messages[f'{RESULTS}/markers']
+    assert len(markers) == 3  # none for the frame without depth, as the node
+    for (_, array), frame in zip(markers, frames, strict=False):
+        assert array.markers[0].action == 3  # DELETEALL, then a box and a label each
+        boxes = {m.id: m for m in array.markers if m.ns == 'boxes'}
+        located = [d for d in frame['detections'] if d['centroid'] is not None]
+        assert sorted(boxes) == sorted(d['id'] for d in located)
+        for detection in located:
+            box = boxes[detection['id']]
+            low, high = (np.array(detection['box_3d'][k]) for k in ('min', 'max'))
+            assert np.allclose([box.pose.position.x, box.pose.position.y,
+                                box.pose.position.z], (low + high) / 2, atol=0.002)
+            assert box.header.stamp.sec == frame['header']['stamp']['sec']
+    points = messages[f'{RESULTS}/points']
+    cloud = np.frombuffer(points[0][1].data.tobytes(), [('x', '<f4'), ('y', '<f4'),
+                                                         ('z', '<f4'), ('id', '<u4')])
+    assert len(cloud) == points[0][1].width > 0
+    assert set(cloud['id']) <= {d['id'] for d in frames[0]['detections']}
+    assert [t for t, _ in points] == [t for t, _ in markers]  # at the colour frames' log times
+
+
+def test_depth_topic_errors_are_one_line(tmp_path, capsys):
+    bag = rgbd_bag(tmp_path / 'rgbd', 1, [0])
+    status, _, err = run_cli(capsys, 'bag', bag, tmp_path / 'out', '--depth-topic', '/nope')
+    assert status == 2 and '--depth-topic: /nope is not a sensor_msgs/Image topic' in err
+    assert not (tmp_path / 'out').exists()
+    status, _, err = run_cli(capsys, 'bag', bag, tmp_path / 'out', '--depth-topic', COLOUR)
+    assert status == 2 and 'the bag has no /cam/color/camera_info' in err
+
+
+def test_depth_topic_names_the_depth_of_the_one_camera(tmp_path, capsys):
+    bag = rgbd_bag(tmp_path / 'rgbd', 1, [0])
+    status, out, err = run_cli(capsys, 'bag', bag, tmp_path / 'out', '--topics', COLOUR,
+                               '--depth-topic', DEPTH)
+    assert status == 0, err
+    types, messages = read_bag(tmp_path / 'out')
+    assert len(messages[f'{RESULTS}/markers']) == 1
+    assert f'{DEPTH.rsplit("/", 1)[0]}/segmentation/masks' not in types
