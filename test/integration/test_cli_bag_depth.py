@@ -6,10 +6,14 @@ segment them with depth.enabled.
 """
 
 import json
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
-from cli_run import read_bag, run_cli
+import tiny_models
+from cli_run import SCRIPT, read_bag, run_cli
 from rgbd_truth import check_3d_against_truth
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -25,8 +29,20 @@ START_S = 1_700_000_000
 PERIOD_NS = 100_000_000
 
 
-def rgbd_bag(path, frames: int, depth_offsets_ns: list[int]):
-    """Scenes 0..frames-1 of HELD_OUT_SEED with their depth, stamped `depth_offsets_ns` off.
+def rgbd_scene(index):
+    """Synthetic RGB-D scene `index` of HELD_OUT_SEED: (BGR, depth in mm)."""
+    scene = scenes.generate_scene(HELD_OUT_SEED, index)
+    return scene.bgr, depth_scenes.render_depth(scene, HELD_OUT_SEED, index).depth_mm
+
+
+def tiny_scene(index):
+    """The tiny model's scene `index` before a wall 2 m away: (BGR, depth in mm)."""
+    rgb, _ = tiny_models.draw_scene(seed=index)
+    return np.ascontiguousarray(rgb[..., ::-1]), np.full(rgb.shape[:2], 2000, np.uint16)
+
+
+def rgbd_bag(path, frames: int, depth_offsets_ns: list[int], scene_of=rgbd_scene):
+    """Scenes 0..frames-1 with their depth, the depth stamped `depth_offsets_ns` off.
 
     Each depth frame is logged 30 ms after its colour frame (after it, as a driver may), and
     the camera_info once, before everything.
@@ -60,11 +76,10 @@ def rgbd_bag(path, frames: int, depth_offsets_ns: list[int]):
                                                           width=0, do_rectify=False))
         writer.write(add[INFO], first, store.serialize_cdr(info, 'sensor_msgs/msg/CameraInfo'))
         for index in range(frames):
-            scene = scenes.generate_scene(HELD_OUT_SEED, index)
-            depth = depth_scenes.render_depth(scene, HELD_OUT_SEED, index).depth_mm
+            bgr, depth = scene_of(index)
             stamp = first + index * PERIOD_NS
             writer.write(add[COLOUR], stamp + 1000, store.serialize_cdr(
-                image(stamp, scene.bgr, 'bgr8'), 'sensor_msgs/msg/Image'))
+                image(stamp, bgr, 'bgr8'), 'sensor_msgs/msg/Image'))
             writer.write(add[DEPTH], stamp + 30_000_000, store.serialize_cdr(
                 image(stamp + depth_offsets_ns[index], depth, '16UC1'),
                 'sensor_msgs/msg/Image'))
@@ -125,3 +140,35 @@ def test_depth_topic_names_the_depth_of_the_one_camera(tmp_path, capsys):
     types, messages = read_bag(tmp_path / 'out')
     assert len(messages[f'{RESULTS}/markers']) == 1
     assert f'{DEPTH.rsplit("/", 1)[0]}/segmentation/masks' not in types
+
+
+def test_a_resumed_rgbd_run_pairs_depth_read_before_it_stopped(tmp_path):
+    """The camera_info, logged once at the start, still gives the resumed frames their 3D."""
+    model = tiny_models.export_tf2_od_saved_model(tmp_path / 'tf2', compute_seconds=0.4)
+    bag = rgbd_bag(tmp_path / 'rgbd', 6, [0] * 6, scene_of=tiny_scene)
+    out = tmp_path / 'out'
+    argv = [str(SCRIPT), 'bag', str(bag), str(out), '--model', model, '--results-only']
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, deadline = [], time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith('[1/6]'):
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, ''.join(lines) + err
+    done = len(read_bag(out)[1][f'{RESULTS}/detections_json'])
+    assert 1 <= done < 6
+    resumed = subprocess.run([*argv, '--resume'], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert 'depth refused' not in resumed.stderr
+    _, messages = read_bag(out)
+    frames = [json.loads(m.data) for _, m in messages[f'{RESULTS}/detections_json']]
+    assert len(frames) == len(messages[f'{RESULTS}/markers']) == 6
+    for frame in frames:
+        assert frame['detections']
+        for detection in frame['detections']:
+            assert detection['centroid'][2] == pytest.approx(2.0, abs=0.01)
