@@ -56,8 +56,6 @@ class BagRun:
     cameras: dict[str, Camera]  # by input topic
     copied: list  # input connections copied into OUT
     left_out: dict[str, str]  # topic -> why its messages are not in OUT
-    overlay_alpha: float
-    overlay: bool
     json_path: Path | None
     resume: bool
     copy_inputs: bool  # not --results-only
@@ -85,9 +83,8 @@ class BagRun:
         copied = [] if args.results_only else [
             c for c in reader.connections if c.topic not in left_out]
         storage = args.storage or ('mcap' if opened.storage == 'ros1' else opened.storage)
-        run = cls(opened, in_path, out_path, storage, cameras, copied, left_out,
-                  args.overlay_alpha, args.overlay, json_path, args.resume,
-                  not args.results_only)
+        run = cls(opened, in_path, out_path, storage, cameras, copied, left_out, json_path,
+                  args.resume, not args.results_only)
         run.total_frames = sum(c.msgcount for c in reader.connections if c.topic in cameras)
         if depth_topics:
             from .bag_depth import BagDepth
@@ -156,7 +153,8 @@ class BagRun:
                     next_image_id += 1
                 pending.append(item)
                 self._flush(bag, stop, progress, pending, self.frames.window)
-            self._flush(bag, stop, progress, pending, 0, final=True)
+            # interrupted: a frame still waiting for its depth is left to --resume
+            self._flush(bag, stop, progress, pending, 0, final=not self.interrupted)
             self.complete = not self.interrupted
         except KeyboardInterrupt:
             self.interrupted = True
@@ -189,8 +187,8 @@ class BagRun:
     def _flush(self, bag, stop, progress, pending: deque, keep: int, final: bool = False):
         """Write the done messages at the head of `pending`, waiting while over `keep` frames.
 
-        A frame with depth waits (unless `final`) until the input has been read LOOKAHEAD_NS
-        past it, for depth frames logged after it.
+        A frame with depth waits (unless `final`: the input is done) until the input has been
+        read LOOKAHEAD_NS past it, for depth frames logged after it.
         """
         while pending:
             head = pending[0]
