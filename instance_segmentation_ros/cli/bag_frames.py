@@ -28,7 +28,7 @@ class FrameResult:
     detections_json: str
     overlay: object  # np.ndarray, or None without --overlay
     coco: list
-    instances: int
+    instances: object  # core.detections.Instances: what a frame's 3D is measured for
     inference_s: float
 
 
@@ -40,7 +40,7 @@ def segment_frame(segmenter, settings, job: FrameJob, overlay_alpha: float,
         segmentation.instances.label_image,
         segmenter.frame_json(segmentation, job.sec, job.nanosec, job.frame_id),
         segmenter.overlay(job.bgr, segmentation, overlay_alpha) if overlay else None,
-        segmenter.coco(segmentation, job.image_id), len(segmentation.instances),
+        segmenter.coco(segmentation, job.image_id), segmentation.instances,
         segmentation.inference_s)
 
 

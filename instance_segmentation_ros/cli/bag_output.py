@@ -29,6 +29,8 @@ CAMERA_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 RESULT_TYPES = {'masks': IMAGE_TYPE, 'masks/compressed': COMPRESSED_TYPE,
                 'detections_json': STRING_TYPE}
 OVERLAY_TYPES = {'overlay': IMAGE_TYPE, 'overlay/compressed': COMPRESSED_TYPE}
+DEPTH_TYPES = {'markers': 'visualization_msgs/msg/MarkerArray',
+               'points': 'sensor_msgs/msg/PointCloud2'}  # no vision_msgs in rosbags' types
 JPEG_QUALITY = 95  # segmentation_node's jpeg_quality default
 PROGRESS_KEY = 'instance_segmentation'  # custom_data: where an interrupted run stopped
 
@@ -60,10 +62,11 @@ class Camera:
     outputs: dict[str, str]  # output name (masks, ...) -> absolute topic
 
     @classmethod
-    def of(cls, topic: str, msgtype: str, overlay: bool) -> Camera:
-        """The camera of an image topic, with or without the overlay outputs."""
+    def of(cls, topic: str, msgtype: str, overlay: bool, depth: bool = False) -> Camera:
+        """The camera of an image topic, with or without the overlay and 3D outputs."""
         namespace = output_namespace(topic, msgtype)
-        names = {**RESULT_TYPES, **(OVERLAY_TYPES if overlay else {})}
+        names = {**RESULT_TYPES, **(OVERLAY_TYPES if overlay else {}),
+                 **(DEPTH_TYPES if depth else {})}
         return cls(topic, msgtype, {name: f'{namespace}/{name}' for name in names})
 
 

@@ -3,21 +3,34 @@
 The bag is played into a real node over DDS in `processing_mode: every_frame` (each message
 published once, as `ros2 bag play` does, read with rosbags), and segmented by the bag command;
 masks, masks/compressed, overlay and detections_json must be equal frame by frame, the
-JSON's timing field aside.
+JSON's timing field aside; for an RGB-D bag (node with depth.enabled) markers and points too.
 """
 
 import json
 
+import numpy as np
 import pytest
 import tiny_models
-from camera_bags import CAMERA, RESULTS, camera_bag
+from camera_bags import (
+    CAMERA,
+    COLOUR,
+    DEPTH,
+    INFO,
+    RESULTS,
+    RGBD_RESULTS,
+    camera_bag,
+    rgbd_bag,
+    tiny_scene,
+)
 from cli_run import read_bag, run_cli
 from node_harness import Harness
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import Collector, wait_for
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from instance_segmentation_ros.ros import depth_msgs
 
 FRAMES = 6
 TIMING_FIELDS = ('inference_ms',)
@@ -92,3 +105,88 @@ def test_the_bag_command_gives_what_the_node_gives_for_every_frame(model, tmp_pa
                                  published['masks/compressed'], strict=True):
         assert ours.format == theirs.format
         assert bytes(ours.data) == bytes(theirs.data)
+
+
+def played_message(recorded, message_type):
+    """A recorded Image or CameraInfo as the rclpy message that `ros2 bag play` publishes."""
+    message = message_type()
+    message.header.stamp.sec = recorded.header.stamp.sec
+    message.header.stamp.nanosec = recorded.header.stamp.nanosec
+    message.header.frame_id = recorded.header.frame_id
+    message.height, message.width = recorded.height, recorded.width
+    if message_type is Image:
+        message.encoding, message.is_bigendian = recorded.encoding, recorded.is_bigendian
+        message.step, message.data = recorded.step, bytes(recorded.data)
+    else:
+        message.distortion_model = recorded.distortion_model
+        message.d, message.k = recorded.d.tolist(), recorded.k.tolist()
+        message.r, message.p = recorded.r.tolist(), recorded.p.tolist()
+    return message
+
+
+def node_rgbd_results(model, bag):
+    """What segmentation_node with depth.enabled publishes for an RGB-D bag, in order."""
+    harness = Harness(model, namespace=RGBD_RESULTS, raw_input=False, extra_args=[
+        '-p', 'processing_mode:=every_frame', '-p', f'queue_size:={FRAMES + 10}',
+        '-p', 'depth.enabled:=true', '-r', f'image:={COLOUR}', '-r', f'depth/image:={DEPTH}',
+        '-r', f'depth/camera_info:={INFO}'])
+    markers, points = Collector(), Collector()
+    harness.client.create_subscription(depth_msgs.MarkerArray, f'{RGBD_RESULTS}/markers',
+                                       markers, 10)
+    harness.client.create_subscription(PointCloud2, f'{RGBD_RESULTS}/points', points, 10)
+    qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
+                     reliability=ReliabilityPolicy.RELIABLE)
+    players = {COLOUR: (harness.client.create_publisher(Image, COLOUR, qos), Image),
+               DEPTH: (harness.client.create_publisher(Image, DEPTH, qos), Image),
+               INFO: (harness.client.create_publisher(CameraInfo, INFO, qos), CameraInfo)}
+    outputs = {'detections_json': harness.json, 'markers': markers, 'points': points}
+    try:
+        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p, _ in
+                                    players.values()), timeout=30)
+        assert wait_for(lambda: harness.client.count_publishers(
+            f'{RGBD_RESULTS}/points') > 0, timeout=30)
+        with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
+            for connection, _, raw in reader.messages():
+                publisher, message_type = players[connection.topic]
+                publisher.publish(played_message(
+                    reader.deserialize(raw, connection.msgtype), message_type))
+        assert wait_for(lambda: all(len(c) >= FRAMES for c in outputs.values()), timeout=120), {
+            name: len(c) for name, c in outputs.items()}
+        return {name: list(c.messages) for name, c in outputs.items()}
+    finally:
+        harness.close()
+
+
+def marker_fields(marker) -> tuple:
+    """What a Marker says, the same from rclpy's message class and from rosbags'."""
+    return (marker.header.stamp.sec, marker.header.frame_id, marker.ns, marker.id, marker.type,
+            marker.action, marker.text, *(round(float(v), 6) for v in (
+                marker.pose.position.x, marker.pose.position.y, marker.pose.position.z,
+                marker.pose.orientation.w, marker.scale.x, marker.scale.y, marker.scale.z,
+                marker.color.r, marker.color.g, marker.color.b, marker.color.a)))
+
+
+@pytest.mark.skipif(not depth_msgs.MARKERS_AVAILABLE, reason='visualization_msgs not installed')
+def test_an_rgbd_bag_gives_the_nodes_3d_outputs(model, tmp_path, capsys):
+    # depth logged before its colour frame, so that the node has it whenever it pairs
+    bag = rgbd_bag(tmp_path / 'rgbd', FRAMES, [0] * FRAMES, scene_of=tiny_scene,
+                   depth_log_delay_ns=-500_000)
+    status, _, err = run_cli(capsys, 'bag', bag, tmp_path / 'out', '--model', model,
+                             '--results-only')
+    assert status == 0, err
+    _, written = read_bag(tmp_path / 'out')
+    published = node_rgbd_results(model, bag)
+
+    node_json = [without_timing(m.data) for m in published['detections_json']]
+    bag_json = [without_timing(m.data) for _, m in written[f'{RGBD_RESULTS}/detections_json']]
+    assert bag_json == node_json
+    assert all(d['centroid'] is not None for frame in bag_json for d in frame['detections'])
+    for (_, ours), theirs in zip(written[f'{RGBD_RESULTS}/markers'], published['markers'],
+                                 strict=True):
+        assert [marker_fields(m) for m in ours.markers] == [
+            marker_fields(m) for m in theirs.markers]
+    for (_, ours), theirs in zip(written[f'{RGBD_RESULTS}/points'], published['points'],
+                                 strict=True):
+        assert (ours.width, ours.point_step, [f.name for f in ours.fields]) == (
+            theirs.width, theirs.point_step, [f.name for f in theirs.fields])
+        assert np.array_equal(ours.data, np.frombuffer(bytes(theirs.data), np.uint8))
