@@ -49,10 +49,12 @@ class LatestFrameSlot(Mailbox):
     A slow consumer therefore always works on the newest frame, and latency cannot grow. A
     consumer that can spare a moment may also ask to wait for the next frame when it is due
     shortly (`take(max_wait=...)`): a frame over half a period old is then swapped for a new one.
+    `now` is the clock that arrivals are stamped and ages measured with (monotonic seconds).
     """
 
-    def __init__(self):
+    def __init__(self, now: Callable[[], float] = time.monotonic):
         super().__init__()
+        self._now = now
         self._item = None
         self._arrivals = deque(maxlen=PERIOD_WINDOW)
 
@@ -61,7 +63,7 @@ class LatestFrameSlot(Mailbox):
         with self._condition:
             replaced = None if self._item is None else self._item[0]
             self.replaced += replaced is not None
-            now = time.monotonic()
+            now = self._now()
             self._arrivals.append(now)
             self._item = (item, now)  # with its arrival time, for latency
             self._condition.notify_all()
@@ -101,7 +103,7 @@ class LatestFrameSlot(Mailbox):
         if period is None:
             return
         _, arrived = self._item
-        age = time.monotonic() - arrived
+        age = self._now() - arrived
         due_in = period - age
         if due_in > min(max_wait, age) or age > 2.0 * period:  # not worth it, or stream paused
             return

@@ -10,6 +10,7 @@ one image in flight, its result or wait_timeout releasing the next, and changes 
 from __future__ import annotations
 
 import pytest
+from manual_clock import ManualClock
 
 from instance_segmentation_ros.engine.pacing import (
     PROGRESS_INTERVAL,
@@ -21,26 +22,13 @@ from instance_segmentation_ros.engine.pacing import (
 )
 
 
-class Clock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self, start: float = 100.0):
-        self.time = start
-
-    def __call__(self) -> float:
-        return self.time
-
-    def advance(self, seconds: float) -> None:
-        self.time += seconds
-
-
 class Graph:
     """What the gate's callables report: set `missing_consumer` and `unmatched` as a test goes."""
 
     def __init__(self, missing_consumer: str = '', unmatched: str = ''):
         self.missing_consumer, self.unmatched = missing_consumer, unmatched
 
-    def gate(self, clock: Clock, lock_step: bool = False, **settings) -> DiscoveryGate:
+    def gate(self, clock: ManualClock, lock_step: bool = False, **settings) -> DiscoveryGate:
         return DiscoveryGate(lambda: self.unmatched,
                              (lambda: self.missing_consumer) if lock_step else None,
                              now=clock, **settings)
@@ -61,11 +49,11 @@ def test_consumer_missing_words_what_the_counts_lack():
 # DiscoveryGate ------------------------------------------------------------------------------
 
 def test_the_gate_opens_at_once_when_everything_is_matched():
-    assert Graph().gate(Clock()).poll() == START
+    assert Graph().gate(ManualClock()).poll() == START
 
 
 def test_unmatched_subscribers_hold_the_start_for_wait_for_subscriber_then_warn():
-    clock, graph = Clock(), Graph(unmatched="subscriber on '/image'")
+    clock, graph = ManualClock(), Graph(unmatched="subscriber on '/image'")
     gate = graph.gate(clock, wait_for_subscriber=2.0)
     assert gate.poll() == WAIT
     clock.advance(1.99)
@@ -77,7 +65,7 @@ def test_unmatched_subscribers_hold_the_start_for_wait_for_subscriber_then_warn(
 
 
 def test_a_subscriber_matched_within_the_wait_starts_without_a_warning():
-    clock, graph = Clock(), Graph(unmatched="subscriber on '/image'")
+    clock, graph = ManualClock(), Graph(unmatched="subscriber on '/image'")
     gate = graph.gate(clock, wait_for_subscriber=10.0)
     clock.advance(3.0)
     assert gate.poll() == WAIT
@@ -86,12 +74,12 @@ def test_a_subscriber_matched_within_the_wait_starts_without_a_warning():
 
 
 def test_wait_for_subscriber_0_starts_at_once_and_silently():
-    gate = Graph(unmatched="subscriber on '/image'").gate(Clock(), wait_for_subscriber=0.0)
+    gate = Graph(unmatched="subscriber on '/image'").gate(ManualClock(), wait_for_subscriber=0.0)
     assert gate.poll() == START
 
 
 def test_a_changed_wait_for_subscriber_applies_to_the_running_wait():
-    clock, graph = Clock(), Graph(unmatched="subscriber on '/image'")
+    clock, graph = ManualClock(), Graph(unmatched="subscriber on '/image'")
     gate = graph.gate(clock, wait_for_subscriber=60.0)
     clock.advance(5.0)
     assert gate.poll() == WAIT
@@ -100,7 +88,7 @@ def test_a_changed_wait_for_subscriber_applies_to_the_running_wait():
 
 
 def test_start_delay_follows_discovery():
-    clock = Clock()
+    clock = ManualClock()
     gate = Graph().gate(clock, start_delay=1.5)
     assert gate.poll() == WAIT
     clock.advance(1.0)
@@ -110,7 +98,7 @@ def test_start_delay_follows_discovery():
 
 
 def test_start_delay_follows_the_warning_which_comes_once():
-    clock = Clock()
+    clock = ManualClock()
     gate = Graph(unmatched='x').gate(clock, wait_for_subscriber=1.0, start_delay=2.0)
     clock.advance(1.0)
     assert gate.poll() == GateStep(warning='still no x after 1 s; starting anyway')
@@ -121,7 +109,7 @@ def test_start_delay_follows_the_warning_which_comes_once():
 
 
 def test_lock_step_waits_for_its_consumer_however_long_with_progress_lines():
-    clock = Clock()
+    clock = ManualClock()
     graph = Graph(missing_consumer="a subscriber on '/image' and a publisher on '/ack'",
                   unmatched='y')
     gate = graph.gate(clock, lock_step=True, wait_for_subscriber=1.0)
@@ -139,7 +127,7 @@ def test_lock_step_waits_for_its_consumer_however_long_with_progress_lines():
 
 
 def test_lock_step_bounds_only_the_rest_of_discovery_from_when_the_consumer_came():
-    clock = Clock()
+    clock = ManualClock()
     graph = Graph(missing_consumer="a publisher on '/ack'", unmatched='z')
     gate = graph.gate(clock, lock_step=True, wait_for_subscriber=2.0)
     clock.advance(30.0)
@@ -153,13 +141,13 @@ def test_lock_step_bounds_only_the_rest_of_discovery_from_when_the_consumer_came
 
 
 def test_lock_step_with_its_consumer_there_and_everything_matched_starts_at_once():
-    assert Graph().gate(Clock(), lock_step=True).poll() == START
+    assert Graph().gate(ManualClock(), lock_step=True).poll() == START
 
 
 def test_the_graph_is_asked_for_the_rest_only_once_the_consumer_is_there():
     asked = []
     gate = DiscoveryGate(lambda: asked.append('unmatched') or '', lambda: 'a consumer',
-                         now=Clock())
+                         now=ManualClock())
     gate.poll()
     assert asked == []
 
@@ -167,7 +155,7 @@ def test_the_graph_is_asked_for_the_rest_only_once_the_consumer_is_there():
 # LockStepPacer ------------------------------------------------------------------------------
 
 def test_the_first_image_goes_at_once_then_one_per_period():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=4.0, now=clock)
     assert pacer.poll() == Pace(go=True)
     pacer.sent()
@@ -178,7 +166,7 @@ def test_the_first_image_goes_at_once_then_one_per_period():
 
 
 def test_a_timer_that_fires_a_little_late_keeps_the_grid():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=10.0, now=clock)
     pacer.sent()
     sent = []
@@ -191,7 +179,7 @@ def test_a_timer_that_fires_a_little_late_keeps_the_grid():
 
 
 def test_an_image_sent_periods_late_keeps_the_grid_and_skips_the_missed_slots():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=10.0, now=clock)
     pacer.sent()
     clock.advance(0.35)  # a slow file read, say: the slots at 0.1 and 0.2 s are gone
@@ -205,7 +193,7 @@ def test_a_busy_sender_keeps_the_rate_it_can_reach():
 
     Starting the grid anew at each late image gave one every 2.2 periods, 13.6 Hz.
     """
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=30.0, now=clock)
     pacer.sent()
     start = clock.time
@@ -217,7 +205,7 @@ def test_a_busy_sender_keeps_the_rate_it_can_reach():
 
 
 def test_lock_step_holds_the_next_image_until_the_result_comes():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=50.0, wait_timeout=0.0, lock_step=True, now=clock)
     pacer.sent()
     assert pacer.in_flight
@@ -229,7 +217,7 @@ def test_lock_step_holds_the_next_image_until_the_result_comes():
 
 
 def test_a_result_before_the_period_ends_waits_for_the_rate():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=2.0, wait_timeout=30.0, lock_step=True, now=clock)
     pacer.sent()
     clock.advance(0.1)
@@ -240,7 +228,7 @@ def test_a_result_before_the_period_ends_waits_for_the_rate():
 
 
 def test_a_late_result_releases_the_next_image_at_once_and_restarts_the_period():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=2.0, wait_timeout=30.0, lock_step=True, now=clock)
     pacer.sent()
     clock.advance(0.7)  # the period ended at 0.5 while waiting
@@ -254,7 +242,7 @@ def test_a_late_result_releases_the_next_image_at_once_and_restarts_the_period()
 
 
 def test_a_wait_that_runs_out_is_reported_once_and_releases_the_next_image():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=50.0, wait_timeout=1.5, lock_step=True, now=clock)
     pacer.sent()
     clock.advance(1.49)
@@ -267,7 +255,7 @@ def test_a_wait_that_runs_out_is_reported_once_and_releases_the_next_image():
 
 
 def test_a_wait_timeout_shorter_than_the_period_still_waits_for_the_rate():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=1.0, wait_timeout=0.2, lock_step=True, now=clock)
     pacer.sent()
     clock.advance(0.2)
@@ -277,7 +265,7 @@ def test_a_wait_timeout_shorter_than_the_period_still_waits_for_the_rate():
 
 
 def test_a_result_when_none_is_awaited_is_ignored():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=2.0, wait_timeout=30.0, lock_step=True, now=clock)
     assert not pacer.acknowledged()  # before the first image
     pacer.sent()
@@ -288,7 +276,7 @@ def test_a_result_when_none_is_awaited_is_ignored():
 
 
 def test_without_lock_step_nothing_is_in_flight():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=20.0, wait_timeout=1.0, now=clock)
     pacer.sent()
     assert not pacer.in_flight and not pacer.acknowledged()
@@ -297,7 +285,7 @@ def test_without_lock_step_nothing_is_in_flight():
 
 
 def test_a_changed_rate_applies_to_the_next_image():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=1.0, now=clock)
     pacer.sent()
     pacer.rate = 20.0
@@ -305,7 +293,7 @@ def test_a_changed_rate_applies_to_the_next_image():
 
 
 def test_a_changed_wait_timeout_applies_to_the_image_in_flight():
-    clock = Clock()
+    clock = ManualClock()
     pacer = LockStepPacer(rate=50.0, wait_timeout=0.0, lock_step=True, now=clock)
     pacer.sent()
     clock.advance(3.0)

@@ -12,25 +12,39 @@ import threading
 import time
 
 import pytest
+from manual_clock import ManualClock
 
 from instance_segmentation_ros.engine.figures import running_mean
 from instance_segmentation_ros.engine.mailboxes import FairFrameSlots, FrameQueue, LatestFrameSlot
 from instance_segmentation_ros.engine.pipeline import StageHandOff, StagePolicy, TwoStagePipeline
 
-PERIOD_S = 0.1
 NO_WAITS = StagePolicy()
 
 
-def stream(slot: LatestFrameSlot, count: int, period: float = PERIOD_S, first: int = 0):
-    """Put `count` numbered items `period` apart on a background thread."""
+def arrivals(slot: LatestFrameSlot, clock: ManualClock, count: int, period: float):
+    """Put items 0 .. count-1 `period` apart on the slot's clock; the clock stops at the last."""
+    for number in range(count):
+        if number:
+            clock.advance(period)
+        slot.put(number)
+
+
+def put_soon(slot: LatestFrameSlot, item, after_s: float = 0.05) -> threading.Thread:
+    """Put `item` from another thread a moment from now (the frame a consumer waits for)."""
     def produce():
-        for number in range(first, first + count):
-            slot.put(number)
-            time.sleep(period)
+        time.sleep(after_s)
+        slot.put(item)
 
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
     return thread
+
+
+def timed_take(slot: LatestFrameSlot, **options):
+    """take(timeout=0, ...) and the real seconds it took."""
+    started = time.monotonic()
+    taken = slot.take(timeout=0, **options)
+    return taken, time.monotonic() - started
 
 
 def test_the_newest_item_wins_and_replacements_are_counted():
@@ -55,71 +69,75 @@ def test_close_wakes_a_waiting_consumer():
     assert not consumer.is_alive() and taken == [None] and slot.closed
 
 
+# The frame wait decides by the slot's clock (a ManualClock here) and then waits in real time,
+# at most max_wait. So the waits below are long (WAIT_S): a wrong "wait" costs seconds, and a
+# right "take it now" is told from it by a bound that no load reaches.
+PERIOD = 10.0  # s between arrivals, on the slot's clock
+WAIT_S = 5.0  # max_wait: real seconds at most
+AT_ONCE_S = 2.0  # a take that did not wait for a frame returns well within this
+
+
 def test_the_period_is_the_median_interval_between_arrivals():
-    slot = LatestFrameSlot()
+    clock = ManualClock()
+    slot = LatestFrameSlot(now=clock)
     assert slot.period() is None
-    stream(slot, 8).join()
-    assert slot.period() == pytest.approx(PERIOD_S, abs=0.03)
+    for number, gap in enumerate([0.1, 0.1, 0.5, 0.1, 0.1, 0.09, 0.11]):
+        clock.advance(gap)
+        slot.put(number)
+    assert slot.period() == pytest.approx(0.1)
 
 
 def test_a_frame_due_within_max_wait_is_waited_for():
-    slot = LatestFrameSlot()
-    producer = stream(slot, 6)
-    time.sleep(4.7 * PERIOD_S)  # item 4 is pending, 0.7 period old; item 5 is due in 0.3
-    started = time.monotonic()
-    item, _ = slot.take(timeout=0, max_wait=0.5 * PERIOD_S)
-    waited = time.monotonic() - started
+    clock = ManualClock()
+    slot = LatestFrameSlot(now=clock)
+    arrivals(slot, clock, 5, PERIOD)
+    clock.advance(0.7 * PERIOD)  # item 4 is pending, 0.7 period old; item 5 is due in 0.3
+    producer = put_soon(slot, 5)
+    (item, _), waited = timed_take(slot, max_wait=0.5 * PERIOD)
     producer.join()
-    assert item == 5
-    assert waited < 0.5 * PERIOD_S + 0.05
+    assert item == 5 and waited < AT_ONCE_S
 
 
 def test_a_young_frame_is_not_swapped_for_a_later_one():
-    slot = LatestFrameSlot()
-    producer = stream(slot, 6)
-    time.sleep(4.25 * PERIOD_S)  # item 4 is 0.25 period old: waiting 0.75 would not pay
-    started = time.monotonic()
-    item, _ = slot.take(timeout=0, max_wait=PERIOD_S)
-    waited = time.monotonic() - started
-    producer.join()
-    assert item == 4 and waited < 0.02
+    clock = ManualClock()
+    slot = LatestFrameSlot(now=clock)
+    arrivals(slot, clock, 5, PERIOD)
+    clock.advance(0.25 * PERIOD)  # item 4 is 0.25 period old: waiting 0.75 would not pay
+    (item, _), waited = timed_take(slot, max_wait=WAIT_S)
+    assert item == 4 and waited < AT_ONCE_S
 
 
 def test_without_max_wait_the_pending_frame_is_taken_at_once():
-    slot = LatestFrameSlot()
-    producer = stream(slot, 6)
-    time.sleep(4.7 * PERIOD_S)
-    started = time.monotonic()
-    item, _ = slot.take(timeout=0)
-    waited = time.monotonic() - started
-    producer.join()
-    assert item == 4 and waited < 0.02
+    clock = ManualClock()
+    slot = LatestFrameSlot(now=clock)
+    arrivals(slot, clock, 5, PERIOD)
+    clock.advance(0.7 * PERIOD)
+    (item, _), waited = timed_take(slot)
+    assert item == 4 and waited < AT_ONCE_S
 
 
 def test_a_frame_not_due_soon_is_not_waited_for():
-    slot = LatestFrameSlot()
-    producer = stream(slot, 4, period=0.3)
-    time.sleep(3 * 0.3 + 0.05)  # item 3 pending, the next one would be due in 0.25 s
-    started = time.monotonic()
-    item, _ = slot.take(timeout=0, max_wait=0.1)
-    assert item == 3 and time.monotonic() - started < 0.02
-    producer.join()
+    clock = ManualClock()
+    slot = LatestFrameSlot(now=clock)
+    arrivals(slot, clock, 4, 3 * WAIT_S)
+    clock.advance(0.17 * 3 * WAIT_S)  # item 3 pending; the next is due in 2.5 WAIT_S
+    (item, _), waited = timed_take(slot, max_wait=WAIT_S)
+    assert item == 3 and waited < AT_ONCE_S
 
 
 def test_a_stream_that_stops_costs_at_most_max_wait_once():
-    slot = LatestFrameSlot()
-    stream(slot, 5).join()  # the last put happened about one period ago, nothing follows
+    clock = ManualClock()
+    slot = LatestFrameSlot(now=clock)
+    arrivals(slot, clock, 5, PERIOD)
+    clock.advance(PERIOD)
     slot.put('last')
-    time.sleep(0.8 * PERIOD_S)
-    started = time.monotonic()
-    item, _ = slot.take(timeout=0, max_wait=0.05)
-    waited = time.monotonic() - started
-    assert item == 'last' and 0.03 < waited < 0.05 + 0.05
+    clock.advance(0.96 * PERIOD)  # the next is due in 0.4 s: wait for it (0.5 at most)
+    (item, _), waited = timed_take(slot, max_wait=0.5)
+    assert item == 'last' and 0.5 <= waited < 0.5 + AT_ONCE_S
     slot.put('stale')
-    time.sleep(2.5 * PERIOD_S)  # older than two periods: the stream has paused
-    started = time.monotonic()
-    item, _ = slot.take(timeout=0, max_wait=0.05)
-    assert item == 'stale' and time.monotonic() - started < 0.02
+    clock.advance(2.5 * PERIOD)  # older than two periods: the stream has paused
+    (item, _), waited = timed_take(slot, max_wait=WAIT_S)
+    assert item == 'stale' and waited < AT_ONCE_S
 
 
 # --- StageHandOff ---------------------------------------------------------------------------
