@@ -50,16 +50,17 @@ INTEGRATION = Path(__file__).resolve().parent / 'integration'
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pycollect_makemodule(module_path, parent):
-    """Keeps a module-level skip to its own module.
+    """Keeps a module's skip or import error to that module.
 
     launch_testing's pytest plugin imports every test module while pytest collects the folder,
     to find launch tests; a module that skips at import (TrackEval, vision_msgs not installed)
-    would then skip the whole folder, test files named on the command line too. Such a module
-    is handed back to pytest's own collector, which imports it again and skips it alone.
+    or fails to import would then skip or break the whole folder, test files named on the
+    command line too. Such a module is handed back to pytest's own collector, which imports it
+    again and reports the skip or the error for it alone.
     """
     try:
         return (yield)
-    except pytest.skip.Exception:
+    except (Exception, pytest.skip.Exception):
         return pytest.Module.from_parent(parent, path=module_path)
 
 

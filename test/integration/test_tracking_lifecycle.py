@@ -20,13 +20,13 @@ from rclpy.parameter import Parameter
 from ros_helpers import Collector, wait_for
 from sensor_msgs.msg import CameraInfo, Image
 
+from instance_segmentation_ros.core.depth_outputs import UNCONFIRMED_MARKER_ID
 from instance_segmentation_ros.core.image_conversion import fill_image_msg
 from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
 NAMESPACE = '/tracking_lifecycle'
 PERSON, CAR = 1, 3  # the tiny model's class ids of the disc and the rectangle
 STEP_S = 0.25  # between frames, well within tracking.max_age's default 1 s
-UNCONFIRMED_MARKER_ID = depth_msgs.UNCONFIRMED_MARKER_ID
 RESULT_TIMEOUT = 60.0  # s: only bounds a hang
 FX = 300.0
 GREY = 128  # no colour of the tiny model's classes
