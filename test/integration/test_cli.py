@@ -7,10 +7,8 @@ compared with what the shared pipeline computes in this process.
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from cli_run import (
     SCRIPT,
     WIDTH,
     assert_one_line_error,
+    interrupt_at,
     read_bag,
     run_cli,
 )
@@ -622,23 +621,10 @@ def test_ctrl_c_closes_the_bag_cleanly(slow_model, in_dir, tmp_path):
     for k in range(8):
         (images / f'{k}.png').write_bytes((in_dir / 'scene_0.png').read_bytes())
     bag = tmp_path / 'bag'
-    process = subprocess.Popen(
-        [str(SCRIPT), 'folder', str(images), str(tmp_path / 'out'), '--model', slow_model,
-         '--bag', str(bag), '--json', str(tmp_path / 'r.json')],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith('[1/8]'):
-            process.send_signal(signal.SIGINT)
-            break
-    out, err = process.communicate(timeout=60)
-    lines += err.splitlines(keepends=True)
-    assert process.returncode == 130, ''.join(lines)
+    status, lines = interrupt_at([SCRIPT, 'folder', images, tmp_path / 'out', '--model',
+                                  slow_model, '--bag', bag, '--json', tmp_path / 'r.json'],
+                                 '[1/8]')
+    assert status == 130, ''.join(lines)
     assert lines[-1].startswith('instance-segmentation: error: interrupted after ')
     assert 'Traceback' not in ''.join(lines)
     _, messages = read_bag(bag)

@@ -6,16 +6,14 @@ process for the same images.
 """
 
 import json
-import signal
 import sqlite3
 import subprocess
-import time
 
 import cv2
 import numpy as np
 import pytest
 import tiny_models
-from cli_run import SCRIPT, read_bag, run_cli
+from cli_run import SCRIPT, interrupt_at, read_bag, run_cli
 from pycocotools.coco import COCO
 from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -185,22 +183,10 @@ def test_ctrl_c_then_resume_gives_one_result_per_frame(slow_model, tmp_path):
     maker = BagMaker(tmp_path / 'in', 'sqlite3', frames=8)
     source = maker.write()
     out = tmp_path / 'out'
-    process = subprocess.Popen(
-        [str(SCRIPT), 'bag', str(source), str(out), '--model', slow_model, '--json',
-         str(tmp_path / 'r.json')], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines, deadline = [], time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith('[1/8]'):
-            process.send_signal(signal.SIGINT)
-            break
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, ''.join(lines) + err
-    assert err.strip().splitlines()[-1].startswith(
-        'instance-segmentation: error: interrupted after ')
+    status, lines = interrupt_at([SCRIPT, 'bag', source, out, '--model', slow_model, '--json',
+                                  tmp_path / 'r.json'], '[1/8]')
+    assert status == 130, ''.join(lines)
+    assert lines[-1].startswith('instance-segmentation: error: interrupted after ')
     _, messages = read_bag(out)
     done = len(messages['/cam/segmentation/masks'])
     assert 1 <= done < 8

@@ -6,15 +6,13 @@ segment them with depth.enabled.
 """
 
 import json
-import signal
 import subprocess
-import time
 
 import numpy as np
 import pytest
 import tiny_models
 from camera_bags import COLOUR, DEPTH, RGBD_RESULTS, rgbd_bag, tiny_scene
-from cli_run import SCRIPT, read_bag, run_cli
+from cli_run import SCRIPT, interrupt_at, read_bag, run_cli
 from rgbd_truth import check_3d_against_truth
 
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED
@@ -84,18 +82,8 @@ def test_a_resumed_rgbd_run_pairs_depth_read_before_it_stopped(tmp_path):
     bag = rgbd_bag(tmp_path / 'rgbd', 6, [0] * 6, scene_of=tiny_scene)
     out = tmp_path / 'out'
     argv = [str(SCRIPT), 'bag', str(bag), str(out), '--model', model, '--results-only']
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines, deadline = [], time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith('[1/6]'):
-            process.send_signal(signal.SIGINT)
-            break
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, ''.join(lines) + err
+    status, lines = interrupt_at(argv, '[1/6]')
+    assert status == 130, ''.join(lines)
     done = len(read_bag(out)[1][f'{RESULTS}/detections_json'])
     assert 1 <= done < 6
     resumed = subprocess.run([*argv, '--resume'], capture_output=True, text=True, timeout=300)

@@ -1,6 +1,9 @@
 """Running the instance-segmentation command in tests, and reading what it wrote."""
 
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rosbags.highlevel import AnyReader
@@ -27,6 +30,26 @@ def assert_one_line_error(status, err, *fragments, expected_status=1):
     assert 'Traceback' not in err and 'error: ' in lines[0]
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+
+
+def interrupt_at(argv, progress_prefix: str, timeout: float = 120.0):
+    """Run the command, press Ctrl+C (SIGINT) when a progress line starts with the prefix.
+
+    Returns the exit status and every stderr line, the ones after the interrupt included.
+    """
+    process = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith(progress_prefix):
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, lines + err.splitlines(keepends=True)
 
 
 def read_bag(path):
