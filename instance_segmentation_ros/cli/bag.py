@@ -19,6 +19,7 @@ Here: the command's arguments and the runs it makes of them; `bag_plan` chooses 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .arguments import Command, add_model_options, positive_count
@@ -73,6 +74,7 @@ def add_arguments(parser):
 def run_bag(args) -> int:
     """Segment every camera frame of one bag into a new bag, or of several into a folder."""
     from .bag_reader import BagReadError, open_bag
+    from .bag_vision import NOT_INSTALLED, definitions
     from .bag_writer import BagWriterError
 
     if args.ray is not None:
@@ -84,11 +86,14 @@ def run_bag(args) -> int:
     if json_path is not None:
         check_writable_file(json_path)
     choice = choose_model(args)
+    vision_types = definitions()
+    if vision_types is None:
+        print(f'note: {NOT_INSTALLED}', file=sys.stderr)
     engine = None
     try:
         for in_path, out_path in jobs:
             with open_bag(in_path) as opened:
-                run = BagRun.plan(args, opened, in_path, out_path, json_path)
+                run = BagRun.plan(args, opened, in_path, out_path, json_path, vision_types)
                 if engine is None:
                     engine = frame_engine(args, choice)
                 run.frames = engine
@@ -151,8 +156,9 @@ COMMAND = Command(
     description='Segment every frame of the image topics of IN (rosbag2 sqlite3 or mcap, or '
     'ROS 1) into OUT, a new rosbag2 with the messages of IN and, for each camera topic T, '
     "segmentation_node's outputs under <parent of T>/segmentation/ (masks, masks/compressed, "
-    'detections_json; overlay with --overlay; markers, points and the 3D of detections_json '
-    'where the camera has aligned depth), stamped and logged as the input frame. '
+    'detections_json; detections and label_info where vision_msgs is installed; overlay with '
+    '--overlay; markers, points, detections_3d and the 3D of detections_json where the camera '
+    'has aligned depth), stamped and logged as the input frame. '
     'Broken messages are listed at the end; Ctrl+C leaves a readable OUT that --resume '
     'continues. Several IN go into OUT/<name of IN> each; --ray segments the frames on a Ray '
     'cluster, with the same results.',

@@ -21,6 +21,7 @@ from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from instance_segmentation_ros.cli.bag_vision import definitions
 from instance_segmentation_ros.core.compressed import encode_jpeg
 from instance_segmentation_ros.core.detections import PostprocessSettings
 from instance_segmentation_ros.core.labels import coco_label_map
@@ -36,6 +37,9 @@ OUTPUTS = {'/cam/segmentation/masks': 'sensor_msgs/msg/Image',
            '/cam/segmentation/detections_json': 'std_msgs/msg/String'}
 OVERLAYS = {'/cam/segmentation/overlay': 'sensor_msgs/msg/Image',
             '/cam/segmentation/overlay/compressed': 'sensor_msgs/msg/CompressedImage'}
+VISION_MSGS = definitions() is not None  # its .msg files in the ament index
+VISION = {'/cam/segmentation/detections': 'vision_msgs/msg/Detection2DArray',
+          '/cam/segmentation/label_info': 'vision_msgs/msg/LabelInfo'} if VISION_MSGS else {}
 
 
 @pytest.fixture(scope='module')
@@ -171,14 +175,40 @@ def test_results_only_overlay_and_json(model, segmenter, tmp_path, capsys):
     status, _, err = run_cli(capsys, 'bag', source, out, '--model', model, '--results-only',
                              '--overlay', '--json', results)
     assert status == 0, err
-    types, _ = check_results(out, segmenter, range(4),
-                             [START_NS + k * PERIOD_NS for k in range(4)], overlay=True)
-    assert set(types) == {**OUTPUTS, **OVERLAYS}.keys()
+    log_times = [START_NS + k * PERIOD_NS for k in range(4)]
+    types, messages = check_results(out, segmenter, range(4), log_times, overlay=True)
+    assert types == {**OUTPUTS, **OVERLAYS, **VISION}
     coco = COCO(str(tmp_path / 'r.images.json'))
     detections = coco.loadRes(str(results))
     assert sorted(coco.getImgIds()) == [1, 2, 3, 4]
     assert len(detections.getAnnIds()) == len(json.loads(results.read_text())) >= 4
     assert coco.imgs[1]['topic'] == CAMERA
+    if VISION_MSGS:  # the node's detections, and its latched label_info once
+        assert [t for t, _ in messages['/cam/segmentation/label_info']] == log_times[:1]
+        (_, label_info), = messages['/cam/segmentation/label_info']
+        assert label_info.threshold == pytest.approx(0.5)
+        assert [(c.class_id, c.class_name) for c in label_info.class_map][0] == (1, 'person')
+        assert [t for t, _ in messages['/cam/segmentation/detections']] == log_times
+        for (_, text), (_, array) in zip(messages['/cam/segmentation/detections_json'],
+                                         messages['/cam/segmentation/detections'], strict=True):
+            found = json.loads(text.data)['detections']
+            assert array.header.frame_id == 'cam_optical'
+            assert [d.results[0].hypothesis.class_id for d in array.detections] == [
+                d['category_name'] for d in found]
+            assert [d.id for d in array.detections] == [str(k + 1) for k in range(len(found))]
+
+
+def test_without_vision_msgs_detections_and_label_info_are_not_written(model, tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))  # an index without vision_msgs
+    source = BagMaker(tmp_path / 'in', 'mcap', frames=2).write()
+    status, _, err = run_cli(capsys, 'bag', source, tmp_path / 'out', '--model', model,
+                             '--results-only')
+    assert status == 0, err
+    notes = [line for line in err.splitlines() if 'vision_msgs' in line]
+    assert notes == ['note: vision_msgs not installed (no share/vision_msgs/msg in the ament '
+                     'index): detections, label_info and detections_3d not written']
+    assert read_bag(tmp_path / 'out')[0] == OUTPUTS
 
 
 def test_ctrl_c_then_resume_gives_one_result_per_frame(slow_model, tmp_path):
@@ -209,8 +239,10 @@ def test_ctrl_c_then_resume_gives_one_result_per_frame(slow_model, tmp_path):
          str(tmp_path / 'r.json'), '--resume'], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     types, messages = read_bag(out)
-    for topic in [*OUTPUTS, CAMERA]:
-        assert [t for t, _ in messages[topic]] == maker.camera_log_times, topic
+    for topic in [*OUTPUTS, *VISION, CAMERA]:
+        wanted = maker.camera_log_times[:1] if topic.endswith('label_info') else (
+            maker.camera_log_times)
+        assert [t for t, _ in messages[topic]] == wanted, topic
     assert [m.data for _, m in messages['/chatter']] == [f'chat {k}' for k in range(8)]
     images = json.loads((tmp_path / 'r.images.json').read_text())['images']
     assert [image['id'] for image in images] == list(range(1, 9))
