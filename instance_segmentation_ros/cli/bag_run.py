@@ -78,7 +78,7 @@ class BagRun:
 
     @classmethod
     def plan(cls, args, opened, in_path: Path, out_path: Path, json_path: Path | None,
-             vision_types: dict | None = None):
+             vision_types: dict | None = None, resume: bool = False):
         """The cameras, copies and outputs of a run, checked before the model loads.
 
         `vision_types`: vision_msgs' definitions (`bag_vision.definitions`), None where it is
@@ -91,7 +91,7 @@ class BagRun:
             c for c in reader.connections if c.topic not in left_out]
         storage = args.storage or ('mcap' if opened.storage == 'ros1' else opened.storage)
         run = cls(opened, in_path, out_path, storage, cameras, copied, left_out, json_path,
-                  args.resume, not args.results_only, vision_types=vision_types,
+                  resume, not args.results_only, vision_types=vision_types,
                   score_threshold=args.score_threshold)
         run.total_frames = sum(c.msgcount for c in reader.connections if c.topic in cameras)
         if depth_topics:

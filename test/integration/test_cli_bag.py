@@ -317,6 +317,41 @@ def test_unknown_types_and_broken_images_are_counted_and_the_rest_kept(model, se
     assert [m.data for _, m in messages['/chatter']] == [f'chat {k}' for k in range(4)]
 
 
+def log_times(frames):
+    """The log times of BagMaker's camera frames."""
+    return [START_NS + k * PERIOD_NS for k in range(frames)]
+
+
+def test_a_failed_bag_is_named_and_the_others_are_done_then_resume_finishes(
+        model, segmenter, tmp_path, capsys):
+    first = BagMaker(tmp_path / 'first', 'mcap', frames=2).write()
+    broken = tmp_path / 'broken.bag'
+    broken.write_bytes(b'no bag at all\n' * 10)
+    third = BagMaker(tmp_path / 'third', 'sqlite3', frames=3).write()
+    out = tmp_path / 'out'
+    status, stdout, err = run_cli(capsys, 'bag', first, broken, third, out, '--model', model)
+    assert status == 1, err
+    errors = [line for line in err.splitlines() if ': error: ' in line]
+    assert len(errors) == 2, err
+    assert errors[0].startswith('instance-segmentation: error: ') and str(broken) in errors[0]
+    assert errors[1] == (f'instance-segmentation: error: 1 of 3 bags failed ({broken}); the '
+                         f'others were done')
+    assert sorted(p.name for p in out.iterdir()) == ['first', 'third']
+    check_results(out / 'first', segmenter, range(2), log_times(2))
+    check_results(out / 'third', segmenter, range(3), log_times(3))
+    assert stdout.count('segmented ') == 2
+
+    broken.unlink()  # the bag is mended: --resume does it and leaves the done ones as they are
+    BagMaker(broken, 'ros1', frames=4).write()
+    status, stdout, err = run_cli(capsys, 'bag', first, broken, third, out, '--model', model,
+                                  '--resume')
+    assert status == 0, err
+    assert [line.split(' frames')[0] for line in stdout.splitlines()
+            if line.startswith('segmented')] == ['segmented 0', 'segmented 4', 'segmented 0']
+    check_results(out / 'broken', segmenter, range(4), log_times(4))
+    assert len(read_bag(out / 'first')[1]['/cam/segmentation/masks']) == 2
+
+
 @pytest.mark.parametrize('argv, fragment, status', [
     (['--topics', '/chatter'], 'is a std_msgs/msg/String', 2),
     (['--topics', '/nothing'], 'is not a topic of', 2),
