@@ -352,6 +352,39 @@ def test_a_failed_bag_is_named_and_the_others_are_done_then_resume_finishes(
     assert len(read_bag(out / 'first')[1]['/cam/segmentation/masks']) == 2
 
 
+def test_ctrl_c_in_the_second_of_three_bags_then_resume_finishes_each(slow_model, tmp_path):
+    makers = [BagMaker(tmp_path / name, 'mcap', frames=3) for name in ('a', 'b', 'c')]
+    sources = [str(maker.write()) for maker in makers]
+    out = tmp_path / 'out'
+    command = [str(SCRIPT), 'bag', *sources, str(out), '--model', slow_model]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    seen, lines, deadline = 0, [], time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        seen += line.startswith('[1/3]')
+        if seen == 2:  # the first frame of the second bag
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, ''.join(lines) + err
+    assert sorted(p.name for p in out.iterdir()) == ['a', 'b']  # c was never started
+    assert 1 <= len(read_bag(out / 'b')[1]['/cam/segmentation/masks']) < 3
+    resumed = subprocess.run([*command, '--resume'], capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [line.split(' frames')[0] for line in resumed.stdout.splitlines()
+            if line.startswith('segmented')][::2] == ['segmented 0', 'segmented 3']
+    for name in ('a', 'b', 'c'):
+        _, messages = read_bag(out / name)
+        for topic in [*OUTPUTS, *VISION, CAMERA]:
+            wanted = log_times(1 if topic.endswith('label_info') else 3)
+            assert [t for t, _ in messages[topic]] == wanted, (name, topic)
+
+
 @pytest.mark.parametrize('argv, fragment, status', [
     (['--topics', '/chatter'], 'is a std_msgs/msg/String', 2),
     (['--topics', '/nothing'], 'is not a topic of', 2),
