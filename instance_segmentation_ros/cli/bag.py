@@ -19,12 +19,22 @@ Here: the command's arguments and the runs it makes of them; `bag_plan` chooses 
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from .arguments import Command, add_model_options, positive_count
 from .bag_frames import LocalFrames
 from .bag_run import BagRun
-from .common import EXIT_USAGE, CliError, check_writable_file, choose_model, load_segmenter
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    PROG,
+    CliError,
+    check_writable_file,
+    choose_model,
+    load_segmenter,
+)
 
 STORAGE_CHOICES = ('sqlite3', 'mcap')
 
@@ -54,7 +64,8 @@ def add_arguments(parser):
                              'names beside each camera: <P>/aligned_depth_to_color/image_raw for '
                              '<P>/color/image_raw, <N>/depth/image for <N>/image)')
     parser.add_argument('--resume', action='store_true',
-                        help='continue the OUT of an interrupted run (same IN and options)')
+                        help='continue the OUT of an interrupted run (same IN and options; '
+                             'with several IN, each OUT/<name> there, and start the others)')
     group = parser.add_argument_group('Ray cluster options (pip install instance_segmentation_ros'
                                       '[ray])')
     group.add_argument('--ray', nargs='?', const='', metavar='ADDRESS',
@@ -73,6 +84,7 @@ def add_arguments(parser):
 def run_bag(args) -> int:
     """Segment every camera frame of one bag into a new bag, or of several into a folder."""
     from .bag_reader import BagReadError, open_bag
+    from .bag_vision import NOT_INSTALLED, definitions
     from .bag_writer import BagWriterError
 
     if args.ray is not None:
@@ -84,55 +96,88 @@ def run_bag(args) -> int:
     if json_path is not None:
         check_writable_file(json_path)
     choice = choose_model(args)
-    engine = None
+    vision_types = definitions()
+    if vision_types is None:
+        print(f'note: {NOT_INSTALLED}', file=sys.stderr)
+    engine, failed = None, []
     try:
-        for in_path, out_path in jobs:
-            with open_bag(in_path) as opened:
-                run = BagRun.plan(args, opened, in_path, out_path, json_path)
-                if engine is None:
-                    engine = frame_engine(args, choice)
-                run.frames = engine
-                run.execute()
-        return 0
+        for job in jobs:
+            loading = False
+            try:
+                with open_bag(job.in_path) as opened:
+                    run = BagRun.plan(args, opened, job.in_path, job.out_path, json_path,
+                                      vision_types, job.resume)
+                    if engine is None:
+                        loading = True  # the model's failure is every bag's: it stops the run
+                        engine = frame_engine(args, choice)
+                        loading = False
+                    run.frames = engine
+                    run.execute()
+            except (BagReadError, BagWriterError, CliError) as error:
+                if len(jobs) == 1 or loading or getattr(error, 'status', 0) == EXIT_INTERRUPTED:
+                    raise
+                text = str(error)
+                if str(job.in_path) not in text:
+                    text = f'{job.in_path}: {text}'
+                print(f'{PROG}: error: {text}', file=sys.stderr, flush=True)
+                failed.append(str(job.in_path))
     except (BagReadError, BagWriterError) as error:
         raise CliError(str(error)) from None
     finally:
         if engine is not None:
             engine.close()
+    if failed:
+        raise CliError(f'{len(failed)} of {len(jobs)} bags failed ({", ".join(failed)}); the '
+                       f'others were done')
+    return 0
 
 
-def bag_jobs(args) -> list[tuple[Path, Path]]:
-    """(IN, OUT) for each input: OUT itself for one, OUT/<name of IN> for several."""
+@dataclass(frozen=True)
+class BagJob:
+    """One input bag, the OUT it goes into, and whether that OUT is continued (--resume)."""
+
+    in_path: Path
+    out_path: Path
+    resume: bool
+
+
+def bag_jobs(args) -> list[BagJob]:
+    """The job of each input: into OUT itself for one, into OUT/<name of IN> for several.
+
+    With several, --resume continues each OUT/<name> that is there and starts the others, so
+    that it finishes a run that was interrupted (or had failed bags) wherever it stopped.
+    """
     ins = [Path(p).expanduser() for p in args.in_bags]
     out = Path(args.out_bag).expanduser()
     if args.ray and Path(args.ray).expanduser().exists():
         raise CliError(f'--ray took {args.ray} for its address: give --ray after OUT, or write '
                        f'--ray=ADDRESS', EXIT_USAGE)
     if len(ins) == 1:
-        jobs = [(ins[0], out)]
+        jobs = [BagJob(ins[0], out, args.resume)]
     else:
-        for option in ('resume', 'json'):
-            if getattr(args, option):
-                raise CliError(f'--{option} takes one IN: run the bags one at a time for it',
-                               EXIT_USAGE)
+        if args.json:
+            raise CliError('--json takes one IN: run the bags one at a time for it', EXIT_USAGE)
         names = [p.stem if p.suffix == '.bag' else p.name for p in ins]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise CliError(f'two IN bags are named {twice[0]}: each goes into OUT/<its name>, '
                            f'so rename one', EXIT_USAGE)
-        if out.exists() or out.is_symlink():
+        if args.resume and not out.is_dir():
+            raise CliError(f'--resume: {out} is not there to continue', EXIT_USAGE)
+        if not args.resume and (out.exists() or out.is_symlink()):
             raise CliError(f'{out} exists already: choose a new folder')
-        jobs = [(p, out / n) for p, n in zip(ins, names, strict=True)]
-    for in_path, out_path in jobs:
-        if out_path.absolute() == in_path.absolute():
+        jobs = [BagJob(p, out / n, args.resume and (out / n).is_dir())
+                for p, n in zip(ins, names, strict=True)]
+    for job in jobs:
+        if job.out_path.absolute() == job.in_path.absolute():
             raise CliError('OUT is IN: a bag is never overwritten; choose a new folder',
                            EXIT_USAGE)
-        if args.resume and not out_path.is_dir():
-            raise CliError(f'--resume: {out_path} is not there to continue', EXIT_USAGE)
-        if not args.resume and (out_path.exists() or out_path.is_symlink()):
-            raise CliError(f'{out_path} exists already: choose a new folder, or --resume it')
+        if job.resume and not job.out_path.is_dir():
+            raise CliError(f'--resume: {job.out_path} is not there to continue', EXIT_USAGE)
+        if not job.resume and (job.out_path.exists() or job.out_path.is_symlink()):
+            raise CliError(f'{job.out_path} exists already: choose a new folder, or --resume it')
     if len(jobs) > 1:
-        out.mkdir(parents=True)
+        out.mkdir(parents=True, exist_ok=args.resume)
     return jobs
 
 
@@ -151,8 +196,9 @@ COMMAND = Command(
     description='Segment every frame of the image topics of IN (rosbag2 sqlite3 or mcap, or '
     'ROS 1) into OUT, a new rosbag2 with the messages of IN and, for each camera topic T, '
     "segmentation_node's outputs under <parent of T>/segmentation/ (masks, masks/compressed, "
-    'detections_json; overlay with --overlay; markers, points and the 3D of detections_json '
-    'where the camera has aligned depth), stamped and logged as the input frame. '
+    'detections_json; detections and label_info where vision_msgs is installed; overlay with '
+    '--overlay; markers, points, detections_3d and the 3D of detections_json where the camera '
+    'has aligned depth), stamped and logged as the input frame. '
     'Broken messages are listed at the end; Ctrl+C leaves a readable OUT that --resume '
     'continues. Several IN go into OUT/<name of IN> each; --ray segments the frames on a Ray '
     'cluster, with the same results.',

@@ -14,8 +14,8 @@ of the nearest stamp within the tolerance among those logged before it or up to 
 after it (the node pairs after the model call, so depth that comes a little later counts),
 and measured with `core.depth3d.locate_instances` (the node's defaults). Its outputs are the
 node's: the 3D fields of ``detections_json`` and, under the camera's results, ``markers``
-(visualization_msgs/MarkerArray) and ``points`` (sensor_msgs/PointCloud2). rosbags' message
-types have no vision_msgs, so there is no ``detections_3d``.
+(visualization_msgs/MarkerArray) and ``points`` (sensor_msgs/PointCloud2); ``detections_3d``
+where vision_msgs is installed (`bag_vision`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,10 @@ RESULT_TYPES = {'masks': IMAGE_TYPE, 'masks/compressed': COMPRESSED_TYPE,
                 'detections_json': STRING_TYPE}
 OVERLAY_TYPES = {'overlay': IMAGE_TYPE, 'overlay/compressed': COMPRESSED_TYPE}
 DEPTH_TYPES = {'markers': 'visualization_msgs/msg/MarkerArray',
-               'points': 'sensor_msgs/msg/PointCloud2'}  # no vision_msgs in rosbags' types
+               'points': 'sensor_msgs/msg/PointCloud2'}
+VISION_TYPES = {'detections': 'vision_msgs/msg/Detection2DArray',
+                'label_info': 'vision_msgs/msg/LabelInfo'}  # where vision_msgs is installed
+VISION_3D_TYPES = {'detections_3d': 'vision_msgs/msg/Detection3DArray'}
 JPEG_QUALITY = 95  # segmentation_node's jpeg_quality default
 PROGRESS_KEY = 'instance_segmentation'  # custom_data: where an interrupted run stopped
 
@@ -62,11 +65,13 @@ class Camera:
     outputs: dict[str, str]  # output name (masks, ...) -> absolute topic
 
     @classmethod
-    def of(cls, topic: str, msgtype: str, overlay: bool, depth: bool = False) -> Camera:
-        """The camera of an image topic, with or without the overlay and 3D outputs."""
+    def of(cls, topic: str, msgtype: str, overlay: bool, depth: bool = False,
+           vision: bool = False) -> Camera:
+        """The camera of an image topic, with or without the overlay, 3D and vision_msgs."""
         namespace = output_namespace(topic, msgtype)
         names = {**RESULT_TYPES, **(OVERLAY_TYPES if overlay else {}),
-                 **(DEPTH_TYPES if depth else {})}
+                 **(DEPTH_TYPES if depth else {}), **(VISION_TYPES if vision else {}),
+                 **(VISION_3D_TYPES if vision and depth else {})}
         return cls(topic, msgtype, {name: f'{namespace}/{name}' for name in names})
 
 
@@ -75,12 +80,17 @@ class OutputBag:
 
     Connections are made on first use, so that a resumed run can copy the interrupted run's
     messages first. `progress` goes into metadata.yaml's custom_data when the bag is closed.
+    `extra_types` (rosbags definitions, as `bag_vision.definitions` gives them) are registered
+    beside the Jazzy ones.
     """
 
-    def __init__(self, path: Path, storage: str):
+    def __init__(self, path: Path, storage: str, extra_types: dict | None = None):
         self.path = path
         self.storage = storage
         self.typestore = get_typestore(Stores.ROS2_JAZZY)
+        if extra_types:
+            self.typestore.register(extra_types)
+        self.written_topics: set[str] = set()  # topics with a message in OUT, copies included
         self.progress: dict[str, str] = {}
         self._writer: Writer | None = None
         self._connections = {}  # topic -> writer connection
@@ -114,6 +124,7 @@ class OutputBag:
         """Write one input message unchanged (in CDR) at its own log time."""
         target, convert = self._converters[(connection.id, id(connection.owner))]
         self._write(target, log_time, convert(data))
+        self.written_topics.add(target.topic)
 
     def write_result(self, topic: str, msgtype: str, log_time: int, message):
         """Serialize and write one result message."""
@@ -122,6 +133,7 @@ class OutputBag:
             connection = self._connections[topic] = self._writer.add_connection(
                 topic, msgtype, typestore=self.typestore, offered_qos_profiles=[OFFERED_QOS])
         self._write(connection, log_time, self.typestore.serialize_cdr(message, msgtype))
+        self.written_topics.add(topic)
 
     def write_frame(self, camera: Camera, log_time: int, header, label_image: np.ndarray,
                     detections_json: str, overlay: np.ndarray | None):

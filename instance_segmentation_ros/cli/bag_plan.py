@@ -11,10 +11,12 @@ from pathlib import Path
 from .common import EXIT_USAGE, CliError
 
 
-def choose_cameras(args, reader, in_path: Path) -> tuple[dict, dict[str, str]]:
+def choose_cameras(args, reader, in_path: Path, vision: bool = False
+                   ) -> tuple[dict, dict[str, str]]:
     """The Camera of each topic to segment, by topic, and each one's depth image topic.
 
-    The cameras are --topics, else every camera topic that is not a depth image of another.
+    The cameras are --topics, else every camera topic that is not a depth image of another;
+    with `vision` (vision_msgs definitions found) they get the vision_msgs outputs too.
     """
     from .bag_depth import check_depth_topic, find_depth
     from .bag_output import CAMERA_TYPES, COMPRESSED_TYPE, Camera, is_result_topic
@@ -44,7 +46,8 @@ def choose_cameras(args, reader, in_path: Path) -> tuple[dict, dict[str, str]]:
         raise CliError(f'{in_path} has no sensor_msgs/Image or CompressedImage topic to '
                        f'segment')
     depth = find_depth(args.depth_topic, named, types)
-    cameras = {t: Camera.of(t, types[t], args.overlay, t in depth) for t in named}
+    cameras = {t: Camera.of(t, types[t], args.overlay, t in depth, vision)
+               for t in named}
     owners = {}
     for camera in cameras.values():
         for output in camera.outputs.values():

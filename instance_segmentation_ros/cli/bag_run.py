@@ -61,6 +61,8 @@ class BagRun:
     copy_inputs: bool  # not --results-only
     frames: object = None  # LocalFrames or ray_runner.RayFrames: where frames are segmented
     depth: object = None  # bag_depth.BagDepth where a camera has depth
+    vision_types: dict | None = None  # vision_msgs definitions for OUT, where installed
+    score_threshold: float = 0.0  # what label_info says
     read_log_time: int = 0  # of the last input message read
     total_frames: int = 0
     frames_done: int = 0  # camera messages handled (segmented or broken), all runs
@@ -75,16 +77,22 @@ class BagRun:
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def plan(cls, args, opened, in_path: Path, out_path: Path, json_path: Path | None):
-        """The cameras, copies and outputs of a run, checked before the model loads."""
+    def plan(cls, args, opened, in_path: Path, out_path: Path, json_path: Path | None,
+             vision_types: dict | None = None, resume: bool = False):
+        """The cameras, copies and outputs of a run, checked before the model loads.
+
+        `vision_types`: vision_msgs' definitions (`bag_vision.definitions`), None where it is
+        not installed (no detections, label_info or detections_3d).
+        """
         reader = opened.reader
-        cameras, depth_topics = choose_cameras(args, reader, in_path)
+        cameras, depth_topics = choose_cameras(args, reader, in_path, vision_types is not None)
         left_out = left_out_topics(reader, cameras)
         copied = [] if args.results_only else [
             c for c in reader.connections if c.topic not in left_out]
         storage = args.storage or ('mcap' if opened.storage == 'ros1' else opened.storage)
         run = cls(opened, in_path, out_path, storage, cameras, copied, left_out, json_path,
-                  args.resume, not args.results_only)
+                  resume, not args.results_only, vision_types=vision_types,
+                  score_threshold=args.score_threshold)
         run.total_frames = sum(c.msgcount for c in reader.connections if c.topic in cameras)
         if depth_topics:
             from .bag_depth import BagDepth
@@ -97,7 +105,7 @@ class BagRun:
         from .bag_output import OutputBag
 
         target = continued_path(self.out_path) if self.resume else self.out_path
-        bag = OutputBag(target, self.storage)
+        bag = OutputBag(target, self.storage, self.vision_types)
         progress = None
         with StopRequest() as stop:
             try:
@@ -181,6 +189,19 @@ class BagRun:
         item.size = bgr.shape[:2]
         item.handle = self.frames.submit(FrameJob(bgr, *item.header, image_id))
 
+    def _write_vision(self, bag, camera: Camera, log_time: int, header, instances):
+        """A frame's `detections`, after the camera's `label_info` if OUT has none yet.
+
+        The node publishes label_info latched, once; in a bag it is the camera's first message
+        of the kind, at its first segmented frame's log time (a resumed OUT has it already).
+        """
+        from .bag_vision import write_detections, write_label_info
+
+        label_map = self.frames.segmenter.label_map
+        if camera.outputs['label_info'] not in bag.written_topics:
+            write_label_info(bag, camera, log_time, header, label_map, self.score_threshold)
+        write_detections(bag, camera, log_time, header, instances, label_map)
+
     def _has_depth(self, camera: Camera) -> bool:
         return self.depth is not None and camera.topic in self.depth.cameras
 
@@ -236,9 +257,16 @@ class BagRun:
                 bag.copy(connection, log_time, data)
             bag.write_frame(camera, log_time, header, result.label_image, detections_json,
                             result.overlay)
+            label_map = self.frames.segmenter.label_map
+            if 'detections' in camera.outputs:
+                self._write_vision(bag, camera, log_time, header, result.instances)
             if located is not None:
-                write_3d(bag, camera, log_time, header, result.instances, located,
-                         self.frames.segmenter.label_map)
+                write_3d(bag, camera, log_time, header, result.instances, located, label_map)
+                if 'detections_3d' in camera.outputs:
+                    from .bag_vision import write_detections_3d
+
+                    write_detections_3d(bag, camera, log_time, header, result.instances,
+                                        located, label_map)
             if self.json_path is not None:
                 self.results.extend(coco)
                 height, width = item.size

@@ -4,6 +4,8 @@ The bag is played into a real node over DDS in `processing_mode: every_frame` (e
 published once, as `ros2 bag play` does, read with rosbags), and segmented by the bag command;
 masks, masks/compressed, overlay and detections_json must be equal frame by frame, the
 JSON's timing field aside; for an RGB-D bag (node with depth.enabled) markers and points too.
+Where vision_msgs is installed, also detections (detections_3d with depth) and label_info, which
+the node publishes latched and the bag holds once.
 """
 
 import json
@@ -24,16 +26,73 @@ from camera_bags import (
 )
 from cli_run import read_bag, run_cli
 from node_harness import Harness
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import Collector, wait_for
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from instance_segmentation_ros.ros import depth_msgs
+from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
 FRAMES = 6
 TIMING_FIELDS = ('inference_ms',)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def subscribe_vision(harness, namespace, outputs, three_d=False):
+    """Collect the node's vision_msgs outputs into `outputs`, where vision_msgs is installed."""
+    if not detection_msgs.AVAILABLE:
+        return
+    kinds = [('detections', detection_msgs.Detection2DArray)]
+    if three_d:
+        kinds.append(('detections_3d', detection_msgs.Detection3DArray))
+    for name, message_type in kinds:
+        outputs[name] = Collector()
+        harness.client.create_subscription(message_type, f'{namespace}/{name}', outputs[name],
+                                           10)
+    outputs['label_info'] = Collector()
+    harness.client.create_subscription(detection_msgs.LabelInfo, f'{namespace}/label_info',
+                                       outputs['label_info'], LATCHED)
+
+
+def detection_fields(detection) -> tuple:
+    """What a Detection2D or Detection3D says, the same from rclpy's class and from rosbags'."""
+    bbox = detection.bbox
+    if hasattr(bbox, 'size_x'):
+        box = (bbox.center.position.x, bbox.center.position.y, bbox.center.theta, bbox.size_x,
+               bbox.size_y)
+    else:
+        box = (bbox.center.position.x, bbox.center.position.y, bbox.center.position.z,
+               bbox.size.x, bbox.size.y, bbox.size.z)
+    results = [(r.hypothesis.class_id, round(float(r.hypothesis.score), 6),
+                *(round(float(v), 6) for v in (r.pose.pose.position.x, r.pose.pose.position.y,
+                                               r.pose.pose.position.z)))
+               for r in detection.results]
+    return (detection.header.stamp.sec, detection.header.stamp.nanosec,
+            detection.header.frame_id, detection.id, *(round(float(v), 6) for v in box),
+            results)
+
+
+def check_vision(written, published, namespace, names):
+    """The bag's vision_msgs topics `names` hold what the node published; label_info once."""
+    if not detection_msgs.AVAILABLE:
+        return
+    for name in names:
+        ours = written[f'{namespace}/{name}']
+        assert len(ours) == FRAMES, name
+        for (_, bagged), node in zip(ours, published[name], strict=True):
+            assert (bagged.header.stamp.sec, bagged.header.frame_id) == (
+                node.header.stamp.sec, node.header.frame_id)
+            assert [detection_fields(d) for d in bagged.detections] == [
+                detection_fields(d) for d in node.detections], name
+    assert any(len(m.detections) for _, m in written[f'{namespace}/{names[-1]}'])
+    (log_time, bagged), = written[f'{namespace}/label_info']
+    assert log_time == written[f'{namespace}/detections_json'][0][0]  # the first frame's
+    node = published['label_info'][0]
+    assert bagged.threshold == pytest.approx(node.threshold)
+    assert [(c.class_id, c.class_name) for c in bagged.class_map] == [
+        (c.class_id, c.class_name) for c in node.class_map]
 
 
 @pytest.fixture(scope='module')
@@ -60,6 +119,7 @@ def node_results(model, bag):
                                   reliability=ReliabilityPolicy.RELIABLE))
     outputs = {'masks': harness.masks, 'masks/compressed': png,
                'detections_json': harness.json, 'overlay': harness.overlay}
+    subscribe_vision(harness, RESULTS, outputs)
     try:
         assert wait_for(lambda: player.get_subscription_count() > 0, timeout=30)
         assert wait_for(lambda: harness.client.count_publishers(
@@ -74,7 +134,8 @@ def node_results(model, bag):
                 message.header.stamp.nanosec = recorded.header.stamp.nanosec
                 message.header.frame_id = recorded.header.frame_id
                 player.publish(message)
-        assert wait_for(lambda: all(len(c) >= FRAMES for c in outputs.values()), timeout=120), {
+        assert wait_for(lambda: all(len(c) >= (1 if name == 'label_info' else FRAMES)
+                                    for name, c in outputs.items()), timeout=120), {
             name: len(c) for name, c in outputs.items()}
         return {name: list(c.messages) for name, c in outputs.items()}
     finally:
@@ -105,6 +166,7 @@ def test_the_bag_command_gives_what_the_node_gives_for_every_frame(model, tmp_pa
                                  published['masks/compressed'], strict=True):
         assert ours.format == theirs.format
         assert bytes(ours.data) == bytes(theirs.data)
+    check_vision(written, published, RESULTS, ['detections'])
 
 
 def played_message(recorded, message_type):
@@ -140,6 +202,7 @@ def node_rgbd_results(model, bag):
                DEPTH: (harness.client.create_publisher(Image, DEPTH, qos), Image),
                INFO: (harness.client.create_publisher(CameraInfo, INFO, qos), CameraInfo)}
     outputs = {'detections_json': harness.json, 'markers': markers, 'points': points}
+    subscribe_vision(harness, RGBD_RESULTS, outputs, three_d=True)
     try:
         assert wait_for(lambda: all(p.get_subscription_count() > 0 for p, _ in
                                     players.values()), timeout=30)
@@ -150,7 +213,8 @@ def node_rgbd_results(model, bag):
                 publisher, message_type = players[connection.topic]
                 publisher.publish(played_message(
                     reader.deserialize(raw, connection.msgtype), message_type))
-        assert wait_for(lambda: all(len(c) >= FRAMES for c in outputs.values()), timeout=120), {
+        assert wait_for(lambda: all(len(c) >= (1 if name == 'label_info' else FRAMES)
+                                    for name, c in outputs.items()), timeout=120), {
             name: len(c) for name, c in outputs.items()}
         return {name: list(c.messages) for name, c in outputs.items()}
     finally:
@@ -190,3 +254,4 @@ def test_an_rgbd_bag_gives_the_nodes_3d_outputs(model, tmp_path, capsys):
         assert (ours.width, ours.point_step, [f.name for f in ours.fields]) == (
             theirs.width, theirs.point_step, [f.name for f in theirs.fields])
         assert np.array_equal(ours.data, np.frombuffer(bytes(theirs.data), np.uint8))
+    check_vision(written, published, RGBD_RESULTS, ['detections', 'detections_3d'])

@@ -19,6 +19,7 @@ from rosbags.rosbag1 import Writer as Writer1
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from instance_segmentation_ros.cli.bag_vision import definitions
 from instance_segmentation_ros.core.compressed import encode_jpeg
 from instance_segmentation_ros.core.detections import PostprocessSettings
 from instance_segmentation_ros.core.labels import coco_label_map
@@ -34,6 +35,9 @@ OUTPUTS = {'/cam/segmentation/masks': 'sensor_msgs/msg/Image',
            '/cam/segmentation/detections_json': 'std_msgs/msg/String'}
 OVERLAYS = {'/cam/segmentation/overlay': 'sensor_msgs/msg/Image',
             '/cam/segmentation/overlay/compressed': 'sensor_msgs/msg/CompressedImage'}
+VISION_MSGS = definitions() is not None  # its .msg files in the ament index
+VISION = {'/cam/segmentation/detections': 'vision_msgs/msg/Detection2DArray',
+          '/cam/segmentation/label_info': 'vision_msgs/msg/LabelInfo'} if VISION_MSGS else {}
 
 
 @pytest.fixture(scope='module')
@@ -169,14 +173,40 @@ def test_results_only_overlay_and_json(model, segmenter, tmp_path, capsys):
     status, _, err = run_cli(capsys, 'bag', source, out, '--model', model, '--results-only',
                              '--overlay', '--json', results)
     assert status == 0, err
-    types, _ = check_results(out, segmenter, range(4),
-                             [START_NS + k * PERIOD_NS for k in range(4)], overlay=True)
-    assert set(types) == {**OUTPUTS, **OVERLAYS}.keys()
+    log_times = [START_NS + k * PERIOD_NS for k in range(4)]
+    types, messages = check_results(out, segmenter, range(4), log_times, overlay=True)
+    assert types == {**OUTPUTS, **OVERLAYS, **VISION}
     coco = COCO(str(tmp_path / 'r.images.json'))
     detections = coco.loadRes(str(results))
     assert sorted(coco.getImgIds()) == [1, 2, 3, 4]
     assert len(detections.getAnnIds()) == len(json.loads(results.read_text())) >= 4
     assert coco.imgs[1]['topic'] == CAMERA
+    if VISION_MSGS:  # the node's detections, and its latched label_info once
+        assert [t for t, _ in messages['/cam/segmentation/label_info']] == log_times[:1]
+        (_, label_info), = messages['/cam/segmentation/label_info']
+        assert label_info.threshold == pytest.approx(0.5)
+        assert [(c.class_id, c.class_name) for c in label_info.class_map][0] == (1, 'person')
+        assert [t for t, _ in messages['/cam/segmentation/detections']] == log_times
+        for (_, text), (_, array) in zip(messages['/cam/segmentation/detections_json'],
+                                         messages['/cam/segmentation/detections'], strict=True):
+            found = json.loads(text.data)['detections']
+            assert array.header.frame_id == 'cam_optical'
+            assert [d.results[0].hypothesis.class_id for d in array.detections] == [
+                d['category_name'] for d in found]
+            assert [d.id for d in array.detections] == [str(k + 1) for k in range(len(found))]
+
+
+def test_without_vision_msgs_detections_and_label_info_are_not_written(model, tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))  # an index without vision_msgs
+    source = BagMaker(tmp_path / 'in', 'mcap', frames=2).write()
+    status, _, err = run_cli(capsys, 'bag', source, tmp_path / 'out', '--model', model,
+                             '--results-only')
+    assert status == 0, err
+    notes = [line for line in err.splitlines() if 'vision_msgs' in line]
+    assert notes == ['note: vision_msgs not installed (no share/vision_msgs/msg in the ament '
+                     'index): detections, label_info and detections_3d not written']
+    assert read_bag(tmp_path / 'out')[0] == OUTPUTS
 
 
 def test_ctrl_c_then_resume_gives_one_result_per_frame(slow_model, tmp_path):
@@ -195,8 +225,10 @@ def test_ctrl_c_then_resume_gives_one_result_per_frame(slow_model, tmp_path):
          str(tmp_path / 'r.json'), '--resume'], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     types, messages = read_bag(out)
-    for topic in [*OUTPUTS, CAMERA]:
-        assert [t for t, _ in messages[topic]] == maker.camera_log_times, topic
+    for topic in [*OUTPUTS, *VISION, CAMERA]:
+        wanted = maker.camera_log_times[:1] if topic.endswith('label_info') else (
+            maker.camera_log_times)
+        assert [t for t, _ in messages[topic]] == wanted, topic
     assert [m.data for _, m in messages['/chatter']] == [f'chat {k}' for k in range(8)]
     images = json.loads((tmp_path / 'r.images.json').read_text())['images']
     assert [image['id'] for image in images] == list(range(1, 9))
@@ -269,6 +301,74 @@ def test_unknown_types_and_broken_images_are_counted_and_the_rest_kept(model, se
     assert len(messages[CAMERA]) == 6  # the broken frames are kept as they were
     assert len(messages['/front/segmentation/masks']) == 1
     assert [m.data for _, m in messages['/chatter']] == [f'chat {k}' for k in range(4)]
+
+
+def log_times(frames):
+    """The log times of BagMaker's camera frames."""
+    return [START_NS + k * PERIOD_NS for k in range(frames)]
+
+
+def test_a_failed_bag_is_named_and_the_others_are_done_then_resume_finishes(
+        model, segmenter, tmp_path, capsys):
+    first = BagMaker(tmp_path / 'first', 'mcap', frames=2).write()
+    broken = tmp_path / 'broken.bag'
+    broken.write_bytes(b'no bag at all\n' * 10)
+    third = BagMaker(tmp_path / 'third', 'sqlite3', frames=3).write()
+    out = tmp_path / 'out'
+    status, stdout, err = run_cli(capsys, 'bag', first, broken, third, out, '--model', model)
+    assert status == 1, err
+    errors = [line for line in err.splitlines() if ': error: ' in line]
+    assert len(errors) == 2, err
+    assert errors[0].startswith('instance-segmentation: error: ') and str(broken) in errors[0]
+    assert errors[1] == (f'instance-segmentation: error: 1 of 3 bags failed ({broken}); the '
+                         f'others were done')
+    assert sorted(p.name for p in out.iterdir()) == ['first', 'third']
+    check_results(out / 'first', segmenter, range(2), log_times(2))
+    check_results(out / 'third', segmenter, range(3), log_times(3))
+    assert stdout.count('segmented ') == 2
+
+    broken.unlink()  # the bag is mended: --resume does it and leaves the done ones as they are
+    BagMaker(broken, 'ros1', frames=4).write()
+    status, stdout, err = run_cli(capsys, 'bag', first, broken, third, out, '--model', model,
+                                  '--resume')
+    assert status == 0, err
+    assert [line.split(' frames')[0] for line in stdout.splitlines()
+            if line.startswith('segmented')] == ['segmented 0', 'segmented 4', 'segmented 0']
+    check_results(out / 'broken', segmenter, range(4), log_times(4))
+    assert len(read_bag(out / 'first')[1]['/cam/segmentation/masks']) == 2
+
+
+def test_ctrl_c_in_the_second_of_three_bags_then_resume_finishes_each(slow_model, tmp_path):
+    makers = [BagMaker(tmp_path / name, 'mcap', frames=3) for name in ('a', 'b', 'c')]
+    sources = [str(maker.write()) for maker in makers]
+    out = tmp_path / 'out'
+    command = [str(SCRIPT), 'bag', *sources, str(out), '--model', slow_model]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    seen, lines, deadline = 0, [], time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        seen += line.startswith('[1/3]')
+        if seen == 2:  # the first frame of the second bag
+            process.send_signal(signal.SIGINT)
+            break
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, ''.join(lines) + err
+    assert sorted(p.name for p in out.iterdir()) == ['a', 'b']  # c was never started
+    assert 1 <= len(read_bag(out / 'b')[1]['/cam/segmentation/masks']) < 3
+    resumed = subprocess.run([*command, '--resume'], capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [line.split(' frames')[0] for line in resumed.stdout.splitlines()
+            if line.startswith('segmented')][::2] == ['segmented 0', 'segmented 3']
+    for name in ('a', 'b', 'c'):
+        _, messages = read_bag(out / name)
+        for topic in [*OUTPUTS, *VISION, CAMERA]:
+            wanted = log_times(1 if topic.endswith('label_info') else 3)
+            assert [t for t, _ in messages[topic]] == wanted, (name, topic)
 
 
 @pytest.mark.parametrize('argv, fragment, status', [
