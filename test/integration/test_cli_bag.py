@@ -343,20 +343,8 @@ def test_ctrl_c_in_the_second_of_three_bags_then_resume_finishes_each(slow_model
     sources = [str(maker.write()) for maker in makers]
     out = tmp_path / 'out'
     command = [str(SCRIPT), 'bag', *sources, str(out), '--model', slow_model]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    seen, lines, deadline = 0, [], time.monotonic() + 180
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        seen += line.startswith('[1/3]')
-        if seen == 2:  # the first frame of the second bag
-            process.send_signal(signal.SIGINT)
-            break
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, ''.join(lines) + err
+    status, lines = interrupt_at(command, '[1/3]', occurrence=2)  # the second bag's first
+    assert status == 130, ''.join(lines)
     assert sorted(p.name for p in out.iterdir()) == ['a', 'b']  # c was never started
     assert 1 <= len(read_bag(out / 'b')[1]['/cam/segmentation/masks']) < 3
     resumed = subprocess.run([*command, '--resume'], capture_output=True, text=True,

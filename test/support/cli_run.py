@@ -32,20 +32,21 @@ def assert_one_line_error(status, err, *fragments, expected_status=1):
         assert fragment in lines[0], lines[0]
 
 
-def interrupt_at(argv, progress_prefix: str, timeout: float = 120.0):
-    """Run the command, press Ctrl+C (SIGINT) when a progress line starts with the prefix.
+def interrupt_at(argv, progress_prefix: str, occurrence: int = 1, timeout: float = 180.0):
+    """Run the command, press Ctrl+C (SIGINT) at the nth progress line that starts so.
 
     Returns the exit status and every stderr line, the ones after the interrupt included.
     """
     process = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    lines, deadline = [], time.monotonic() + timeout
+    seen, lines, deadline = 0, [], time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = process.stderr.readline()
         if not line:
             break
         lines.append(line)
-        if line.startswith(progress_prefix):
+        seen += line.startswith(progress_prefix)
+        if seen == occurrence:
             process.send_signal(signal.SIGINT)
             break
     _, err = process.communicate(timeout=timeout)
