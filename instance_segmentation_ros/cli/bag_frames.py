@@ -6,6 +6,7 @@ or on a Ray actor (`ray_runner`), so that both write the same bytes.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 
@@ -45,25 +46,46 @@ def segment_frame(segmenter, settings, job: FrameJob, overlay_alpha: float,
 
 
 class LocalFrames:
-    """Frames segmented in this process, one at a time, as they are submitted."""
+    """Frames segmented in this process by one worker thread, in the order submitted.
 
-    window = 1  # frames in flight
+    While the worker runs the model on one frame, the bag loop reads and decodes the next and
+    writes the results of the one before (TensorFlow and OpenCV let go of the GIL), so reading
+    and writing cost no model time. One worker keeps the model calls in input order.
+    """
+
+    window = 1  # frames left running while the loop reads on
 
     def __init__(self, segmenter, settings, overlay_alpha: float, overlay: bool):
         self.segmenter = segmenter  # what the COCO files name: its label map and model
         self._settings, self._alpha, self._overlay = settings, overlay_alpha, overlay
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix='segment')
+        self._halted = False
 
-    def submit(self, job: FrameJob) -> FrameResult:
-        """The frame's results (the handle `result` takes)."""
+    def submit(self, job: FrameJob) -> Future:
+        """Start segmenting the frame; the handle that `ready` and `result` take."""
+        return self._worker.submit(self._segment, job)
+
+    def _segment(self, job: FrameJob) -> FrameResult | None:
+        if self._halted:  # Ctrl+C came before this frame's turn
+            return None
         return segment_frame(self.segmenter, self._settings, job, self._alpha, self._overlay)
 
-    def ready(self, handle) -> bool:
-        """Whether `result(handle)` would return at once."""
-        return True
+    def halt(self):
+        """Start no frame from now on (the first Ctrl+C; safe in a signal handler)."""
+        self._halted = True
 
-    def result(self, handle) -> FrameResult:
-        """The results of a submitted frame."""
-        return handle
+    def ready(self, handle: Future) -> bool:
+        """Whether `result(handle)` would return at once."""
+        return handle.done()
+
+    def result(self, handle: Future) -> FrameResult:
+        """The results of a submitted frame (its error, raised here, if it failed)."""
+        return handle.result()
+
+    def cancel(self, handle: Future) -> bool:
+        """After `halt`: True for a frame that was not segmented, False for one that was."""
+        return handle.cancel() or handle.result() is None
 
     def close(self):
-        """Nothing to let go of."""
+        """Let the frame being segmented finish; drop the ones not started."""
+        self._worker.shutdown(wait=True, cancel_futures=True)

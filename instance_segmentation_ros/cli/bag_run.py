@@ -107,7 +107,7 @@ class BagRun:
         target = continued_path(self.out_path) if self.resume else self.out_path
         bag = OutputBag(target, self.storage, self.vision_types)
         progress = None
-        with StopRequest() as stop:
+        with StopRequest(on_request=self.frames.halt) as stop:
             try:
                 if self.resume:
                     continue_run(self, bag)
@@ -163,6 +163,7 @@ class BagRun:
                 self._flush(bag, stop, progress, pending, self.frames.window)
             # interrupted: a frame still waiting for its depth is left to --resume
             self._flush(bag, stop, progress, pending, 0, final=not self.interrupted)
+            self.interrupted = self.interrupted or bool(pending)  # halted after the last read
             self.complete = not self.interrupted
         except KeyboardInterrupt:
             self.interrupted = True
@@ -213,6 +214,8 @@ class BagRun:
         """
         while pending:
             head = pending[0]
+            if stop.requested and head.handle is not None and self.frames.cancel(head.handle):
+                return  # not segmented (the engine was halted): left to --resume, with the rest
             if (not final and head.camera is not None and self._has_depth(head.camera)
                     and self.read_log_time <= head.log_time + LOOKAHEAD_NS):
                 return

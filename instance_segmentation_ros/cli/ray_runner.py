@@ -137,6 +137,13 @@ class RayFrames:
         finally:
             self._load[id(actor)] -= 1
 
+    def halt(self):
+        """Nothing: a frame handed to the cluster is segmented, and written, to the end."""
+
+    def cancel(self, handle) -> bool:
+        """False: the frame is segmented (see `halt`)."""
+        return False
+
     def close(self):
         """Let the actors go and disconnect (a cluster started here stops)."""
         self.ray.shutdown()

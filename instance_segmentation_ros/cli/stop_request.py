@@ -1,9 +1,10 @@
-"""The folder command's Ctrl+C and SIGTERM: the first finishes the image, the second stops."""
+"""Ctrl+C and SIGTERM of the folder and bag commands: finish the image, or stop at once."""
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 
 from .common import PROG
@@ -15,11 +16,13 @@ class StopRequest:
     "Now" waits for a `hold` block to end, so that one image's outputs (overlay, masks, JSON
     entries and the four bag messages of its frame) are all written or none is, and once
     `finish` is called (the bag is closed, the JSON files and the summary written) it never
-    comes.
+    comes. `on_request` is called at the first signal, in the signal handler: it should only set
+    a flag (an engine that starts no new image).
     """
 
-    def __init__(self):
+    def __init__(self, on_request: Callable[[], None] | None = None):
         self.requested = False
+        self._on_request = on_request
         self._previous = {}
         self._holding = False
         self._held = False
@@ -59,5 +62,7 @@ class StopRequest:
                 return
             raise KeyboardInterrupt
         self.requested = True
+        if self._on_request is not None:
+            self._on_request()
         print(f'\n{PROG}: stopping after the current image (Ctrl+C again to stop at once)',
               file=sys.stderr, flush=True)
