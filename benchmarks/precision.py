@@ -7,8 +7,8 @@ are warmed up on the frame, then the two are called in turn on the same 640x480 
 generated demo scene), so that the machine's load falls on both alike. Prints the median
 seconds per frame of each, their ratio, what `auto` picks at warm-up and what that warm-up
 costs (a third load of the model, `warm_up` timed), and the largest
-difference between the two in boxes, scores and masks (over the detections both report, matched
-by rank), with the CPU's bfloat16 flags.
+difference between the two in boxes, scores and masks (each fp32 detection against the bf16
+detection of its class with the nearest box), with the CPU's bfloat16 flags.
 
     python benchmarks/precision.py [--frames N] [--model PATH ...] [--given-only]
 
@@ -31,13 +31,27 @@ from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
 
 
 def largest_differences(fp32, bf16) -> tuple[float, float, float, int]:
-    """Largest |bf16 - fp32| of boxes, scores and masks over the detections both report."""
-    count = min(len(fp32.scores), len(bf16.scores))
-    if not count:
+    """Largest |bf16 - fp32| of boxes, scores and masks, each fp32 detection against its twin.
+
+    The twin is the bf16 detection of the same class with the nearest box: a model whose scores
+    are nearly tied (random weights) reorders its detections between precisions, so matching
+    by rank would compare different objects.
+    """
+    if not len(fp32.scores) or not len(bf16.scores):
         return 0.0, 0.0, 0.0, 0
-    boxes = float(np.abs(bf16.boxes[:count] - fp32.boxes[:count]).max())
-    scores = float(np.abs(bf16.scores[:count] - fp32.scores[:count]).max())
-    masks = float(np.abs(bf16.masks[:count] - fp32.masks[:count]).max())
+    boxes = scores = masks = 0.0
+    count = 0
+    for box, score, mask, class_id in zip(fp32.boxes, fp32.scores, fp32.masks, fp32.classes,
+                                          strict=True):
+        same_class = np.flatnonzero(bf16.classes == class_id)
+        if not same_class.size:
+            continue
+        distance = np.abs(bf16.boxes[same_class] - box).max(axis=1)
+        twin = same_class[int(distance.argmin())]
+        boxes = max(boxes, float(distance.min()))
+        scores = max(scores, float(abs(bf16.scores[twin] - score)))
+        masks = max(masks, float(np.abs(bf16.masks[twin] - mask).max()))
+        count += 1
     return boxes, scores, masks, count
 
 
