@@ -43,6 +43,7 @@ from instance_segmentation_ros.core.detections import PostprocessSettings
 from instance_segmentation_ros.core.labels import coco_label_map
 from instance_segmentation_ros.demo.depth_scenes import CALIBRATION_FILE, write_rgbd_scenes
 from instance_segmentation_ros.demo.evaluation import HELD_OUT_SEED, sample_scene
+from instance_segmentation_ros.model import tensorflow_model
 from instance_segmentation_ros.model.segmenter import Segmenter
 from instance_segmentation_ros.model.source import builtin_model, locate_model
 from instance_segmentation_ros.model.tensorflow_model import SegmentationModel
@@ -123,6 +124,27 @@ def test_image_writes_the_overlay_and_one_line_per_instance(models, in_dir, tmp_
         assert changed[mask].mean() > 0.97  # the masks are tinted
     near = cv2.dilate((truth[1] | truth[3]).astype(np.uint8), np.ones((61, 61), np.uint8))
     assert not changed[near == 0].any()  # far from the instances nothing is drawn
+
+
+@pytest.mark.parametrize('cpu_has_bfloat16', [True, False])
+def test_precision_bf16_says_in_one_line_what_runs(cpu_has_bfloat16, models, in_dir, tmp_path,
+                                                   capsys, monkeypatch):
+    """bfloat16 where the CPU has it natively; on a CPU without it, fp32 and why."""
+    flags = frozenset({'avx512f', 'avx512_bf16'} if cpu_has_bfloat16 else {'avx512f'})
+    monkeypatch.setattr(tensorflow_model, 'read_cpu_flags', lambda: flags)
+    status, out, err = run_cli(capsys, 'image', in_dir / 'scene_1.png', '--model', models['tf2'],
+                               '--output', tmp_path / 'result.png', '--precision', 'bf16')
+    assert status == 0, err
+    assert out.splitlines()[0].startswith('scene_1.png: 2 instances')
+    assert err.strip().splitlines() == [
+        'instance-segmentation: precision bf16: bfloat16 on this CPU (avx512_bf16)'
+        if cpu_has_bfloat16 else 'instance-segmentation: precision bf16: this CPU has no native '
+        'bfloat16 (no avx512_bf16 or amx_bf16 flag): running fp32']
+
+
+def test_an_unknown_precision_is_a_usage_error(capsys):
+    status, _, err = run_cli(capsys, 'image', '--sample', '--precision', 'half')
+    assert_one_line_error(status, err, "invalid choice: 'half'", expected_status=2)
 
 
 def test_classes_before_the_image_path_leave_the_path_alone(models, in_dir, tmp_path, capsys):

@@ -505,6 +505,7 @@ def test_console_script_with_ros_args_answers(model_paths):
     (['input_reliability:=sometimes'], ['input_reliability', 'auto, best_effort']),
     (['classes:=[unicorn]'], ["unknown class 'unicorn'", 'valid names']),
     (['tf_device:=tpu'], ["'tpu'", 'auto, cpu, gpu:N']),
+    (['precision:=half'], ["precision 'half' is not one of auto, fp32, bf16"]),
 ])
 def test_unusable_start_exits_non_zero_with_one_line(arguments, words):
     error = refused_start(*arguments)
