@@ -155,7 +155,7 @@ class LockStepPacer:
     def sent(self) -> None:
         """An image went out now: in lock-step mode it is in flight until its result comes."""
         now, due, period = self._now(), self._due(), 1.0 / self.rate
-        if due is None:
+        if due is None or period == 0.0:  # the first image, or no rate bound (rate inf)
             self._slot = now
         elif self._released_at is None:  # the grid's latest slot: a late image skips the rest
             self._slot = due + max(0.0, math.floor((now - due) / period)) * period

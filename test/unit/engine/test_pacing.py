@@ -9,6 +9,8 @@ one image in flight, its result or wait_timeout releasing the next, and changes 
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from manual_clock import ManualClock
 
@@ -186,6 +188,21 @@ def test_an_image_sent_periods_late_keeps_the_grid_and_skips_the_missed_slots():
     assert pacer.poll().go
     pacer.sent()
     assert pacer.poll() == Pace(go=False, wait_s=pytest.approx(0.05))  # the slot at 0.4 s
+
+
+def test_without_a_rate_bound_only_the_result_holds_the_next_image():
+    clock = ManualClock()
+    pacer = LockStepPacer(rate=math.inf, lock_step=True, now=clock)
+    for _ in range(3):
+        assert pacer.poll().go
+        pacer.sent()
+        clock.advance(0.5)
+        assert pacer.poll() == Pace(go=False)
+        assert pacer.acknowledged()
+    pacer.lock_step = False
+    for _ in range(3):  # and without lock-step nothing does
+        pacer.sent()
+        assert pacer.poll().go
 
 
 def test_a_busy_sender_keeps_the_rate_it_can_reach():
