@@ -179,5 +179,5 @@ class AdaptiveInput:
         how = reliability.replace('_', ' ')
         self._node.get_logger().info(
             f'{publishers} publisher(s) on {topic}: subscribing {how}' if publishers else
-            f'no publisher on {topic} seen yet: subscribing {how}, which matches any publisher '
-            '(a discovery server tells of publishers only to a subscription)')
+            f'subscribing {topic} {how} before any publisher is seen: it matches any '
+            'publisher (a discovery server tells of publishers only to a subscription)')
