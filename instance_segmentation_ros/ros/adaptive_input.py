@@ -121,21 +121,24 @@ class AdaptiveInput:
         now = time.monotonic()
         for topic in self._inputs:
             publishers = self._node.get_publishers_info_by_topic(topic)
+            offered = [RELIABLE if info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
+                       else BEST_EFFORT for info in publishers]
             current = self._subscriptions.get(topic)
             presence = self.presence.get(topic)
             if presence is not None:
-                matched = 0 if current is None else current.subscription.get_publisher_count()
+                # Those the subscription matches: a reliable one does not match best effort.
+                matched = 0 if current is None else sum(
+                    current.reliability == BEST_EFFORT or policy == RELIABLE
+                    for policy in offered)
                 line = presence.update(len(publishers), now)
                 if line:
                     (logger.info if presence.seen else logger.warning)(line)
                 stall = presence.watch_frames(now, matched, self._in_flight[topic]())
                 if stall:
                     logger.warning(stall)
-            wanted = input_reliability(
-                self._setting,
-                [RELIABLE if info.qos_profile.reliability == ReliabilityPolicy.RELIABLE
-                 else BEST_EFFORT for info in publishers],
-                None if current is None else current.reliability, now - self._started)
+            wanted = input_reliability(self._setting, offered,
+                                       None if current is None else current.reliability,
+                                       now - self._started)
             self._follow(topic, wanted, len(publishers), now)
 
     def _follow(self, topic: str, wanted: str | None, publishers: int, now: float):
