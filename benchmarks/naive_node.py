@@ -51,6 +51,7 @@ class InlineStages:
             self.figures.outputs_ran(time.thread_time() - cpu)
             self.figures.frame_finished(model_s, time.monotonic() - received)
         except Exception as error:  # as the pipeline: one bad frame never stops the node
+            self.figures.frame_failed()
             self._on_error(frame, error)
 
     def close(self):

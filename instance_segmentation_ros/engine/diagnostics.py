@@ -4,7 +4,8 @@ The level says how the node is doing now, so it comes from the last period alone
 failed or an image that was rejected a minute ago is history, not the current state, and once
 frames flow cleanly again the status is OK again. The totals since start stay in the values.
 While no frames come, the message says why, as far as the node knows: no publisher yet, or the
-publishers went away (`PublisherPresence`).
+publishers went away (`PublisherPresence`); frames that stop coming from a publisher that is
+still matched, with none in the node's pipeline, are a warning.
 """
 
 from __future__ import annotations
@@ -85,9 +86,16 @@ class PublisherPresence:
     sign of a topic nobody publishes (a missing remap: `hint` says what to do). Publishers that
     went away are a source that ended (a folder played, a bag or a video over): that is said
     once each time, with the frames received since the last time, and no hint.
+
+    No frame for `stall_after_s` while a publisher is matched and no frame of the topic is in
+    the node's pipeline is a stall: frames that never arrive whole (too large for the network
+    link) or a publisher that sends nothing. It is said once each time frames stop, with
+    `stall_hint`, and `stalled` says it while it lasts. A frame in flight holds the clock: in
+    lock-step or every_frame mode no frame is due while the model works on one, however long.
     """
 
-    def __init__(self, topic: str, started: float, notice_after_s: float, hint: str = ''):
+    def __init__(self, topic: str, started: float, notice_after_s: float, hint: str = '',
+                 stall_after_s: float = 10.0, stall_hint: str = ''):
         self.topic = topic
         self.publishers = 0
         self.frames = 0  # since watching began, or since publishers last went away
@@ -95,10 +103,17 @@ class PublisherPresence:
         self.seen = False  # whether a publisher was ever seen
         self._told_none = False
         self._started, self._notice_after_s, self._hint = started, notice_after_s, hint
+        self._stall_after_s, self._stall_hint = stall_after_s, stall_hint
+        self._matched = 0
+        self._quiet_since = started  # since when no frame came, none was in flight, one matched
+        self._frames_total = self._frames_at_update = 0  # since watching began
+        self._silence = 0.0
+        self._told_stall = False
 
     def frame_received(self):
         """Count a frame of the topic."""
         self.frames += 1
+        self._frames_total += 1
 
     def update(self, publishers: int, now: float) -> str | None:
         """Take the number of publishers seen `now`; the line to say if one is due, else None."""
@@ -118,6 +133,36 @@ class PublisherPresence:
         return (f'no publisher on {self.topic} after {self._notice_after_s:g} s'
                 + (f': {self._hint}' if self._hint else '; waiting for one'))
 
+    def watch_frames(self, now: float, matched: int, in_flight: bool) -> str | None:
+        """Take what is seen `now`; the stall's line when it begins, else None.
+
+        `matched`: the publishers the subscription is matched with; `in_flight`: whether a
+        frame of the topic is in the node's pipeline. A frame since the last call, one in flight
+        or no match restarts the clock.
+        """
+        arrived = self._frames_total != self._frames_at_update
+        self._frames_at_update = self._frames_total
+        self._matched = matched
+        if arrived or in_flight or not matched:
+            self._quiet_since, self._silence = now, 0.0
+            if arrived:
+                self._told_stall = False
+            return None
+        self._silence = now - self._quiet_since
+        if self._told_stall or self.stalled is None:
+            return None
+        self._told_stall = True
+        return self.stalled + (f'; {self._stall_hint}' if self._stall_hint else '')
+
+    @property
+    def stalled(self) -> str | None:
+        """What the stall is, while frames do not come from a matched publisher; else None."""
+        if not self._matched or self._silence < self._stall_after_s:
+            return None
+        who = 'the publisher' if self._matched == 1 else f'{self._matched} publishers'
+        return (f'no frame in {self._silence:.0f} s from {who} of {self.topic}, though '
+                'matched')
+
     def waiting(self) -> str | None:
         """Why no frames come while the topic has no publisher; None while it has one."""
         if self.publishers:
@@ -125,10 +170,12 @@ class PublisherPresence:
         return self._gone or f'no publisher on {self.topic} yet'
 
 
-def level(faults: Faults, received: int, waiting: str | None = None) -> tuple[int, str]:
+def level(faults: Faults, received: int, waiting: str | None = None,
+          stalled: str | None = None) -> tuple[int, str]:
     """Level and message from this period's faults: failures are errors, rejections warnings.
 
-    `waiting`, where given, says why no frames came this period (`PublisherPresence.waiting`).
+    `waiting`, where given, says why no frames came this period (`PublisherPresence.waiting`);
+    `stalled` that frames stopped coming from a matched publisher, a warning.
     """
     if faults.failed:
         return ERROR, 'frames failed to process'
@@ -136,6 +183,8 @@ def level(faults: Faults, received: int, waiting: str | None = None) -> tuple[in
         return WARN, 'malformed images rejected'
     if faults.depth_refused:
         return WARN, 'depth refused: no 3D for some frames'
+    if stalled:
+        return WARN, stalled
     if waiting:
         return OK, f'waiting for images: {waiting}'
     if received == 0:
@@ -148,8 +197,8 @@ def segmentation_status(period: Period, figures: StageFigures, faults: Faults,
                         presence: PublisherPresence | None = None) -> Status:
     """The node's status for one period: rates and times of the period, counts since start.
 
-    With the `presence` of the image topic its publishers are counted too, and a period without
-    frames says why.
+    With the `presence` of the image topic its publishers are counted too, a period without
+    frames says why, and a stall (`PublisherPresence.stalled`) is a warning.
     """
     count = max(period.processed, 1)
     values = {
@@ -172,8 +221,9 @@ def segmentation_status(period: Period, figures: StageFigures, faults: Faults,
         values['depth_refused'] = str(sum(faults.depth_refused_by_kind.values()))
         values.update({f'depth_refused_{kind}': str(n)
                        for kind, n in sorted(faults.depth_refused_by_kind.items())})
-    waiting = None
+    waiting = stalled = None
     if presence is not None:
         values['image_publishers'] = str(presence.publishers)
         waiting = None if period.processed else presence.waiting()
-    return Status(*level(faults, figures.received, waiting), values)
+        stalled = presence.stalled
+    return Status(*level(faults, figures.received, waiting, stalled), values)

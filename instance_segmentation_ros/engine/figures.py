@@ -28,6 +28,7 @@ class StageFigures:
 
     `model_seconds` and `output_seconds` are running means of the model stage's wall time and
     the output stage's own CPU time: the waits of `StagePolicy` are measured against them.
+    `in_flight` counts the frames received and not yet finished, failed or dropped.
     """
 
     def __init__(self):
@@ -35,6 +36,7 @@ class StageFigures:
         self.received = 0
         self.dropped = 0
         self.processed = 0
+        self.failed = 0
         self.model_seconds = 0.0
         self.output_seconds = 0.0
         self._period = Period()
@@ -50,6 +52,17 @@ class StageFigures:
         """A frame of this source that the model stage never took was dropped for a newer one."""
         with self._lock:
             self.dropped += 1
+
+    def frame_failed(self):
+        """A frame of this source failed to process: it is out of the engine."""
+        with self._lock:
+            self.failed += 1
+
+    @property
+    def in_flight(self) -> int:
+        """Frames received that are still waiting for the model or being processed."""
+        with self._lock:
+            return self.received - self.dropped - self.processed - self.failed
 
     def model_ran(self, seconds: float):
         """The model stage took `seconds` (wall time) for one frame."""

@@ -184,6 +184,9 @@ class TwoStagePipeline:
 
     def _failed(self, frame, error: Exception):
         """One bad frame must never stop a stage: report it, unless shutting down caused it."""
+        if frame is not None:
+            for each in self._figures_of_frame(frame):
+                each.frame_failed()
         if not self._slot.closed:
             self._on_error(frame, error)
 

@@ -59,10 +59,11 @@ class ActiveSegmentation:
         self._every_frame = start.processing_mode == 'every_frame'
         self._input = AdaptiveInput(node, start.input_reliability,
                                     start.queue_size if self._every_frame else latest_depth,
-                                    self._every_frame)
+                                    self._every_frame, start.input_transport)
         for camera in self.cameras:
             self._input.add(camera.image_topic, input_type,
-                            functools.partial(self._receive, camera), camera.image_name)
+                            functools.partial(self._receive, camera), camera.image_name,
+                            functools.partial(self._in_flight, camera))
             if camera.depth is not None:
                 self._input.add(camera.topic('depth/image'), Image, camera.receive_depth)
                 self._input.add(camera.topic('depth/camera_info'), CameraInfo,
@@ -114,6 +115,16 @@ class ActiveSegmentation:
                 f'was dropped ({self.pipeline.figures.dropped} so far); raise queue_size or '
                 'play the bag slower', throttle_duration_sec=WARNING_INTERVAL_S)
 
+    def _figures_of(self, camera: ServedCamera):
+        """The pipeline's figures of `camera`'s frames (all of them with one unnamed camera)."""
+        if self._start.cameras_named:
+            return self.pipeline.figures_of(camera)
+        return self.pipeline.figures
+
+    def _in_flight(self, camera: ServedCamera) -> bool:
+        """Whether a frame of `camera` waits for the model or is being processed."""
+        return self._figures_of(camera).in_flight > 0
+
     # Frames (called by the pipeline's stage threads) ----------------------------------
 
     def _infer(self, frame) -> Detected:
@@ -137,8 +148,7 @@ class ActiveSegmentation:
     def _publish_diagnostics(self):
         """One status per camera: its rates, latencies, drops, faults and image publishers."""
         named, model = self._start.cameras_named, self._segmenter.model
-        figures = [self.pipeline.figures_of(camera) if named else self.pipeline.figures
-                   for camera in self.cameras]
+        figures = [self._figures_of(camera) for camera in self.cameras]
         periods = [each.take_period() for each in figures]
         model_calls = sum(period.processed for period in periods)
         message = DiagnosticArray()

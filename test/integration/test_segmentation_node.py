@@ -20,7 +20,7 @@ from node_harness import NAMESPACE, Harness, find_by_stamp, refused_start, scene
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, qos_profile_sensor_data
 from ros_helpers import (
     Collector,
     SpinningGraph,
@@ -36,7 +36,7 @@ from instance_segmentation_ros.core.image_conversion import image_msg_to_bgr
 from instance_segmentation_ros.core.render import class_colour
 from instance_segmentation_ros.engine.pipeline import StagePolicy
 from instance_segmentation_ros.ros import detection_msgs
-from instance_segmentation_ros.ros.adaptive_input import NO_PUBLISHER_NOTICE_S, input_reliability
+from instance_segmentation_ros.ros.adaptive_input import NO_PUBLISHER_NOTICE_S
 
 FORMATS = {
     'tf2_od_api': lambda path: tiny_models.export_tf2_od_saved_model(path),
@@ -63,15 +63,6 @@ def slow_model_path(tmp_path_factory):
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     return np.logical_and(a, b).sum() / np.logical_or(a, b).sum()
-
-
-def test_input_reliability_follows_the_publishers_only_when_auto():
-    reliable, best_effort = ReliabilityPolicy.RELIABLE, ReliabilityPolicy.BEST_EFFORT
-    assert input_reliability('auto', []) is None  # nothing to match yet: no subscription
-    assert input_reliability('auto', [reliable, reliable]) == reliable
-    assert input_reliability('auto', [reliable, best_effort]) == best_effort
-    assert input_reliability('best_effort', [reliable]) == best_effort
-    assert input_reliability('reliable', []) == reliable
 
 
 @pytest.fixture

@@ -132,3 +132,67 @@ def test_a_period_without_frames_says_why_and_counts_the_publishers():
                                  'tf2_od_api_saved_model', presence)
     assert status.level == OK and status.values['image_publishers'] == '0'
     assert status.message == 'waiting for images: the publisher of /image went away after 1 frame'
+
+
+def watched(stall_after_s: float = 10.0) -> PublisherPresence:
+    presence = PublisherPresence('/camera/image_raw', started=0.0, notice_after_s=5.0,
+                                 stall_after_s=stall_after_s, stall_hint='send compressed')
+    presence.update(1, now=0.0)
+    return presence
+
+
+def test_no_frame_from_a_matched_publisher_warns_once_with_the_hint():
+    presence = watched()
+    assert [presence.watch_frames(t, matched=1, in_flight=False) for t in (0.0, 5.0, 9.5)] \
+        == [None] * 3
+    assert presence.stalled is None
+    line = presence.watch_frames(10.0, matched=1, in_flight=False)
+    assert line == ('no frame in 10 s from the publisher of /camera/image_raw, though matched; '
+                    'send compressed')
+    assert [presence.watch_frames(t, matched=1, in_flight=False) for t in (11.0, 60.0)] \
+        == [None] * 2
+    assert presence.stalled == 'no frame in 60 s from the publisher of /camera/image_raw, ' \
+        'though matched'
+    status = segmentation_status(Period(seconds=1.0), StageFigures(),
+                                 FaultCounts().take_period(), 'tiny', 'tf2_od_api', presence)
+    assert (status.level, status.message) == (WARN, presence.stalled)
+
+
+def test_frames_that_stop_while_the_publisher_stays_warn_again_each_time():
+    presence = watched()
+    for t in range(0, 30):
+        presence.frame_received()
+        assert presence.watch_frames(float(t), matched=1, in_flight=False) is None
+    assert presence.watch_frames(38.0, matched=1, in_flight=False) is None
+    assert presence.watch_frames(39.0, matched=1, in_flight=False).startswith('no frame in 10 s')
+    presence.frame_received()  # they flow again: OK, and the next stall is said again
+    assert presence.watch_frames(40.0, matched=1, in_flight=False) is None
+    assert presence.stalled is None
+    assert presence.watch_frames(50.0, matched=1, in_flight=False).startswith('no frame in 10 s')
+
+
+def test_a_frame_in_flight_holds_the_clock_however_long_the_model_takes():
+    """Lock-step or every_frame with a slow model: no frame is due while one is processed."""
+    presence = watched()
+    presence.frame_received()
+    for t in range(0, 60, 5):
+        assert presence.watch_frames(float(t), matched=1, in_flight=True) is None
+    assert presence.stalled is None
+    presence.frame_received()  # the next frame comes soon after the result
+    assert presence.watch_frames(61.0, matched=1, in_flight=False) is None
+    assert presence.watch_frames(70.0, matched=1, in_flight=False) is None
+    assert presence.watch_frames(71.0, matched=1, in_flight=False) is not None
+
+
+def test_without_a_matched_publisher_there_is_no_stall():
+    presence = watched()
+    assert presence.watch_frames(0.0, matched=0, in_flight=False) is None
+    assert presence.watch_frames(100.0, matched=0, in_flight=False) is None
+    assert presence.stalled is None
+    # Matched at last: the clock runs from the last look without a match, not from the start.
+    assert presence.watch_frames(101.0, matched=2, in_flight=False) is None
+    assert presence.watch_frames(109.5, matched=2, in_flight=False) is None
+    assert presence.watch_frames(110.0, matched=2, in_flight=False).startswith(
+        'no frame in 10 s from 2 publishers of /camera/image_raw')
+    assert presence.watch_frames(112.0, matched=0, in_flight=False) is None
+    assert presence.stalled is None

@@ -478,3 +478,39 @@ def test_an_error_of_the_engine_itself_is_reported_and_the_stage_goes_on(engine)
     e.pipeline.policy = NO_WAITS
     e.pipeline.put(0)
     assert e.wait_for(('publish', 0))
+
+
+def settles_to(figures, in_flight: int, timeout: float = 5.0) -> bool:
+    """Whether `figures.in_flight` comes to `in_flight` (the stage counts after its call)."""
+    deadline = time.monotonic() + timeout
+    while figures.in_flight != in_flight:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_a_frame_is_in_flight_from_its_arrival_until_it_is_published_or_dropped(engine):
+    e = engine(mailbox=FrameQueue(2), source=camera_of)
+    figures = e.pipeline.figures
+    assert figures.in_flight == 0
+    e.hold_infer.add(('a', 0))
+    e.hold_publish.add(('a', 0))
+    e.pipeline.put(('a', 0))
+    assert e.wait_for(('infer', ('a', 0)))
+    assert figures.in_flight == 1 and e.pipeline.figures_of('b').in_flight == 0
+    for frame in (('a', 1), ('b', 1), ('b', 2)):  # the queue of 2 drops a 1
+        e.pipeline.put(frame)
+    assert figures.in_flight == 3
+    assert (e.pipeline.figures_of('a').in_flight, e.pipeline.figures_of('b').in_flight) == (1, 2)
+    e.released.set()
+    assert e.wait_for(('publish', ('b', 2)))
+    assert settles_to(figures, 0) and settles_to(e.pipeline.figures_of('a'), 0)
+
+
+@pytest.mark.parametrize('stage', ['infer', 'publish'])
+def test_a_frame_that_fails_is_no_longer_in_flight(engine, stage):
+    e = engine(fail=[(stage, 0)])
+    e.pipeline.put(0)
+    assert e.wait_for(('error', 0, f'{stage} 0'))
+    assert settles_to(e.pipeline.figures, 0)
