@@ -8,6 +8,7 @@ wherever the package is tested.
 import importlib.util
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,13 @@ def test_ruff():
          'instance_segmentation_ros', 'test', 'launch', 'benchmarks', 'setup.py'],
         cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_test_modules_have_unique_names():
+    """No two test modules share a file name, wherever they are.
+
+    test/ has no packages, so pytest imports each test module by its file name alone: two
+    files of one name in different folders cannot be collected in one run.
+    """
+    names = Counter(path.name for path in (ROOT / 'test').rglob('test_*.py'))
+    assert [name for name, count in names.items() if count > 1] == []
