@@ -168,6 +168,7 @@ def write_3d(bag, camera, log_time: int, header, instances, located, label_map):
         cloud_points,
         instance_markers,
     )
+    from .bag_messages import constants, new_message, pose, xyz
     from .bag_output import DEPTH_TYPES
 
     store = bag.typestore
@@ -178,14 +179,14 @@ def write_3d(bag, camera, log_time: int, header, instances, located, label_map):
         colour = {'r': spec.rgb[0], 'g': spec.rgb[1], 'b': spec.rgb[2]}
         markers.append(new_message(
             store, marker_type, header=header, ns='boxes', id=spec.marker_id,
-            type=marker['CUBE'], action=marker['ADD'], pose=_pose(store, spec.box_centre),
-            scale=_vector(store, spec.box_scale),
+            type=marker['CUBE'], action=marker['ADD'], pose=pose(store, spec.box_centre),
+            scale=xyz(store, 'geometry_msgs/msg/Vector3', spec.box_scale),
             color=new_message(store, 'std_msgs/msg/ColorRGBA', **colour, a=BOX_ALPHA)))
         markers.append(new_message(
             store, marker_type, header=header, ns='labels', id=spec.marker_id,
             type=marker['TEXT_VIEW_FACING'], action=marker['ADD'],
-            pose=_pose(store, spec.label_position),
-            scale=_vector(store, (0.0, 0.0, LABEL_HEIGHT)),
+            pose=pose(store, spec.label_position),
+            scale=xyz(store, 'geometry_msgs/msg/Vector3', (0.0, 0.0, LABEL_HEIGHT)),
             color=new_message(store, 'std_msgs/msg/ColorRGBA', **colour, a=1.0),
             text=spec.text))
     bag.write_result(camera.outputs['markers'], DEPTH_TYPES['markers'], log_time,
@@ -200,51 +201,3 @@ def write_3d(bag, camera, log_time: int, header, instances, located, label_map):
         fields=fields, is_bigendian=False, point_step=POINT_DTYPE.itemsize,
         row_step=POINT_DTYPE.itemsize * len(points), is_dense=True,
         data=np.frombuffer(points.tobytes(), np.uint8)))
-
-
-def constants(store, msgtype: str) -> dict[str, int]:
-    """A message type's constants by name (Marker.CUBE, PointField.FLOAT32, ...)."""
-    return {name: value for name, _, value in store.fielddefs[msgtype][0]}
-
-
-def _pose(store, position):
-    x, y, z = position
-    return new_message(store, 'geometry_msgs/msg/Pose',
-                       position=new_message(store, 'geometry_msgs/msg/Point', x=x, y=y, z=z))
-
-
-def _vector(store, values):
-    x, y, z = values
-    return new_message(store, 'geometry_msgs/msg/Vector3', x=x, y=y, z=z)
-
-
-def new_message(store, msgtype: str, **values):
-    """A message of rosbags' `store` with `values` and every other field at its ROS default.
-
-    rosbags' message classes take every field; ROS gives a Quaternion w = 1, the others 0.
-    """
-    if msgtype == 'geometry_msgs/msg/Quaternion':
-        values.setdefault('w', 1.0)
-    _, fields = store.fielddefs[msgtype]
-    for name, (nodetype, detail) in fields:
-        if name not in values:
-            values[name] = _default(store, nodetype, detail)
-    return store.types[msgtype](**values)
-
-
-def _default(store, nodetype, detail):
-    from rosbags.typesys.base import Nodetype
-
-    if nodetype == Nodetype.NAME:
-        return new_message(store, detail)
-    if nodetype == Nodetype.BASE:
-        kind = detail[0]
-        return '' if kind in ('string', 'wstring') else False if kind == 'bool' else (
-            0.0 if kind.startswith('float') else 0)
-    (inner_type, inner), length = detail
-    if nodetype == Nodetype.SEQUENCE:
-        length = 0
-    if inner_type == Nodetype.BASE and inner[0] not in ('string', 'wstring'):
-        return np.zeros(length, np.dtype('uint8' if inner[0] in ('byte', 'char', 'octet')
-                                         else 'bool' if inner[0] == 'bool' else inner[0]))
-    return [_default(store, inner_type, inner) for _ in range(length)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .bag_depth import new_message
+from .bag_messages import new_message, pose, xyz
 from .bag_output import VISION_3D_TYPES, VISION_TYPES
 
 PACKAGE = 'vision_msgs'
@@ -83,8 +83,8 @@ def write_detections_3d(bag, camera, log_time: int, header, instances, located, 
     detections = []
     for values in detections_3d(instances, located, label_map):
         bbox = new_message(store, 'vision_msgs/msg/BoundingBox3D',
-                           center=_pose(store, values.centre),
-                           size=_xyz(store, 'geometry_msgs/msg/Vector3', values.size))
+                           center=pose(store, values.centre),
+                           size=xyz(store, 'geometry_msgs/msg/Vector3', values.size))
         detections.append(new_message(
             store, 'vision_msgs/msg/Detection3D', header=header, id=values.detection_id,
             bbox=bbox, results=[_hypothesis(store, values, values.centroid)]))
@@ -108,17 +108,7 @@ def write_label_info(bag, camera, log_time: int, header, label_map, threshold: f
 def _hypothesis(store, values, position=None):
     hypothesis = new_message(store, 'vision_msgs/msg/ObjectHypothesis',
                              class_id=values.class_name, score=values.score)
-    pose = new_message(store, 'geometry_msgs/msg/PoseWithCovariance',
-                       pose=_pose(store, position or (0.0, 0.0, 0.0)))
+    with_covariance = new_message(store, 'geometry_msgs/msg/PoseWithCovariance',
+                                  pose=pose(store, position or (0.0, 0.0, 0.0)))
     return new_message(store, 'vision_msgs/msg/ObjectHypothesisWithPose',
-                       hypothesis=hypothesis, pose=pose)
-
-
-def _pose(store, position):
-    return new_message(store, 'geometry_msgs/msg/Pose',
-                       position=_xyz(store, 'geometry_msgs/msg/Point', position))
-
-
-def _xyz(store, msgtype: str, values):
-    x, y, z = values
-    return new_message(store, msgtype, x=x, y=y, z=z)
+                       hypothesis=hypothesis, pose=with_covariance)

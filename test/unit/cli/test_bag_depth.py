@@ -1,14 +1,11 @@
-"""The bag command's depth topics by REP-118 names, and rosbags messages with ROS defaults."""
+"""The bag command's depth topics by REP-118 names."""
 
-import numpy as np
 import pytest
-from rosbags.typesys import Stores, get_typestore
 
 from instance_segmentation_ros.cli.bag_depth import (
     check_depth_topic,
     depth_candidates,
     find_depth,
-    new_message,
 )
 from instance_segmentation_ros.cli.common import CliError
 
@@ -41,17 +38,3 @@ def test_depth_topic_is_checked_and_takes_one_camera():
     with pytest.raises(CliError, match='needs one camera topic, not 2'):
         find_depth('/d/image', ['/a', '/b'], types)
     assert find_depth('/d/image', ['/a'], types) == {'/a': '/d/image'}
-
-
-def test_new_message_gives_every_other_field_its_ros_default():
-    store = get_typestore(Stores.ROS2_JAZZY)
-    marker = new_message(store, 'visualization_msgs/msg/Marker', ns='boxes', id=4)
-    assert (marker.ns, marker.id, marker.text, marker.frame_locked) == ('boxes', 4, '', False)
-    assert marker.pose.orientation.w == 1.0 and marker.pose.position.x == 0.0
-    assert marker.points == [] and len(marker.texture.data) == 0
-    info = new_message(store, INFO)
-    assert info.k.shape == (9,) and info.d.shape == (0,)
-    data = store.serialize_cdr(marker, 'visualization_msgs/msg/Marker')
-    assert store.deserialize_cdr(data, 'visualization_msgs/msg/Marker').ns == 'boxes'
-    assert np.array_equal(store.deserialize_cdr(store.serialize_cdr(info, INFO), INFO).k,
-                          np.zeros(9))
