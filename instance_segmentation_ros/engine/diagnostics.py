@@ -106,14 +106,14 @@ class PublisherPresence:
         self._stall_after_s, self._stall_hint = stall_after_s, stall_hint
         self._matched = 0
         self._quiet_since = started  # since when no frame came, none was in flight, one matched
-        self._frames_total = self._frames_at_update = 0  # since watching began
+        self._frame_since_watch = False  # a frame came since the last watch_frames
         self._silence = 0.0
         self._told_stall = False
 
     def frame_received(self):
         """Count a frame of the topic."""
         self.frames += 1
-        self._frames_total += 1
+        self._frame_since_watch = True
 
     def update(self, publishers: int, now: float) -> str | None:
         """Take the number of publishers seen `now`; the line to say if one is due, else None."""
@@ -140,8 +140,7 @@ class PublisherPresence:
         frame of the topic is in the node's pipeline. A frame since the last call, one in flight
         or no match restarts the clock.
         """
-        arrived = self._frames_total != self._frames_at_update
-        self._frames_at_update = self._frames_total
+        arrived, self._frame_since_watch = self._frame_since_watch, False
         self._matched = matched
         if arrived or in_flight or not matched:
             self._quiet_since, self._silence = now, 0.0
