@@ -35,6 +35,8 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from instance_segmentation_ros.ros import depth_msgs, detection_msgs
 
 FRAMES = 6
+PLAYER_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
+                        reliability=ReliabilityPolicy.RELIABLE)  # every frame reaches the node
 TIMING_FIELDS = ('inference_ms',)
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -114,32 +116,11 @@ def node_results(model, bag):
         '-r', f'image:={CAMERA}'])
     png = Collector()
     harness.client.create_subscription(CompressedImage, f'{RESULTS}/masks/compressed', png, 10)
-    player = harness.client.create_publisher(
-        Image, CAMERA, QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
-                                  reliability=ReliabilityPolicy.RELIABLE))
+    players = {CAMERA: (harness.client.create_publisher(Image, CAMERA, PLAYER_QOS), Image)}
     outputs = {'masks': harness.masks, 'masks/compressed': png,
                'detections_json': harness.json, 'overlay': harness.overlay}
     subscribe_vision(harness, RESULTS, outputs)
-    try:
-        assert wait_for(lambda: player.get_subscription_count() > 0, timeout=30)
-        assert wait_for(lambda: harness.client.count_publishers(
-            f'{RESULTS}/masks/compressed') > 0, timeout=30)
-        with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
-            for connection, _, raw in reader.messages():
-                recorded = reader.deserialize(raw, connection.msgtype)
-                message = Image(height=recorded.height, width=recorded.width,
-                                encoding=recorded.encoding, is_bigendian=recorded.is_bigendian,
-                                step=recorded.step, data=bytes(recorded.data))
-                message.header.stamp.sec = recorded.header.stamp.sec
-                message.header.stamp.nanosec = recorded.header.stamp.nanosec
-                message.header.frame_id = recorded.header.frame_id
-                player.publish(message)
-        assert wait_for(lambda: all(len(c) >= (1 if name == 'label_info' else FRAMES)
-                                    for name, c in outputs.items()), timeout=120), {
-            name: len(c) for name, c in outputs.items()}
-        return {name: list(c.messages) for name, c in outputs.items()}
-    finally:
-        harness.close()
+    return play_into_node(harness, bag, players, outputs, f'{RESULTS}/masks/compressed')
 
 
 def test_the_bag_command_gives_what_the_node_gives_for_every_frame(model, tmp_path, capsys):
@@ -196,18 +177,26 @@ def node_rgbd_results(model, bag):
     harness.client.create_subscription(depth_msgs.MarkerArray, f'{RGBD_RESULTS}/markers',
                                        markers, 10)
     harness.client.create_subscription(PointCloud2, f'{RGBD_RESULTS}/points', points, 10)
-    qos = QoSProfile(depth=1, history=HistoryPolicy.KEEP_ALL,
-                     reliability=ReliabilityPolicy.RELIABLE)
-    players = {COLOUR: (harness.client.create_publisher(Image, COLOUR, qos), Image),
-               DEPTH: (harness.client.create_publisher(Image, DEPTH, qos), Image),
-               INFO: (harness.client.create_publisher(CameraInfo, INFO, qos), CameraInfo)}
+    players = {COLOUR: (harness.client.create_publisher(Image, COLOUR, PLAYER_QOS), Image),
+               DEPTH: (harness.client.create_publisher(Image, DEPTH, PLAYER_QOS), Image),
+               INFO: (harness.client.create_publisher(CameraInfo, INFO, PLAYER_QOS), CameraInfo)}
     outputs = {'detections_json': harness.json, 'markers': markers, 'points': points}
     subscribe_vision(harness, RGBD_RESULTS, outputs, three_d=True)
+    return play_into_node(harness, bag, players, outputs, f'{RGBD_RESULTS}/points')
+
+
+def play_into_node(harness, bag, players, outputs, ready_topic: str) -> dict:
+    """Play every message of the bag into the harness's node as `ros2 bag play` would.
+
+    `players`: topic -> (publisher, message type); once they are matched and the node
+    publishes `ready_topic`, the bag is played, and what each of `outputs` (name -> Collector)
+    received is returned when each has a message per frame (`label_info` one). The node is
+    closed in any case.
+    """
     try:
         assert wait_for(lambda: all(p.get_subscription_count() > 0 for p, _ in
                                     players.values()), timeout=30)
-        assert wait_for(lambda: harness.client.count_publishers(
-            f'{RGBD_RESULTS}/points') > 0, timeout=30)
+        assert wait_for(lambda: harness.client.count_publishers(ready_topic) > 0, timeout=30)
         with AnyReader([bag], default_typestore=get_typestore(Stores.ROS2_JAZZY)) as reader:
             for connection, _, raw in reader.messages():
                 publisher, message_type = players[connection.topic]
